@@ -107,14 +107,20 @@ impl TwilioError {
                 original: None,
             },
             None => TwilioError {
-                original: Some(OriginalError { code, message: message.clone() }),
+                original: Some(OriginalError {
+                    code,
+                    message: message.clone(),
+                }),
                 ..TwilioError::new(31000, message)
             },
         }
     }
 
     pub fn with_original(mut self, code: u32, message: impl Into<String>) -> Self {
-        self.original = Some(OriginalError { code, message: message.into() });
+        self.original = Some(OriginalError {
+            code,
+            message: message.into(),
+        });
         self
     }
 
@@ -155,7 +161,8 @@ impl TwilioError {
         if precise && Self::is_precise_code(code) {
             TwilioError::new(code, message)
         } else {
-            TwilioError::new(31005, "Error sent from gateway in HANGUP").with_original(code, message)
+            TwilioError::new(31005, "Error sent from gateway in HANGUP")
+                .with_original(code, message)
         }
     }
 

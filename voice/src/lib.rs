@@ -5,7 +5,9 @@
 //! - [`error`] — `TwilioError`, the SDK's error table and remapping rules.
 //! - [`token`] — Access Tokens: minting (as `twilio-node` does) and verification (as the
 //!   signaling server does).
+//! - [`protocol`] — the wire: PStream frames, custom parameters, SIDs, SDP munging.
 pub mod error;
 pub mod token;
 
 pub use error::TwilioError;
+pub mod protocol;

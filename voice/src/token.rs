@@ -52,7 +52,10 @@ impl VoiceGrant {
     pub fn handset(app_sid: impl Into<String>) -> Self {
         VoiceGrant {
             incoming: Some(IncomingGrant { allow: true }),
-            outgoing: Some(OutgoingGrant { application_sid: app_sid.into(), params: None }),
+            outgoing: Some(OutgoingGrant {
+                application_sid: app_sid.into(),
+                params: None,
+            }),
             push_credential_sid: None,
             endpoint_id: None,
         }
@@ -63,7 +66,10 @@ impl VoiceGrant {
     }
 
     pub fn outgoing_app(&self) -> Option<&str> {
-        self.outgoing.as_ref().map(|o| o.application_sid.as_str()).filter(|s| !s.is_empty())
+        self.outgoing
+            .as_ref()
+            .map(|o| o.application_sid.as_str())
+            .filter(|s| !s.is_empty())
     }
 }
 
@@ -146,7 +152,10 @@ impl AccessToken {
             iat,
             nbf: self.nbf,
             exp: iat + self.ttl_secs,
-            grants: Grants { identity: Some(self.identity.clone()), voice: self.voice.clone() },
+            grants: Grants {
+                identity: Some(self.identity.clone()),
+                voice: self.voice.clone(),
+            },
         }
     }
 
@@ -218,9 +227,12 @@ type Parts<'a> = (TokenHeader, Claims, &'a str, Vec<u8>);
 fn split(token: &str) -> Result<Parts<'_>, TokenError> {
     let token = token.trim();
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Malformed("a JWT has three dot-separated parts".into()));
+        return Err(TokenError::Malformed(
+            "a JWT has three dot-separated parts".into(),
+        ));
     };
     let header_bytes = URL_SAFE_NO_PAD
         .decode(h)
@@ -250,16 +262,22 @@ pub fn verify(
 ) -> Result<Claims, TokenError> {
     let (header, claims, signed, signature) = split(token)?;
     if header.alg != "HS256" {
-        return Err(TokenError::Malformed(format!("unsupported algorithm {}", header.alg)));
+        return Err(TokenError::Malformed(format!(
+            "unsupported algorithm {}",
+            header.alg
+        )));
     }
     if header.cty.as_deref() != Some(ACCESS_TOKEN_CONTENT_TYPE) {
-        return Err(TokenError::Malformed("header cty is not twilio-fpa;v=1".into()));
+        return Err(TokenError::Malformed(
+            "header cty is not twilio-fpa;v=1".into(),
+        ));
     }
     let secret = secret_for(&claims.iss).ok_or(TokenError::BadSignature)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .map_err(|_| TokenError::BadSignature)?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| TokenError::BadSignature)?;
     mac.update(signed.as_bytes());
-    mac.verify_slice(&signature).map_err(|_| TokenError::BadSignature)?;
+    mac.verify_slice(&signature)
+        .map_err(|_| TokenError::BadSignature)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
     }
@@ -277,8 +295,13 @@ mod tests {
     use super::*;
 
     fn token() -> AccessToken {
-        AccessToken::new("AC00000000000000000000000000000001", "SK00000000000000000000000000000001", "secret", "alice")
-            .with_voice(VoiceGrant::handset("AP00000000000000000000000000000001"))
+        AccessToken::new(
+            "AC00000000000000000000000000000001",
+            "SK00000000000000000000000000000001",
+            "secret",
+            "alice",
+        )
+        .with_voice(VoiceGrant::handset("AP00000000000000000000000000000001"))
     }
 
     #[test]
@@ -294,9 +317,14 @@ mod tests {
         assert_eq!(claims.exp, 1_700_003_600);
         let voice = claims.grants.voice.unwrap();
         assert!(voice.allows_incoming());
-        assert_eq!(voice.outgoing_app(), Some("AP00000000000000000000000000000001"));
+        assert_eq!(
+            voice.outgoing_app(),
+            Some("AP00000000000000000000000000000001")
+        );
         let raw: serde_json::Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap(),
+            &URL_SAFE_NO_PAD
+                .decode(jwt.split('.').nth(1).unwrap())
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(
@@ -310,12 +338,27 @@ mod tests {
         let jwt = token().to_jwt(1000).unwrap();
         let secret = |_: &str| Some("secret".to_string());
         assert!(verify(&jwt, 1001, secret).is_ok());
-        assert_eq!(verify(&jwt, 1001, |_| Some("wrong".into())), Err(TokenError::BadSignature));
+        assert_eq!(
+            verify(&jwt, 1001, |_| Some("wrong".into())),
+            Err(TokenError::BadSignature)
+        );
         assert_eq!(verify(&jwt, 1000 + 3600, secret), Err(TokenError::Expired));
-        assert!(matches!(verify("abc", 0, secret), Err(TokenError::Malformed(_))));
-        assert!(matches!(verify("a.b.c", 0, secret), Err(TokenError::Malformed(_))));
-        let long = token().with_ttl(MAX_TOKEN_LIFETIME_SECS + 1).to_jwt(1000).unwrap();
-        assert_eq!(verify(&long, 1001, secret), Err(TokenError::LifetimeTooLong));
+        assert!(matches!(
+            verify("abc", 0, secret),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            verify("a.b.c", 0, secret),
+            Err(TokenError::Malformed(_))
+        ));
+        let long = token()
+            .with_ttl(MAX_TOKEN_LIFETIME_SECS + 1)
+            .to_jwt(1000)
+            .unwrap();
+        assert_eq!(
+            verify(&long, 1001, secret),
+            Err(TokenError::LifetimeTooLong)
+        );
     }
 
     #[test]

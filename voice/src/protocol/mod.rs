@@ -1,0 +1,11 @@
+//! The wire: PStream frames, custom-parameter encoding, call and event SIDs, SDP munging.
+//!
+//! Everything here is pure (strings in, values out) and tested against the SDK's own
+//! fixtures (`tests/pstream.js`) and the captured frames in the project's seed document.
+
+pub mod frame;
+pub mod params;
+pub mod sdp;
+pub mod sid;
+
+pub use frame::{ClientMessage, FrameError, ServerFrame, ServerMessage};
