@@ -2,12 +2,23 @@
 //! a browser, without the browser.
 //!
 //! Module map:
+//! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
+//! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
+//! - [`regions`] — edges, regions and signaling URLs.
+//! - [`quality`] — MOS and the StatsMonitor's warnings.
 //! - [`error`] — `TwilioError`, the SDK's error table and remapping rules.
 //! - [`token`] — Access Tokens: minting (as `twilio-node` does) and verification (as the
 //!   signaling server does).
 //! - [`protocol`] — the wire: PStream frames, custom parameters, SIDs, SDP munging.
+//! - [`signaling`] — the signaling stream, sans-IO: transport timers, backoff, edge fallback,
+//!   PStream's listen/queue/parse.
 pub mod error;
+pub mod model;
+pub mod options;
+pub mod quality;
+pub mod regions;
 pub mod token;
 
 pub use error::TwilioError;
 pub mod protocol;
+pub mod signaling;

@@ -1,0 +1,235 @@
+//! Device options, with the SDK's defaults and a documented meaning on a device for the
+//! options that only mean something in a browser.
+
+use std::time::Duration;
+
+use crate::model::Codec;
+use crate::regions;
+
+/// How much this Device logs (through `tracing`, target `twilio_voice`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    #[default]
+    Error,
+    Silent,
+}
+
+/// `closeProtection`: in a browser, a "leave this page?" prompt while a call is up. On a
+/// device: `Device::destroy` refuses while a call is in progress and returns this message
+/// (use `Device::force_destroy` to end it anyway) — a guard against shutting the phone's
+/// client down mid-call by accident.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CloseProtection {
+    #[default]
+    Off,
+    /// On, with the SDK's default text.
+    On,
+    /// On, with a custom message.
+    Message(String),
+}
+
+impl CloseProtection {
+    pub const DEFAULT_MESSAGE: &'static str =
+        "A call is currently in-progress. Leaving or reloading this page will end the call.";
+
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            CloseProtection::Off => None,
+            CloseProtection::On => Some(Self::DEFAULT_MESSAGE),
+            CloseProtection::Message(m) => Some(m),
+        }
+    }
+}
+
+/// A STUN or TURN server for host/server-reflexive candidates (the SDK's `rtcConfiguration`
+/// `iceServers`). Twilio's gateway is ICE-lite on a public address, so none are needed
+/// unless the network blocks direct UDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// `Device` options. `Default` gives the SDK's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceOptions {
+    pub log_level: LogLevel,
+    /// Codec order for our offers and for reading remote SDP. Default `[Pcmu, Opus]`.
+    pub codec_preferences: Vec<Codec>,
+    /// Edges in fallback order. Default `["roaming"]`.
+    pub edge: Vec<String>,
+    pub close_protection: CloseProtection,
+    /// Surface precise signaling error codes (31202, 31486, …) instead of 53000/31005.
+    pub enable_improved_signaling_error_precision: bool,
+    /// `token_will_expire` fires this long before `connected.token.ttl` runs out. Default 10 s.
+    pub token_refresh_ms: u64,
+    /// Surface incoming calls while another call is active. Default false (ignored silently).
+    pub allow_incoming_while_busy: bool,
+    /// How long Twilio keeps a call whose signaling dropped (sent as `reconnectTimeout`,
+    /// capped at 30 s) and how long we retry the same edge. Default 0.
+    pub max_call_signaling_timeout_ms: u64,
+    /// Opus `maxaveragebitrate` in bit/s (6000–510000); also the encoder's target.
+    pub max_average_bitrate: Option<u32>,
+    /// Mark media packets with DSCP EF (46), as the SDK asks browsers to with `priority: high`.
+    pub dscp: bool,
+    /// Reported to Insights as `publisher_metadata`.
+    pub app_name: Option<String>,
+    pub app_version: Option<String>,
+    /// Signaling hosts (`host[:port]`) replacing the edge-derived ones: the SDK's `chunderw`.
+    pub chunderw: Option<Vec<String>>,
+    /// An extra CA (PEM) trusted for signaling and Insights, besides the public roots (for
+    /// `offhook-lab`'s self-signed certificate).
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Post Insights events and metrics. Default true.
+    pub publish_events: bool,
+    /// Insights host override (`eventgw`). Reset from `connected.home` like the SDK does,
+    /// unless `eventgw_pinned`.
+    pub eventgw: Option<String>,
+    /// Keep `eventgw` even after `connected` (the SDK always overwrites it; useful with a
+    /// local collector).
+    pub eventgw_pinned: bool,
+    pub ice_servers: Vec<IceServer>,
+    /// Seed for backoff jitter; `None` = from the OS. Tests pin it.
+    pub random_seed: Option<u64>,
+}
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        DeviceOptions {
+            log_level: LogLevel::Error,
+            codec_preferences: vec![Codec::Pcmu, Codec::Opus],
+            edge: vec![regions::DEFAULT_EDGE.to_string()],
+            close_protection: CloseProtection::Off,
+            enable_improved_signaling_error_precision: false,
+            token_refresh_ms: 10_000,
+            allow_incoming_while_busy: false,
+            max_call_signaling_timeout_ms: 0,
+            max_average_bitrate: None,
+            dscp: true,
+            app_name: None,
+            app_version: None,
+            chunderw: None,
+            extra_ca_pem: None,
+            publish_events: true,
+            eventgw: None,
+            eventgw_pinned: false,
+            ice_servers: Vec::new(),
+            random_seed: None,
+        }
+    }
+}
+
+impl DeviceOptions {
+    /// The signaling URLs to try, in order: `chunderw` if set, else one per edge.
+    pub fn signaling_urls(&self) -> Vec<String> {
+        match &self.chunderw {
+            Some(hosts) if !hosts.is_empty() => {
+                hosts.iter().map(|h| regions::signaling_url(h)).collect()
+            }
+            _ => {
+                let edges: Vec<&str> = if self.edge.is_empty() {
+                    vec![regions::DEFAULT_EDGE]
+                } else {
+                    self.edge.iter().map(String::as_str).collect()
+                };
+                edges
+                    .into_iter()
+                    .map(|e| regions::signaling_url(&regions::edge_host(e)))
+                    .collect()
+            }
+        }
+    }
+
+    /// The URL reconnects prefer during a call: the first `chunderw` host, else the edge
+    /// `connected` reported.
+    pub fn preferred_url(&self, connected_edge: Option<&str>) -> Option<String> {
+        match &self.chunderw {
+            Some(hosts) if !hosts.is_empty() => hosts.first().map(|h| regions::signaling_url(h)),
+            _ => connected_edge.map(|e| regions::signaling_url(&regions::edge_host(e))),
+        }
+    }
+
+    pub fn codec_names(&self) -> Vec<&'static str> {
+        self.codec_preferences
+            .iter()
+            .map(|c| c.sdp_name())
+            .collect()
+    }
+
+    pub fn max_preferred_duration(&self) -> Duration {
+        Duration::from_millis(self.max_call_signaling_timeout_ms)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(b) = self.max_average_bitrate {
+            if !(crate::protocol::sdp::BITRATE_MIN..=crate::protocol::sdp::BITRATE_MAX).contains(&b)
+            {
+                return Err(format!("max_average_bitrate {b} is outside 6000..=510000"));
+            }
+        }
+        if self.codec_preferences.is_empty() {
+            return Err("codec_preferences is empty".into());
+        }
+        if let Some(hosts) = &self.chunderw {
+            if hosts.iter().any(|h| h.is_empty() || h.contains('/')) {
+                return Err("chunderw hosts are host[:port] without a scheme or path".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_sdks() {
+        let o = DeviceOptions::default();
+        assert_eq!(o.codec_preferences, vec![Codec::Pcmu, Codec::Opus]);
+        assert_eq!(o.token_refresh_ms, 10_000);
+        assert_eq!(o.max_call_signaling_timeout_ms, 0);
+        assert!(o.dscp && o.publish_events && !o.allow_incoming_while_busy);
+        assert_eq!(
+            o.signaling_urls(),
+            vec!["wss://voice-js.roaming.twilio.com/signal"]
+        );
+    }
+
+    #[test]
+    fn chunderw_replaces_edges() {
+        let o = DeviceOptions {
+            edge: vec!["ashburn".into(), "dublin".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            o.signaling_urls(),
+            vec![
+                "wss://voice-js.ashburn.twilio.com/signal",
+                "wss://voice-js.dublin.twilio.com/signal"
+            ]
+        );
+        let o = DeviceOptions {
+            chunderw: Some(vec!["127.0.0.1:8443".into()]),
+            ..o
+        };
+        assert_eq!(o.signaling_urls(), vec!["wss://127.0.0.1:8443/signal"]);
+        assert_eq!(
+            o.preferred_url(Some("ashburn")).as_deref(),
+            Some("wss://127.0.0.1:8443/signal")
+        );
+        assert!(
+            DeviceOptions {
+                max_average_bitrate: Some(100),
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+}
