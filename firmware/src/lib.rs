@@ -2,4 +2,6 @@
 //!
 //! Module map:
 //! - [`dialplan`] — digit maps, emergency numbers, speed dials, directory, E.164 normalisation.
+//! - [`tones`] — call-progress tones, DTMF feedback and ring cadences per region, as PCM.
 pub mod dialplan;
+pub mod tones;
