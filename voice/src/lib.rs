@@ -2,6 +2,7 @@
 //! a browser, without the browser.
 //!
 //! Module map:
+//! - [`core`] — the Device and its Calls as one sans-IO state machine (`device.ts` + `call.ts`).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
 //! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
 //! - [`regions`] — edges, regions and signaling URLs.
@@ -12,6 +13,7 @@
 //! - [`protocol`] — the wire: PStream frames, custom parameters, SIDs, SDP munging.
 //! - [`signaling`] — the signaling stream, sans-IO: transport timers, backoff, edge fallback,
 //!   PStream's listen/queue/parse.
+pub mod core;
 pub mod error;
 pub mod model;
 pub mod options;
