@@ -33,6 +33,69 @@ impl Key {
         }
     }
 
+    /// The key's name in profiles, scripts and logs: `0`–`9`, `*`, `#`, `mute`, `redial`,
+    /// `volume-up`, `volume-down`, `speaker`, `reject`, `menu`.
+    pub fn name(self) -> &'static str {
+        const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        match self {
+            Key::Digit(d) => DIGITS.get(d as usize).copied().unwrap_or("?"),
+            Key::Star => "*",
+            Key::Pound => "#",
+            Key::Mute => "mute",
+            Key::Redial => "redial",
+            Key::VolumeUp => "volume-up",
+            Key::VolumeDown => "volume-down",
+            Key::Speaker => "speaker",
+            Key::Reject => "reject",
+            Key::Menu => "menu",
+        }
+    }
+
+    /// Parses a key name (see [`Key::name`]; `star` and `pound`/`hash` are accepted too).
+    pub fn from_name(name: &str) -> Option<Key> {
+        let mut chars = name.chars();
+        if let (Some(c), None) = (chars.next(), chars.next())
+            && let Some(k) = Key::from_dtmf_char(c)
+        {
+            return Some(k);
+        }
+        Some(match name.to_ascii_lowercase().as_str() {
+            "star" => Key::Star,
+            "pound" | "hash" => Key::Pound,
+            "mute" => Key::Mute,
+            "redial" => Key::Redial,
+            "volume-up" | "vol+" => Key::VolumeUp,
+            "volume-down" | "vol-" => Key::VolumeDown,
+            "speaker" => Key::Speaker,
+            "reject" => Key::Reject,
+            "menu" => Key::Menu,
+            _ => return None,
+        })
+    }
+
+    /// Every key, dial pad first.
+    pub const ALL: [Key; 19] = [
+        Key::Digit(1),
+        Key::Digit(2),
+        Key::Digit(3),
+        Key::Digit(4),
+        Key::Digit(5),
+        Key::Digit(6),
+        Key::Digit(7),
+        Key::Digit(8),
+        Key::Digit(9),
+        Key::Star,
+        Key::Digit(0),
+        Key::Pound,
+        Key::Mute,
+        Key::Redial,
+        Key::VolumeUp,
+        Key::VolumeDown,
+        Key::Speaker,
+        Key::Reject,
+        Key::Menu,
+    ];
+
     /// The key for a dial-pad character (`0-9`, `*`, `#`).
     pub fn from_dtmf_char(c: char) -> Option<Key> {
         match c {
@@ -60,4 +123,42 @@ pub enum InputEvent {
     OnHook,
     /// Handset cradle pressed briefly (on-hook between 100 and 900 ms).
     HookFlash,
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Key {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Key::from_name(s).ok_or_else(|| format!("unknown key {s:?}"))
+    }
+}
+
+/// Serde helpers: keys as their names (`"5"`, `"*"`, `"volume-up"`), as in profiles.
+pub mod key_names {
+    use super::Key;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error, ser::SerializeSeq};
+
+    pub fn serialize<S: Serializer>(keys: &[Key], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(keys.len()))?;
+        for k in keys {
+            seq.serialize_element(k.name())?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Key>, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        names
+            .iter()
+            .map(|n| {
+                Key::from_name(n).ok_or_else(|| D::Error::custom(format!("unknown key {n:?}")))
+            })
+            .collect()
+    }
 }

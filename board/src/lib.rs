@@ -1,5 +1,25 @@
-//! `offhook-board`: everything physical about the handset, behind small traits.
+//! `offhook-board`: everything physical about the handset, behind small traits so the
+//! firmware runs the same on a Raspberry Pi, on a desktop and in CI.
 //!
 //! Module map:
 //! - [`input`] — keys and hook events shared by every input driver.
+//! - [`error`] — [`BoardError`], the crate's one error type.
+//! - [`debounce`] — time-based debouncer for one contact (sans-IO).
+//! - [`keys`] — long press, auto-repeat and stuck keys for any key source (sans-IO).
+//! - [`keypad`] — key matrix layout, ghost-aware scanner (sans-IO) and its pin shell.
+//! - [`hook`] — hook switch polarity, debounce and hook flash (sans-IO).
+//! - [`led`] — LED names and modes (off/on/blink).
+//! - [`cadence`] — ring cadences.
+//! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
+pub mod cadence;
+pub mod debounce;
+pub mod error;
+pub mod hook;
+pub mod indicators;
 pub mod input;
+pub mod keypad;
+pub mod keys;
+pub mod led;
+mod serde_ms;
+
+pub use error::{BoardError, Result};
