@@ -1,1 +1,286 @@
-//! placeholder
+//! # offhook-lab: a local Twilio Voice stand-in
+//!
+//! The lab plays Twilio on loopback: the signaling server the Voice SDK talks to (WSS,
+//! `wss://HOST:PORT/signal`), token checks with Twilio's error codes, TwiML fetched from the
+//! app's or number's Voice URL and executed, an ICE-lite media gateway (DTLS-SRTP, Opus, PCMU,
+//! RFC 4733) and virtual phone numbers — plus a control API for tests. Its fidelity is proven
+//! by the official `@twilio/voice-sdk` in headless Chromium (`lab/tests/browser.rs`).
+//!
+//! ## Modules
+//! - [`config`] — credentials (`.env` or generated), [`LabConfig`], virtual numbers.
+//! - [`frames`] — signaling frames: parsing client messages, building server messages.
+//! - [`switch`] — the Sans-IO core: connections, calls, legs, TwiML execution, faults.
+//! - [`twiml`] — the TwiML parser (`<Dial>`, `<Say>`, `<Play>`, `<Pause>`, `<Hangup>`, …).
+//! - [`media`] — the media gateway: WebRTC legs (str0m), virtual legs, audio, SDP shaping.
+//! - [`control`] — the control API: JSON types, the HTTP server, a typed [`control::Client`].
+//! - [`signature`] — `X-Twilio-Signature`.
+//! - [`tls`] — the signaling certificate (a throw-away CA and a leaf).
+//! - [`http`] — a small HTTP/1 client (webhooks, `<Play>` files, the control client).
+//! - `runtime`, `signaling` — the IO shell: the switch's actor and the WSS listener.
+//! - [`sid`] — Twilio-shaped SIDs and reconnect tokens.
+//!
+//! ## Starting a lab in a test
+//! ```no_run
+//! # async fn demo() -> Result<(), offhook_lab::LabError> {
+//! use offhook_lab::{Credentials, Lab, LabConfig};
+//! let credentials = Credentials::generate();           // random AC/SK/AP SIDs and secrets
+//! let lab = Lab::start(LabConfig::new(credentials.clone())).await?;
+//! let token = credentials.token("alice", 600);         // a handset token the lab accepts
+//! // Point the client at wss://{lab.signaling_addr}/signal, trusting lab.ca_cert_pem.
+//! let control = lab.control();                         // typed control-API client
+//! let call_sid = control.call_from("+15551230000", "client:alice", 30).await?;
+//! # let _ = (token, call_sid);
+//! lab.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## The binary
+//! `offhook-lab --env FILE [--listen 127.0.0.1:0] [--app-url URL] [--number-url URL]` prints one
+//! JSON line when ready — `{"signaling":"127.0.0.1:PORT","control":"http://127.0.0.1:PORT","ca_cert":"PATH"}`
+//! — logs to stderr and runs until SIGTERM or Ctrl-C.
+//!
+//! ## Behaviour in brief
+//! - `listen`: the token is verified (HS256 with `TWILIO_API_SECRET`, `iss` = `TWILIO_API_KEY`,
+//!   `sub` = `TWILIO_ACCOUNT_SID`, `exp`/`nbf`, lifetime ≤ 24 h, identity present). Refusals
+//!   send `error` (31202 signature, 31204 malformed, 31205 expired, 31207 too long, 31203 wrong
+//!   account, 31105 bad identity) then `close`. Success sends `connected {region, gateway, edge,
+//!   home, token:{identity, ttl}}`; a `listen` on a live socket (token update) is answered the same.
+//! - `register {audio:true}` → `ready` (31201 + `offline` without an incoming grant),
+//!   `{audio:false}` → `offline`. Heartbeats `"\n"` every 5 s (configurable).
+//! - A client's `invite`: 31201 hangup without an outgoing grant, 31001 for another app; else the
+//!   app's Voice URL is POSTed (Twilio's parameters, custom parameters, `X-Twilio-Signature`) and
+//!   the TwiML runs. `answer {callsid, sdp, reconnect}` goes out when the call is answered —
+//!   at once for `<Say>`/`<Play>`/`<Pause>`/`<Dial>`, only on bridge with `answerOnBridge`
+//!   (then `ringing {callsid, sdp}` with early media first). Failed dials end an unanswered
+//!   client call with `hangup {error}`: 31486 busy, 31480 no answer, 31603 declined, 31404 no
+//!   such number. Unreachable URLs (11200) and bad TwiML (12100/12200) play an application-error
+//!   message and hang up; the call's `errors` show the code.
+//! - Built-in routing (no URL configured): an outgoing call's `To` (or `phoneNumber`) parameter,
+//!   E.164 → that virtual number, `client:x`/`x` → that client, with `answerOnBridge`; a call to
+//!   the phone number rings every registered client.
+//! - Incoming calls to clients: `invite {callsid, sdp, parameters:{AccountSid, ApiVersion,
+//!   CallSid, From, To, Params?}, reconnect}`; `answer`/`reject` from the client; `cancel` when
+//!   the caller gives up, the dial times out or another device answered.
+//! - Reconnection: a socket that drops while a call is answered keeps the call for the
+//!   `reconnectTimeout` of its last `listen`; `invite {reconnect}` within it gets
+//!   `answer {callsid, reconnect}` (a fresh token, no SDP); later or unknown tokens get
+//!   `hangup` with 31209 or 31107. `reinvite` (ICE restart) gets `answer {callsid, sdp}`.
+//! - `message` → `ack` (31210 for a type other than `user-defined-message`, 31212 over 10 KB).
+//! - Malformed frames get `error` 31100 (31103 when over 64 KB); WebSocket messages over 1 MB
+//!   close the socket.
+//!
+//! ## Virtual numbers (defaults)
+//! `+12025550100` echo, `+12025550101` 1 kHz tone, `+12025550102` DTMF recorder,
+//! `+12025550103` busy, `+12025550104` no answer, `+12025550105` decline,
+//! `+12025550106` answers after 3 s of ringing (then echoes).
+//!
+//! ## Control API (`control_url`, JSON)
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/lab` | addresses, phone number, virtual numbers |
+//! | `POST /v1/calls` `{from, to, caller?, timeout_secs?, params?}` | inbound call from a virtual caller (`caller`: `{"kind":"tone","hz":440}` default, `echo`, `silence`) to the phone number or `client:<id>` → `{call_sid}` |
+//! | `GET /v1/calls`, `GET /v1/calls/{sid}` | calls with legs, states, messages, DTMF and media stats (packets/bytes each way, level, dominant frequency, RFC 4733 digits with timestamps) |
+//! | `POST /v1/calls/{sid}/hangup`, `POST /v1/legs/{sid}/hangup` | hang up a call or one leg |
+//! | `POST /v1/legs/{sid}/messages` `{content, content_type?, message_type?}` | call message to a client → `{voice_event_sid}` |
+//! | `GET /v1/connections` | signaling connections with their last frames each way |
+//! | `GET /v1/webhooks` | webhook requests made (URL, params, signature, status) |
+//! | `POST /v1/clock` `{offset_secs}` | shift the clock used for token checks |
+//! | `POST /v1/faults/close-socket` `{identity?, conn?, close_frame}` | close client sockets |
+//! | `POST /v1/faults/stop-heartbeats`, `…/resume-heartbeats` `{identity?, conn?}` | heartbeats off/on |
+//! | `POST /v1/faults/refuse-connections` `{seconds}` | drop new TCP connections |
+//! | `POST /v1/faults/next-error` `{frame: listen\|invite, code, message?, retry_after?, close?}` | answer the next one with an error |
+//! | `POST /v1/legs/{sid}/stop-media` `{seconds}` | a leg's media (and ICE) goes silent |
+
+pub mod config;
+pub mod control;
+mod error;
+pub mod frames;
+pub mod http;
+pub mod media;
+mod runtime;
+pub mod sid;
+mod signaling;
+pub mod signature;
+pub mod switch;
+pub mod tls;
+pub mod twiml;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use config::{Behaviour, Credentials, LabConfig, TlsSource, VirtualNumber};
+pub use error::LabError;
+
+/// A running lab. Dropping it stops the lab too; [`LabHandle::shutdown`] also waits for it.
+pub struct LabHandle {
+    /// Where the WSS signaling server listens (`chunderw` for the JS SDK).
+    pub signaling_addr: SocketAddr,
+    /// The control API's base URL, `http://127.0.0.1:PORT`.
+    pub control_url: String,
+    /// The CA certificate clients should trust (PEM).
+    pub ca_cert_pem: String,
+    /// The same, written to a file.
+    pub ca_cert_path: PathBuf,
+    pub credentials: Credentials,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    remove_ca_file: bool,
+}
+
+impl LabHandle {
+    /// A typed client for the control API.
+    pub fn control(&self) -> control::Client {
+        control::Client::new(&self.control_url)
+    }
+
+    /// `wss://ADDR/signal`, the URL clients connect to.
+    pub fn signaling_url(&self) -> String {
+        format!("wss://{}/signal", self.signaling_addr)
+    }
+
+    /// The start-up line the binary prints.
+    pub fn startup_line(&self) -> String {
+        json!({
+            "signaling": self.signaling_addr.to_string(),
+            "control": self.control_url,
+            "ca_cert": self.ca_cert_path.display().to_string(),
+        })
+        .to_string()
+    }
+
+    /// Stops every task and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LabHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if self.remove_ca_file {
+            let _ = std::fs::remove_file(&self.ca_cert_path);
+        }
+    }
+}
+
+/// Starts labs.
+pub struct Lab;
+
+impl Lab {
+    /// Binds the signaling and control listeners, makes the certificate and starts the lab on
+    /// the current tokio runtime.
+    pub async fn start(config: LabConfig) -> Result<LabHandle, LabError> {
+        let material = tls::material(&config.tls, config.listen.ip())?;
+        let (ca_cert_path, remove_ca_file) = match &config.ca_cert_path {
+            Some(p) => (p.clone(), false),
+            None => {
+                static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("offhook-lab-ca-{}-{n}.pem", std::process::id());
+                (std::env::temp_dir().join(name), true)
+            }
+        };
+        std::fs::write(&ca_cert_path, &material.ca_cert_pem).map_err(|e| {
+            LabError::Config(format!("cannot write {}: {e}", ca_cert_path.display()))
+        })?;
+
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| LabError::Bind {
+                what: "signaling",
+                addr: config.listen,
+                source,
+            })?;
+        let control_listener =
+            TcpListener::bind(config.control_listen)
+                .await
+                .map_err(|source| LabError::Bind {
+                    what: "control API",
+                    addr: config.control_listen,
+                    source,
+                })?;
+        let signaling_addr = listener.local_addr()?;
+        let control_addr = control_listener.local_addr()?;
+        let control_url = format!("http://{control_addr}");
+
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (inputs_tx, inputs_rx) = mpsc::unbounded_channel();
+        let (actor_tx, actor_rx) = mpsc::unbounded_channel();
+        let http = http::HttpClient::new();
+        let webhooks: runtime::WebhookLog = Arc::default();
+        let refuse_until: signaling::RefuseUntil = Arc::new(Mutex::new(None));
+
+        let actor = runtime::Actor {
+            switch: switch::Switch::new(switch::SwitchConfig::from(&config)),
+            gateway: media::Gateway::new(config.media_ip(), inputs_tx.clone(), http.clone()),
+            conns: Default::default(),
+            inputs_tx: inputs_tx.clone(),
+            http: http.clone(),
+            webhooks: webhooks.clone(),
+        };
+        let mut tasks = vec![tokio::spawn(actor.run(
+            inputs_rx,
+            actor_rx,
+            shutdown_rx.clone(),
+        ))];
+
+        let listener = signaling::Listener {
+            listener,
+            tls: tokio_rustls::TlsAcceptor::from(material.server_config),
+            refuse_until: refuse_until.clone(),
+            inputs: inputs_tx,
+            actor: actor_tx.clone(),
+        };
+        tasks.push(tokio::spawn(listener.run(shutdown_rx.clone())));
+
+        let info = json!({
+            "signaling": signaling_addr.to_string(),
+            "control": control_url,
+            "ca_cert": ca_cert_path.display().to_string(),
+            "phone_number": config.credentials.phone_number,
+            "account_sid": config.credentials.account_sid,
+            "app_sid": config.credentials.app_sid,
+            "app_url": config.app_url,
+            "number_url": config.number_url,
+            "media_ip": config.media_ip().to_string(),
+            "virtual_numbers": config.virtual_numbers,
+        });
+        let state = control::server::ControlState {
+            actor: actor_tx,
+            refuse_until,
+            webhooks,
+            info: Arc::new(info),
+        };
+        let app = control::server::router(state);
+        let mut control_shutdown = shutdown_rx;
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(control_listener, app).with_graceful_shutdown(async move {
+                let _ = control_shutdown.changed().await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!("control API stopped: {e}");
+            }
+        }));
+
+        tracing::info!(%signaling_addr, %control_url, "lab ready");
+        Ok(LabHandle {
+            signaling_addr,
+            control_url,
+            ca_cert_pem: material.ca_cert_pem,
+            ca_cert_path,
+            credentials: config.credentials,
+            shutdown: shutdown_tx,
+            tasks,
+            remove_ca_file,
+        })
+    }
+}

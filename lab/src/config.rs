@@ -1,0 +1,312 @@
+//! What a lab is started with: Twilio credentials, addresses, webhook URLs, virtual numbers.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use twilio_voice::token::{AccessToken, IncomingGrant, OutgoingGrant, VoiceGrant};
+
+use crate::error::LabError;
+use crate::sid;
+
+/// The account a lab plays: the same six values the server reads from its `.env`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// `TWILIO_ACCOUNT_SID` (`AC…`): tokens' `sub` must match it.
+    pub account_sid: String,
+    /// `TWILIO_AUTH_TOKEN`: the key of `X-Twilio-Signature`.
+    pub auth_token: String,
+    /// `TWILIO_API_KEY` (`SK…`): tokens' `iss`.
+    pub api_key_sid: String,
+    /// `TWILIO_API_SECRET`: the key tokens are signed with.
+    pub api_key_secret: String,
+    /// `TWILIO_APP_SID` (`AP…`): the TwiML app whose Voice URL handles outgoing calls.
+    pub app_sid: String,
+    /// `TWILIO_PHONE_NUMBER` (E.164): inbound calls to it go to the number's Voice URL.
+    pub phone_number: String,
+}
+
+impl Credentials {
+    /// Fresh random SIDs and secrets, for tests that need no `.env`.
+    pub fn generate() -> Self {
+        Credentials {
+            account_sid: sid::new_sid("AC"),
+            auth_token: sid::hex32(),
+            api_key_sid: sid::new_sid("SK"),
+            api_key_secret: sid::hex32(),
+            app_sid: sid::new_sid("AP"),
+            phone_number: "+12025550199".to_string(),
+        }
+    }
+
+    /// Reads a `.env` file (`KEY=value` lines, `#` comments, optional quotes, optional `export`).
+    pub fn from_env_file(path: &Path) -> Result<Self, LabError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| LabError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_env_text(&text).map_err(|e| LabError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Parses `.env` text; names the first missing setting.
+    pub fn from_env_text(text: &str) -> Result<Self, String> {
+        let vars = parse_env(text);
+        let get = |names: &[&str]| -> Result<String, String> {
+            names
+                .iter()
+                .find_map(|n| vars.get(*n).filter(|v| !v.is_empty()).cloned())
+                .ok_or_else(|| format!("missing setting {}", names[0]))
+        };
+        Ok(Credentials {
+            account_sid: get(&["TWILIO_ACCOUNT_SID"])?,
+            auth_token: get(&["TWILIO_AUTH_TOKEN"])?,
+            api_key_sid: get(&["TWILIO_API_KEY", "TWILIO_API_KEY_SID"])?,
+            api_key_secret: get(&["TWILIO_API_SECRET", "TWILIO_API_KEY_SECRET"])?,
+            app_sid: get(&["TWILIO_APP_SID", "TWILIO_TWIML_APP_SID"])?,
+            phone_number: get(&["TWILIO_PHONE_NUMBER"])?,
+        })
+    }
+
+    /// The credentials as `.env` text (for handing the same account to a server process).
+    pub fn to_env_text(&self) -> String {
+        format!(
+            "TWILIO_ACCOUNT_SID={}\nTWILIO_AUTH_TOKEN={}\nTWILIO_API_KEY={}\nTWILIO_API_SECRET={}\nTWILIO_APP_SID={}\nTWILIO_PHONE_NUMBER={}\n",
+            self.account_sid,
+            self.auth_token,
+            self.api_key_sid,
+            self.api_key_secret,
+            self.app_sid,
+            self.phone_number
+        )
+    }
+
+    /// A handset token for `identity`: incoming allowed, outgoing through this account's app,
+    /// issued now and valid for `ttl_secs`.
+    pub fn token(&self, identity: &str, ttl_secs: u64) -> String {
+        self.token_with(
+            identity,
+            ttl_secs,
+            now_unix(),
+            VoiceGrant::handset(self.app_sid.clone()),
+        )
+    }
+
+    /// A token with explicit issue time and grant (expired, future or grant-less tokens in tests).
+    pub fn token_with(&self, identity: &str, ttl_secs: u64, iat: u64, voice: VoiceGrant) -> String {
+        AccessToken::new(
+            &self.account_sid,
+            &self.api_key_sid,
+            &self.api_key_secret,
+            identity,
+        )
+        .with_ttl(ttl_secs)
+        .with_voice(voice)
+        .to_jwt(iat)
+        .unwrap_or_default()
+    }
+
+    /// The grant a handset gets; `outgoing_params` are the grant's `outgoing.params`.
+    pub fn voice_grant(&self, incoming: bool, outgoing: bool) -> VoiceGrant {
+        VoiceGrant {
+            incoming: incoming.then_some(IncomingGrant { allow: true }),
+            outgoing: outgoing.then(|| OutgoingGrant {
+                application_sid: self.app_sid.clone(),
+                params: None,
+            }),
+            push_credential_sid: None,
+            endpoint_id: None,
+        }
+    }
+}
+
+fn parse_env(text: &str) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let mut value = value.trim();
+        for quote in ['"', '\''] {
+            if value.len() >= 2 && value.starts_with(quote) && value.ends_with(quote) {
+                value = &value[1..value.len() - 1];
+            }
+        }
+        vars.insert(key.trim().to_string(), value.to_string());
+    }
+    vars
+}
+
+/// Unix seconds from the system clock.
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How a virtual phone number behaves when dialled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Answers and sends back what it hears.
+    Echo,
+    /// Answers and sends a steady tone.
+    Tone { hz: f32 },
+    /// Answers, stays silent, records RFC 4733 and signaling DTMF.
+    DtmfRecorder,
+    /// Answers and stays silent.
+    Silence,
+    /// Refuses with SIP 486 (SDK code 31486).
+    Busy,
+    /// Rings until the dial timeout.
+    NoAnswer,
+    /// Refuses with SIP 603 (SDK code 31603).
+    Decline,
+    /// Rings `ring_secs`, then answers and behaves as `then`.
+    SlowAnswer {
+        ring_secs: f32,
+        then: Box<Behaviour>,
+    },
+}
+
+/// A number the lab answers itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VirtualNumber {
+    pub number: String,
+    pub behaviour: Behaviour,
+}
+
+/// Numbers from the range reserved for fiction (555-0100…0199).
+pub const ECHO_NUMBER: &str = "+12025550100";
+pub const TONE_NUMBER: &str = "+12025550101";
+pub const DTMF_NUMBER: &str = "+12025550102";
+pub const BUSY_NUMBER: &str = "+12025550103";
+pub const NO_ANSWER_NUMBER: &str = "+12025550104";
+pub const DECLINE_NUMBER: &str = "+12025550105";
+pub const SLOW_ANSWER_NUMBER: &str = "+12025550106";
+
+/// The default virtual numbers listed in issue 3.
+pub fn default_virtual_numbers() -> Vec<VirtualNumber> {
+    let n = |number: &str, behaviour| VirtualNumber {
+        number: number.to_string(),
+        behaviour,
+    };
+    vec![
+        n(ECHO_NUMBER, Behaviour::Echo),
+        n(TONE_NUMBER, Behaviour::Tone { hz: 1000.0 }),
+        n(DTMF_NUMBER, Behaviour::DtmfRecorder),
+        n(BUSY_NUMBER, Behaviour::Busy),
+        n(NO_ANSWER_NUMBER, Behaviour::NoAnswer),
+        n(DECLINE_NUMBER, Behaviour::Decline),
+        n(
+            SLOW_ANSWER_NUMBER,
+            Behaviour::SlowAnswer {
+                ring_secs: 3.0,
+                then: Box::new(Behaviour::Echo),
+            },
+        ),
+    ]
+}
+
+/// Where the signaling server's certificate comes from.
+#[derive(Debug, Clone, Default)]
+pub enum TlsSource {
+    /// A self-signed certificate for `localhost`, `127.0.0.1`, `::1` and the listen IP, made at start.
+    #[default]
+    Generate,
+    /// A given certificate chain and key (PEM).
+    Pem { cert_pem: String, key_pem: String },
+}
+
+/// Everything [`crate::Lab::start`] needs. `LabConfig::new(credentials)` gives loopback defaults.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    pub credentials: Credentials,
+    /// Signaling (WSS) address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Control API address (plain HTTP; keep it on loopback).
+    pub control_listen: SocketAddr,
+    /// The IP put in SDP candidates and bound by media sockets; `None` = the listen IP
+    /// (or 127.0.0.1 when listening on an unspecified address).
+    pub media_ip: Option<IpAddr>,
+    /// The TwiML app's Voice URL. `None` = built-in routing for outgoing calls.
+    pub app_url: Option<String>,
+    /// The phone number's Voice URL. `None` = built-in routing for inbound calls.
+    pub number_url: Option<String>,
+    pub tls: TlsSource,
+    /// Where to write the CA certificate (PEM); `None` = a fresh file in the temp directory.
+    pub ca_cert_path: Option<PathBuf>,
+    pub virtual_numbers: Vec<VirtualNumber>,
+    /// Heartbeat period; the SDK drops a socket after 15 s of silence.
+    pub heartbeat_interval: Duration,
+    /// `connected.region`, e.g. `US_EAST_VIRGINIA`.
+    pub region: String,
+    /// `connected.edge`.
+    pub edge: String,
+    /// `connected.home`.
+    pub home: String,
+    /// `connected.gateway`.
+    pub gateway: String,
+}
+
+impl LabConfig {
+    pub fn new(credentials: Credentials) -> Self {
+        LabConfig {
+            credentials,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            control_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            media_ip: None,
+            app_url: None,
+            number_url: None,
+            tls: TlsSource::Generate,
+            ca_cert_path: None,
+            virtual_numbers: default_virtual_numbers(),
+            heartbeat_interval: Duration::from_secs(5),
+            region: "US_EAST_VIRGINIA".to_string(),
+            edge: "ashburn".to_string(),
+            home: "us1".to_string(),
+            gateway: "lab.offhook.invalid".to_string(),
+        }
+    }
+
+    /// The IP media sockets bind and advertise.
+    pub fn media_ip(&self) -> IpAddr {
+        match self.media_ip {
+            Some(ip) => ip,
+            None if self.listen.ip().is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            None => self.listen.ip(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_text_round_trips_and_names_missing_settings() {
+        let creds = Credentials::generate();
+        let parsed = Credentials::from_env_text(&creds.to_env_text()).unwrap();
+        assert_eq!(parsed, creds);
+        let text = "# comment\nexport TWILIO_ACCOUNT_SID=\"AC1\"\nTWILIO_AUTH_TOKEN='t'\n";
+        let err = Credentials::from_env_text(text).unwrap_err();
+        assert_eq!(err, "missing setting TWILIO_API_KEY");
+    }
+
+    #[test]
+    fn minted_token_verifies_with_the_secret() {
+        let creds = Credentials::generate();
+        let jwt = creds.token("alice", 600);
+        let claims = twilio_voice::token::verify(&jwt, now_unix(), |iss| {
+            (iss == creds.api_key_sid).then(|| creds.api_key_secret.clone())
+        })
+        .unwrap();
+        assert_eq!(claims.identity(), Some("alice"));
+        assert_eq!(claims.sub, creds.account_sid);
+    }
+}

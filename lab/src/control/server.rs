@@ -1,0 +1,206 @@
+//! The control API's HTTP server (axum).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::types::*;
+use crate::runtime::{ActorMsg, WebhookLog};
+use crate::signaling::RefuseUntil;
+use crate::switch::{ControlReply, ControlRequest};
+
+#[derive(Clone)]
+pub struct ControlState {
+    pub actor: mpsc::UnboundedSender<ActorMsg>,
+    pub refuse_until: RefuseUntil,
+    pub webhooks: WebhookLog,
+    /// Facts about this lab (`GET /v1/lab`).
+    pub info: Arc<Value>,
+}
+
+pub fn router(state: ControlState) -> Router {
+    Router::new()
+        .route("/v1/lab", get(lab_info))
+        .route("/v1/calls", get(list_calls).post(start_call))
+        .route("/v1/calls/{sid}", get(get_call))
+        .route("/v1/calls/{sid}/hangup", post(hangup_call))
+        .route("/v1/legs/{sid}/hangup", post(hangup_leg))
+        .route("/v1/legs/{sid}/messages", post(send_message))
+        .route("/v1/legs/{sid}/stop-media", post(stop_media))
+        .route("/v1/connections", get(connections))
+        .route("/v1/webhooks", get(webhooks))
+        .route("/v1/clock", post(clock))
+        .route("/v1/faults/close-socket", post(close_socket))
+        .route("/v1/faults/stop-heartbeats", post(stop_heartbeats))
+        .route("/v1/faults/resume-heartbeats", post(resume_heartbeats))
+        .route("/v1/faults/refuse-connections", post(refuse_connections))
+        .route("/v1/faults/next-error", post(next_error))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error: message.into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn ask(state: &ControlState, request: ControlRequest) -> Result<ControlReply, Response> {
+    let (tx, rx) = oneshot::channel();
+    state
+        .actor
+        .send(ActorMsg::Control(request, tx))
+        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "the lab is stopping"))?;
+    match rx.await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(e)) => Err(error(
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+            e.message,
+        )),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the lab is stopping",
+        )),
+    }
+}
+
+fn reply(reply: ControlReply) -> Response {
+    match reply {
+        ControlReply::Started(s) => (StatusCode::CREATED, Json(s)).into_response(),
+        ControlReply::Calls(c) => Json(c).into_response(),
+        ControlReply::Call(c) => Json(c).into_response(),
+        ControlReply::Connections(c) => Json(c).into_response(),
+        ControlReply::Sent(s) => Json(s).into_response(),
+        ControlReply::Done(n) => Json(json!({ "affected": n })).into_response(),
+    }
+}
+
+async fn run(state: ControlState, request: ControlRequest) -> Response {
+    match ask(&state, request).await {
+        Ok(r) => reply(r),
+        Err(e) => e,
+    }
+}
+
+async fn lab_info(State(state): State<ControlState>) -> Response {
+    Json(state.info.as_ref().clone()).into_response()
+}
+
+async fn list_calls(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::Calls).await
+}
+
+async fn start_call(State(state): State<ControlState>, Json(body): Json<StartCall>) -> Response {
+    run(state, ControlRequest::StartCall(body)).await
+}
+
+async fn get_call(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
+    run(state, ControlRequest::Call(sid)).await
+}
+
+async fn hangup_call(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
+    run(state, ControlRequest::HangupCall(sid)).await
+}
+
+async fn hangup_leg(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
+    run(state, ControlRequest::HangupLeg(sid)).await
+}
+
+async fn send_message(
+    State(state): State<ControlState>,
+    Path(sid): Path<String>,
+    Json(body): Json<SendMessage>,
+) -> Response {
+    run(
+        state,
+        ControlRequest::SendMessage {
+            leg: sid,
+            message: body,
+        },
+    )
+    .await
+}
+
+async fn stop_media(
+    State(state): State<ControlState>,
+    Path(sid): Path<String>,
+    Json(body): Json<StopMediaFault>,
+) -> Response {
+    run(
+        state,
+        ControlRequest::StopMedia {
+            leg: sid,
+            seconds: body.seconds,
+        },
+    )
+    .await
+}
+
+async fn connections(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::Connections).await
+}
+
+async fn webhooks(State(state): State<ControlState>) -> Response {
+    let log: Vec<WebhookRecord> = state
+        .webhooks
+        .lock()
+        .map(|l| l.iter().cloned().collect())
+        .unwrap_or_default();
+    Json(log).into_response()
+}
+
+async fn clock(State(state): State<ControlState>, Json(body): Json<ClockOffset>) -> Response {
+    run(state, ControlRequest::SetClockOffset(body.offset_secs)).await
+}
+
+async fn close_socket(
+    State(state): State<ControlState>,
+    Json(body): Json<CloseSocketFault>,
+) -> Response {
+    run(state, ControlRequest::CloseSocket(body)).await
+}
+
+async fn stop_heartbeats(
+    State(state): State<ControlState>,
+    Json(body): Json<ConnSelector>,
+) -> Response {
+    run(state, ControlRequest::StopHeartbeats(body)).await
+}
+
+async fn resume_heartbeats(
+    State(state): State<ControlState>,
+    Json(body): Json<ConnSelector>,
+) -> Response {
+    run(state, ControlRequest::ResumeHeartbeats(body)).await
+}
+
+async fn refuse_connections(
+    State(state): State<ControlState>,
+    Json(body): Json<RefuseConnectionsFault>,
+) -> Response {
+    if !(body.seconds.is_finite() && (0.0..3600.0).contains(&body.seconds)) {
+        return error(StatusCode::BAD_REQUEST, "seconds must be in [0, 3600)");
+    }
+    let until = Instant::now() + Duration::from_secs_f32(body.seconds);
+    if let Ok(mut g) = state.refuse_until.lock() {
+        *g = Some(until);
+    }
+    Json(json!({ "affected": 1 })).into_response()
+}
+
+async fn next_error(
+    State(state): State<ControlState>,
+    Json(body): Json<NextErrorFault>,
+) -> Response {
+    run(state, ControlRequest::NextError(body)).await
+}

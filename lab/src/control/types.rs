@@ -1,0 +1,258 @@
+//! The control API's JSON shapes, shared by the server and the typed client.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Behaviour;
+
+/// `POST /v1/calls`: an inbound call from a virtual caller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartCall {
+    /// The caller's number (E.164), shown as `From`.
+    pub from: String,
+    /// The lab's phone number (→ its Voice URL or built-in routing) or `client:<identity>`.
+    pub to: String,
+    /// What the caller sends: `echo`, `silence` or `tone` (default: a 440 Hz tone).
+    #[serde(default = "default_caller")]
+    pub caller: Behaviour,
+    /// How long the caller lets it ring before giving up (seconds, default 30).
+    #[serde(default)]
+    pub timeout_secs: Option<u32>,
+    /// Custom parameters for a direct `client:` call (arrive as `Params`).
+    #[serde(default)]
+    pub params: Vec<(String, String)>,
+}
+
+fn default_caller() -> Behaviour {
+    Behaviour::Tone { hz: 440.0 }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartedCall {
+    pub call_sid: String,
+}
+
+/// `POST /v1/legs/{sid}/messages`: a call message to a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendMessage {
+    pub content: Value,
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    #[serde(default = "default_message_type")]
+    pub message_type: String,
+}
+
+fn default_content_type() -> String {
+    "application/json".into()
+}
+fn default_message_type() -> String {
+    "user-defined-message".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub voice_event_sid: String,
+}
+
+/// One call (a parent leg and the legs it dialled).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CallInfo {
+    pub sid: String,
+    /// `outgoing-client` (a client's invite), `inbound-number` or `inbound-client` (control API).
+    pub kind: String,
+    /// `fetching`, `running`, `playing`, `dialing`, `bridged`, `ended`.
+    pub phase: String,
+    pub from: String,
+    pub to: String,
+    pub created_unix_ms: u64,
+    /// Twilio debugger-style errors (11200 HTTP retrieval failure, 12100 parse failure, …).
+    pub errors: Vec<CallError>,
+    pub legs: Vec<LegInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CallError {
+    pub code: u32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LegInfo {
+    pub sid: String,
+    pub call_sid: String,
+    /// `parent` or `child`.
+    pub role: String,
+    /// `client:<identity>`, a virtual number, or a virtual caller's number.
+    pub endpoint: String,
+    /// For client legs: the identity.
+    pub identity: Option<String>,
+    /// For client legs the SDK's temporary `TJS…` id of an outgoing call.
+    pub temp_sid: Option<String>,
+    pub from: String,
+    pub to: String,
+    /// `queued`, `ringing`, `in-progress`, `completed`, `busy`, `no-answer`, `canceled`, `failed`.
+    pub state: String,
+    /// Client legs: whether the client's socket is attached (false while waiting for a reconnect).
+    pub signaling_connected: bool,
+    pub created_unix_ms: u64,
+    pub answered_unix_ms: Option<u64>,
+    pub ended_unix_ms: Option<u64>,
+    /// Why it ended (`local-hangup`, `remote-hangup`, `canceled`, `rejected`, `reconnect-timeout`, …).
+    pub end_reason: Option<String>,
+    /// The error sent to the client with its hangup, if any.
+    pub error: Option<CallError>,
+    pub bridged_to: Option<String>,
+    /// Call messages received from and sent to the client.
+    pub messages: Vec<MessageRecord>,
+    /// DTMF digits from signaling `dtmf` frames.
+    pub signaling_dtmf: Vec<DtmfRecord>,
+    /// Media counters and analysis; `None` until the leg's media exists.
+    pub media: Option<MediaStats>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageRecord {
+    /// `received` (client → lab) or `sent` (lab → client).
+    pub direction: String,
+    pub voice_event_sid: String,
+    pub content_type: String,
+    pub message_type: String,
+    pub content: Value,
+    pub unix_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DtmfRecord {
+    pub digit: char,
+    /// `rfc4733` or `signaling`.
+    pub source: String,
+    /// When the event started (first packet or frame).
+    pub unix_ms: u64,
+    /// RFC 4733 event duration when its end packet arrived.
+    pub duration_ms: Option<u32>,
+}
+
+/// Per-leg media figures, counted at the RTP level.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MediaStats {
+    /// `webrtc` (a client's peer connection) or `virtual` (a number the lab plays).
+    pub kind: String,
+    /// Local UDP address of a WebRTC leg.
+    pub local_addr: Option<String>,
+    /// The client's address learnt from its connectivity checks.
+    pub remote_addr: Option<String>,
+    pub ice_connected: bool,
+    /// Codec of the audio the leg receives (`PCMU`, `opus`).
+    pub codec_in: Option<String>,
+    pub codec_out: Option<String>,
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    /// RMS level of the last second of received audio, dBFS (−100 = silence).
+    pub level_dbfs: f32,
+    /// Loudest one-second RMS level received so far, dBFS.
+    pub max_level_dbfs: f32,
+    /// Dominant frequency (Hz) of the last second of received audio, if not silent.
+    pub dominant_hz: Option<f32>,
+    /// Dominant frequency of the loudest second received so far.
+    pub loudest_dominant_hz: Option<f32>,
+    /// DTMF received in RTP (RFC 4733) or forwarded from signaling to this leg.
+    pub dtmf: Vec<DtmfRecord>,
+    /// True while a `stop-media` fault is active.
+    pub media_stopped: bool,
+}
+
+/// A signaling connection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ConnectionInfo {
+    pub id: u64,
+    pub peer: String,
+    pub identity: Option<String>,
+    pub registered: bool,
+    pub reconnect_timeout_secs: u64,
+    pub heartbeats_stopped: bool,
+    pub opened_unix_ms: u64,
+    pub closed_unix_ms: Option<u64>,
+    /// The last frames each way (heartbeats excluded), oldest first.
+    pub frames: Vec<FrameRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FrameRecord {
+    /// `in` (client → lab) or `out`.
+    pub direction: String,
+    pub unix_ms: u64,
+    /// The frame's `type` (or `invalid`).
+    pub kind: String,
+    /// The frame text, cut at 8 KB.
+    pub text: String,
+}
+
+/// Which connections a fault applies to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConnSelector {
+    pub identity: Option<String>,
+    pub conn: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CloseSocketFault {
+    #[serde(flatten)]
+    pub target: ConnSelector,
+    /// true: a `close` frame and a WebSocket close; false: the TCP connection just drops.
+    #[serde(default)]
+    pub close_frame: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefuseConnectionsFault {
+    pub seconds: f32,
+}
+
+/// Answer the next `listen` or `invite` with an error.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NextErrorFault {
+    /// `listen` or `invite`.
+    pub frame: String,
+    pub code: u32,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `error.retryAfter` in seconds.
+    #[serde(default)]
+    pub retry_after: Option<u32>,
+    /// Close the socket after the error (listen only).
+    #[serde(default)]
+    pub close: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopMediaFault {
+    pub seconds: f32,
+}
+
+/// `POST /v1/clock`: shift the lab's wall clock (token checks, TTLs) by this many seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClockOffset {
+    pub offset_secs: i64,
+}
+
+/// A webhook request the lab made, for tests that check what a server received.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WebhookRecord {
+    pub call_sid: String,
+    pub url: String,
+    pub method: String,
+    pub params: Vec<(String, String)>,
+    pub signature: String,
+    pub unix_ms: u64,
+    /// HTTP status, or `None` when the request failed.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+/// The body of every non-2xx control response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}

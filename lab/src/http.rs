@@ -1,0 +1,66 @@
+//! A small HTTP/1 client (plain HTTP): webhooks, `<Play>` files, and the control-API client.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Twilio gives a webhook 15 seconds.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpClient {
+    pub fn new() -> Self {
+        HttpClient {
+            inner: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Result<(u16, Bytes), String> {
+        self.request("GET", url, &[], Bytes::new()).await
+    }
+
+    /// Sends a request; returns status and body. Only `http://` URLs are supported.
+    pub async fn request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<(u16, Bytes), String> {
+        if !url.starts_with("http://") {
+            return Err(format!("only http:// URLs are supported: {url}"));
+        }
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(*name, value.as_str());
+        }
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| format!("bad request: {e}"))?;
+        let response = tokio::time::timeout(TIMEOUT, self.inner.request(request))
+            .await
+            .map_err(|_| "timed out".to_string())?
+            .map_err(|e| format!("connection failed: {e}"))?;
+        let status = response.status().as_u16();
+        let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| "timed out reading the body".to_string())?
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        Ok((status, body))
+    }
+}

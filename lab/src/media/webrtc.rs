@@ -1,0 +1,634 @@
+//! A WebRTC leg: str0m in ICE-lite mode on its own UDP socket, DTLS-SRTP, Opus/PCMU and
+//! RFC 4733 telephone events, speaking Twilio-shaped SDP.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::format::{Codec, CodecExtra, FormatParams};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, TelephoneEvent};
+use str0m::net::{Protocol, Receive};
+use str0m::{
+    Candidate, Event, IceConnectionState, IceCreds, Input as RtcInput, Output as RtcOutput, Rtc,
+    RtcConfig,
+};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::audio::{self, FRAME, Frame};
+use super::playback::{PlayOut, Player};
+use super::sdp::{self, GatewaySdp};
+use super::stats::unix_ms;
+use super::{BRIDGE_QUEUE, BridgeMsg, LegCommand, LegHandle, LegStats, bridge_channel};
+use crate::sid;
+use crate::switch::{Input, MediaEvent};
+
+/// Payload types of the gateway's own offers, as in Twilio's (`107 0 101`).
+const PT_OPUS: u8 = 107;
+const PT_PCMU: u8 = 0;
+const PT_TELEPHONE_EVENT: u8 = 101;
+/// The mid Twilio's offers use.
+const OFFER_MID: &str = "audio";
+
+fn rtc_config() -> RtcConfig {
+    let mut config = RtcConfig::new()
+        .set_ice_lite(true)
+        .set_local_ice_credentials(IceCreds {
+            ufrag: sid::hex32(),
+            pass: sid::hex32(),
+        })
+        .clear_codecs()
+        .clear_extension_map();
+    let codecs = config.codec_config();
+    codecs.add_config(
+        PT_OPUS.into(),
+        None,
+        Codec::Opus,
+        Frequency::FORTY_EIGHT_KHZ,
+        Some(2),
+        FormatParams {
+            min_p_time: Some(10),
+            use_inband_fec: Some(true),
+            ..FormatParams::default()
+        },
+    );
+    codecs.add_config(
+        PT_PCMU.into(),
+        None,
+        Codec::PCMU,
+        Frequency::EIGHT_KHZ,
+        None,
+        FormatParams::default(),
+    );
+    codecs.add_config(
+        PT_TELEPHONE_EVENT.into(),
+        None,
+        Codec::Tele,
+        Frequency::EIGHT_KHZ,
+        None,
+        FormatParams::parse_line("0-16"),
+    );
+    config
+}
+
+/// Binds a socket, negotiates (answering `offer`, or offering) and starts the leg's task.
+pub(super) fn spawn(
+    leg: &str,
+    ip: IpAddr,
+    offer: Option<&str>,
+    stats: Arc<Mutex<LegStats>>,
+    events: mpsc::UnboundedSender<Input>,
+) -> Result<(LegHandle, String), String> {
+    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
+        .map_err(|e| format!("cannot bind media socket: {e}"))?;
+    std_socket
+        .set_nonblocking(true)
+        .map_err(|e| e.to_string())?;
+    let local = std_socket.local_addr().map_err(|e| e.to_string())?;
+    let mut rtc = rtc_config().build(std::time::Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+    rtc.add_local_candidate(candidate);
+    let mut shaper = GatewaySdp::new(ip, local.port());
+    let (sdp, pending, mid) = match offer {
+        Some(offer) => {
+            let prepared = sdp::prepare_remote(offer, true)?;
+            let offer = SdpOffer::from_sdp_string(&prepared)
+                .map_err(|e| format!("invalid SDP offer: {e}"))?;
+            let answer = rtc
+                .sdp_api()
+                .accept_offer(offer)
+                .map_err(|e| format!("cannot answer the offer: {e}"))?;
+            (shaper.shape(&answer.to_sdp_string(), None)?, None, None)
+        }
+        None => {
+            let mut api = rtc.sdp_api();
+            let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
+            let (offer, pending) = api.apply().ok_or("str0m made no offer")?;
+            (
+                shaper.shape(&offer.to_sdp_string(), Some(OFFER_MID))?,
+                Some(pending),
+                Some(mid),
+            )
+        }
+    };
+    let socket = UdpSocket::from_std(std_socket).map_err(|e| e.to_string())?;
+    if let Ok(mut s) = stats.lock() {
+        s.base.local_addr = Some(local.to_string());
+    }
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (audio_tx, audio_rx) = bridge_channel();
+    let task = WebrtcLeg {
+        leg: leg.to_string(),
+        rtc,
+        socket,
+        local,
+        remote: None,
+        shaper,
+        pending,
+        mid,
+        stats,
+        events,
+        peer: None,
+        peer_queue: VecDeque::new(),
+        player: None,
+        stopped_until: None,
+        connected: false,
+        send_pt: None,
+        opus_encoder: None,
+        opus_decoder: None,
+        received_pt: None,
+        out_samples: 0,
+        dtmf_queue: VecDeque::new(),
+        next_dtmf_at: Instant::now(),
+        last_event_time: None,
+        partial: Vec::new(),
+    };
+    tokio::spawn(task.run(cmd_rx, audio_rx));
+    Ok((
+        LegHandle {
+            commands: cmd_tx,
+            audio_in: audio_tx,
+        },
+        sdp,
+    ))
+}
+
+struct WebrtcLeg {
+    leg: String,
+    rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    remote: Option<SocketAddr>,
+    shaper: GatewaySdp,
+    /// Our offer awaiting the client's answer (legs the lab rings).
+    pending: Option<SdpPendingOffer>,
+    mid: Option<Mid>,
+    stats: Arc<Mutex<LegStats>>,
+    events: mpsc::UnboundedSender<Input>,
+    peer: Option<mpsc::Sender<BridgeMsg>>,
+    peer_queue: VecDeque<Frame>,
+    player: Option<Player>,
+    stopped_until: Option<Instant>,
+    connected: bool,
+    send_pt: Option<(Pt, Codec)>,
+    opus_encoder: Option<opus::Encoder>,
+    opus_decoder: Option<opus::Decoder>,
+    received_pt: Option<Pt>,
+    /// Samples sent so far (8 kHz), the RTP clock of the outgoing stream.
+    out_samples: u64,
+    dtmf_queue: VecDeque<(char, Duration)>,
+    next_dtmf_at: Instant,
+    /// RTP time of the last telephone event seen (repeats share it).
+    last_event_time: Option<MediaTime>,
+    /// Decoded samples not yet forming a whole frame.
+    partial: Vec<i16>,
+}
+
+impl WebrtcLeg {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<LegCommand>,
+        mut audio: mpsc::Receiver<BridgeMsg>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let Some(timeout) = self.drain() else { break };
+            let wake = Instant::from_std(timeout);
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => self.receive(&buf[..n], source),
+                    Err(e) => tracing::debug!(leg = %self.leg, "media socket: {e}"),
+                },
+                command = commands.recv() => match command {
+                    None | Some(LegCommand::Close) => break,
+                    Some(c) => self.command(c),
+                },
+                Some(msg) = audio.recv() => match msg {
+                    BridgeMsg::Audio(frame) => {
+                        if self.peer_queue.len() >= BRIDGE_QUEUE {
+                            self.peer_queue.pop_front();
+                        }
+                        self.peer_queue.push_back(frame);
+                    }
+                    BridgeMsg::Dtmf { digit, duration } => self.dtmf_queue.push_back((digit, duration)),
+                },
+                _ = tick.tick() => self.tick(),
+                _ = tokio::time::sleep_until(wake) => {
+                    let now = std::time::Instant::now();
+                    if let Err(e) = self.rtc.handle_input(RtcInput::Timeout(now)) {
+                        tracing::debug!(leg = %self.leg, "rtc timeout: {e}");
+                    }
+                }
+            }
+        }
+        self.rtc.disconnect();
+        if let Some(p) = self.player.take() {
+            let _ = self.events.send(Input::Media(MediaEvent::PlayDone {
+                leg: self.leg.clone(),
+                token: p.token,
+            }));
+        }
+    }
+
+    fn is_stopped(&mut self) -> bool {
+        match self.stopped_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                self.stopped_until = None;
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.media_stopped = false;
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Runs str0m until it only waits for time; returns when that is (None: the leg is dead).
+    fn drain(&mut self) -> Option<std::time::Instant> {
+        let stopped = self.is_stopped();
+        loop {
+            match self.rtc.poll_output() {
+                Ok(RtcOutput::Timeout(t)) => return Some(t),
+                Ok(RtcOutput::Transmit(t)) => {
+                    if !stopped {
+                        let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    }
+                }
+                Ok(RtcOutput::Event(e)) => self.event(e),
+                Err(e) => {
+                    tracing::warn!(leg = %self.leg, "rtc failed: {e}");
+                    return None;
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, data: &[u8], source: SocketAddr) {
+        if self.is_stopped() {
+            return;
+        }
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = RtcInput::Receive(
+            std::time::Instant::now(),
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination: self.local,
+                contents,
+            },
+        );
+        if !self.rtc.accepts(&input) {
+            return;
+        }
+        match self.rtc.handle_input(input) {
+            // The client's address is learnt from its packets (its offer has no candidates).
+            Ok(()) => {
+                if self.remote != Some(source) {
+                    self.remote = Some(source);
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.base.remote_addr = Some(source.to_string());
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(leg = %self.leg, "bad packet from {source}: {e}"),
+        }
+    }
+
+    fn event(&mut self, e: Event) {
+        match e {
+            Event::Connected => {
+                self.connected = true;
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.ice_connected = true;
+                }
+            }
+            Event::IceConnectionStateChange(state) => {
+                let up = matches!(
+                    state,
+                    IceConnectionState::Connected | IceConnectionState::Completed
+                );
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.ice_connected = up && self.connected;
+                }
+            }
+            Event::MediaAdded(m) => {
+                if self.mid.is_none() {
+                    self.mid = Some(m.mid);
+                }
+            }
+            Event::MediaData(data) => {
+                let codec = data.params.spec().codec;
+                if let CodecExtra::Tele(ev) = data.codec_extra {
+                    self.telephone_event(data.time, ev);
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.base.packets_in += 1;
+                        s.base.bytes_in += data.data.len() as u64;
+                    }
+                    return;
+                }
+                let samples = match codec {
+                    Codec::PCMU => data
+                        .data
+                        .iter()
+                        .map(|b| audio::ulaw_decode(*b))
+                        .collect::<Vec<i16>>(),
+                    Codec::Opus => self.decode_opus(&data.data),
+                    _ => return,
+                };
+                self.received_pt = Some(data.pt);
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.packets_in += 1;
+                    s.base.bytes_in += data.data.len() as u64;
+                    s.base.codec_in = Some(codec_name(codec).into());
+                    s.received_audio(&samples);
+                }
+                self.forward(samples);
+            }
+            _ => {}
+        }
+    }
+
+    fn decode_opus(&mut self, packet: &[u8]) -> Vec<i16> {
+        if self.opus_decoder.is_none() {
+            self.opus_decoder = opus::Decoder::new(audio::RATE, opus::Channels::Mono).ok();
+        }
+        let Some(decoder) = &mut self.opus_decoder else {
+            return Vec::new();
+        };
+        let mut out = vec![0i16; 960];
+        match decoder.decode(packet, &mut out, false) {
+            Ok(n) => {
+                out.truncate(n);
+                out
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Sends decoded audio on to the bridged peer in whole frames.
+    fn forward(&mut self, samples: Vec<i16>) {
+        self.partial.extend(samples);
+        while self.partial.len() >= FRAME {
+            let frame: Frame = self.partial.drain(..FRAME).collect();
+            if let Some(peer) = &self.peer {
+                let _ = peer.try_send(BridgeMsg::Audio(frame));
+            }
+        }
+    }
+
+    fn telephone_event(&mut self, time: MediaTime, ev: TelephoneEvent) {
+        let new_event = self.last_event_time != Some(time);
+        let digit = audio::dtmf_digit(ev.event);
+        if new_event {
+            self.last_event_time = Some(time);
+            if let (Some(d), Ok(mut s)) = (digit, self.stats.lock()) {
+                s.dtmf_started(d, "rfc4733", unix_ms());
+            }
+        }
+        if ev.end {
+            let mut first_end = false;
+            if let Ok(mut s) = self.stats.lock() {
+                let before = s.base.dtmf.last().and_then(|d| d.duration_ms);
+                s.dtmf_ended(ev.duration.as_millis() as u32);
+                first_end = before.is_none();
+            }
+            if first_end {
+                if let (Some(d), Some(peer)) = (digit, &self.peer) {
+                    let _ = peer.try_send(BridgeMsg::Dtmf {
+                        digit: d,
+                        duration: ev.duration,
+                    });
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: LegCommand) {
+        match command {
+            LegCommand::AcceptAnswer(answer) => {
+                let result = self.accept_answer(&answer);
+                let _ = self.events.send(Input::Media(MediaEvent::AnswerApplied {
+                    leg: self.leg.clone(),
+                    result,
+                }));
+            }
+            LegCommand::Reinvite(offer) => {
+                let result = self.reinvite(&offer);
+                let _ = self.events.send(Input::Media(MediaEvent::ReinviteAnswered {
+                    leg: self.leg.clone(),
+                    result,
+                }));
+            }
+            LegCommand::SetPeer(peer) => {
+                self.peer = peer;
+                self.peer_queue.clear();
+            }
+            LegCommand::Play {
+                token,
+                items,
+                loops,
+            } => {
+                if let Some(old) = self.player.replace(Player::new(token, items, loops)) {
+                    self.play_done(old.token);
+                }
+            }
+            LegCommand::StopPlayback => {
+                if let Some(old) = self.player.take() {
+                    self.play_done(old.token);
+                }
+            }
+            LegCommand::ForwardDtmf(digits) => {
+                for d in digits.chars().filter(|c| audio::dtmf_event(*c).is_some()) {
+                    self.dtmf_queue.push_back((d, Duration::from_millis(160)));
+                }
+            }
+            LegCommand::StopMedia(d) => {
+                self.stopped_until = Some(Instant::now() + d);
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.media_stopped = true;
+                }
+            }
+            LegCommand::Close => {}
+        }
+    }
+
+    fn play_done(&self, token: u64) {
+        let _ = self.events.send(Input::Media(MediaEvent::PlayDone {
+            leg: self.leg.clone(),
+            token,
+        }));
+    }
+
+    fn accept_answer(&mut self, answer: &str) -> Result<(), String> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or("no offer is waiting for an answer")?;
+        let mid = self.mid.map(|m| m.to_string()).ok_or("no media line")?;
+        let prepared = sdp::rename_mid(&sdp::prepare_remote(answer, false)?, OFFER_MID, &mid);
+        let answer = SdpAnswer::from_sdp_string(&prepared)
+            .map_err(|e| format!("invalid SDP answer: {e}"))?;
+        self.rtc
+            .sdp_api()
+            .accept_answer(pending, answer)
+            .map_err(|e| format!("cannot use the answer: {e}"))
+    }
+
+    /// An ICE-restart offer from the client: answer it.
+    fn reinvite(&mut self, offer: &str) -> Result<String, String> {
+        let prepared = sdp::prepare_remote(offer, true)?;
+        let offer =
+            SdpOffer::from_sdp_string(&prepared).map_err(|e| format!("invalid SDP offer: {e}"))?;
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("cannot answer the offer: {e}"))?;
+        self.shaper.shape(&answer.to_sdp_string(), None)
+    }
+
+    /// Every 20 ms: one frame of audio (and any due DTMF event) to the client.
+    fn tick(&mut self) {
+        let frame = match &mut self.player {
+            Some(player) => match player.next_frame() {
+                PlayOut::Audio(f) => Some(f),
+                PlayOut::Dtmf {
+                    digit,
+                    duration,
+                    frame,
+                } => {
+                    self.dtmf_queue.push_front((digit, duration));
+                    Some(frame)
+                }
+                PlayOut::Done => {
+                    let token = player.token;
+                    self.player = None;
+                    self.play_done(token);
+                    None
+                }
+            },
+            None => None,
+        };
+        let frame = frame
+            .or_else(|| self.peer_queue.pop_front())
+            .unwrap_or_else(|| vec![0; FRAME]);
+        if !self.connected || self.is_stopped() {
+            return;
+        }
+        self.send_frame(&frame);
+    }
+
+    fn choose_codec(&mut self) -> Option<(Pt, Codec)> {
+        let mid = self.mid?;
+        let writer = self.rtc.writer(mid)?;
+        let params: Vec<(Pt, Codec)> = writer
+            .payload_params()
+            .map(|p| (p.pt(), p.spec().codec))
+            .collect();
+        // Answer in the codec the client sends; before it sends, PCMU (the SDK's preference).
+        let received = self
+            .received_pt
+            .and_then(|pt| params.iter().find(|(p, _)| *p == pt).copied());
+        received
+            .or_else(|| params.iter().find(|(_, c)| *c == Codec::PCMU).copied())
+            .or_else(|| params.iter().find(|(_, c)| *c == Codec::Opus).copied())
+    }
+
+    fn send_frame(&mut self, frame: &[i16]) {
+        let Some(mid) = self.mid else { return };
+        let chosen = self.choose_codec();
+        if chosen != self.send_pt {
+            self.send_pt = chosen;
+            if let (Some((_, codec)), Ok(mut s)) = (chosen, self.stats.lock()) {
+                s.base.codec_out = Some(codec_name(codec).into());
+            }
+        }
+        let Some((pt, codec)) = self.send_pt else {
+            return;
+        };
+        let (payload, rtp_time) = match codec {
+            Codec::PCMU => (
+                frame
+                    .iter()
+                    .map(|s| audio::ulaw_encode(*s))
+                    .collect::<Vec<u8>>(),
+                MediaTime::new(self.out_samples, Frequency::EIGHT_KHZ),
+            ),
+            Codec::Opus => {
+                if self.opus_encoder.is_none() {
+                    self.opus_encoder = opus::Encoder::new(
+                        audio::RATE,
+                        opus::Channels::Mono,
+                        opus::Application::Voip,
+                    )
+                    .ok();
+                }
+                let Some(encoder) = &mut self.opus_encoder else {
+                    return;
+                };
+                let Ok(bytes) = encoder.encode_vec(frame, 400) else {
+                    return;
+                };
+                (
+                    bytes,
+                    MediaTime::new(self.out_samples * 6, Frequency::FORTY_EIGHT_KHZ),
+                )
+            }
+            _ => return,
+        };
+        self.out_samples += frame.len() as u64;
+        let now = std::time::Instant::now();
+        let event = match self.dtmf_queue.front() {
+            Some((digit, duration)) if Instant::now() >= self.next_dtmf_at => {
+                let event = audio::dtmf_event(*digit).map(|e| TelephoneEvent {
+                    event: e,
+                    end: true,
+                    volume: 10,
+                    duration: *duration,
+                });
+                self.next_dtmf_at = Instant::now() + *duration + Duration::from_millis(80);
+                self.dtmf_queue.pop_front();
+                event
+            }
+            _ => None,
+        };
+        let has_te = event.is_some()
+            && self
+                .rtc
+                .writer(mid)
+                .is_some_and(|w| w.payload_params().any(|p| p.spec().codec == Codec::Tele));
+        let Some(mut writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        if let (true, Some(ev)) = (has_te, event) {
+            writer = writer.telephone_event(ev);
+        }
+        let len = payload.len();
+        match writer.write(pt, now, rtp_time, payload) {
+            Ok(()) => {
+                if let Ok(mut s) = self.stats.lock() {
+                    s.base.packets_out += 1;
+                    s.base.bytes_out += len as u64;
+                }
+            }
+            Err(e) => tracing::debug!(leg = %self.leg, "write failed: {e}"),
+        }
+    }
+}
+
+fn codec_name(codec: Codec) -> &'static str {
+    match codec {
+        Codec::PCMU => "PCMU",
+        Codec::Opus => "opus",
+        Codec::Tele => "telephone-event",
+        _ => "other",
+    }
+}
