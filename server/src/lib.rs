@@ -1,1 +1,39 @@
-//! placeholder
+//! `offhook-server`: what a handset owner runs next to their Twilio account. It mints the
+//! handsets' Access Tokens and answers Twilio's voice webhooks with TwiML.
+//!
+//! Module map:
+//! - [`config`] — settings from the environment and `.env`, with Twilio's names.
+//! - [`dotenv`] — the `.env` file format.
+//! - [`handsets`] — the handsets file: ids, identities, extensions, hashed secrets.
+//! - [`secret`] — generating, hashing (Argon2id) and checking device secrets.
+//! - [`phone`] — normalising dialled numbers to E.164 with a default country.
+//! - [`signature`] — `X-Twilio-Signature` computation and validation.
+//! - [`xml`] — a tiny escaping XML writer.
+//! - [`twiml`] — the TwiML verbs the server answers with.
+//! - [`calls`] — what incoming and outgoing calls do (pure: parameters → TwiML).
+//! - [`throttle`] — slowing down repeated login failures (Sans-IO).
+//! - [`clock`] — wall and monotonic time behind a trait.
+//! - [`http`] — the axum router: token endpoint, webhooks, health.
+//! - [`server`] — serving the router in-process or as a daemon with clean shutdown.
+//! - [`error`] — the crate's error type.
+
+pub mod calls;
+pub mod clock;
+pub mod config;
+pub mod dotenv;
+pub mod error;
+pub mod handsets;
+pub mod http;
+pub mod phone;
+pub mod secret;
+pub mod server;
+pub mod signature;
+pub mod throttle;
+pub mod twiml;
+pub mod xml;
+
+pub use config::Config;
+pub use error::Error;
+pub use handsets::{Handset, Handsets};
+pub use http::{AppState, app};
+pub use server::{RunningServer, ShutdownHandle, run, start, start_at};

@@ -1,0 +1,204 @@
+//! Twilio's webhooks. Each request must carry a valid `X-Twilio-Signature`; anything that
+//! is not a signed, well-formed form post is refused without TwiML.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode;
+
+use super::{AppState, BodyError, media_type, read_body};
+use crate::calls::{self, Plan};
+use crate::signature;
+
+/// More form fields than this is not a Twilio webhook (Twilio sends a few dozen).
+pub const MAX_FORM_FIELDS: usize = 256;
+
+pub(crate) async fn voice(
+    State(state): State<Arc<AppState>>,
+    uri: OriginalUri,
+    request: Request,
+) -> Response {
+    match verified_params(&state, &uri.0, request).await {
+        Ok(params) => respond(
+            "voice",
+            &params,
+            calls::incoming(&state.config, &state.handsets, &params),
+        ),
+        Err(refusal) => refusal,
+    }
+}
+
+pub(crate) async fn call_connect(
+    State(state): State<Arc<AppState>>,
+    uri: OriginalUri,
+    request: Request,
+) -> Response {
+    match verified_params(&state, &uri.0, request).await {
+        Ok(params) => respond(
+            "call/connect",
+            &params,
+            calls::outgoing(&state.config, &state.handsets, &params),
+        ),
+        Err(refusal) => refusal,
+    }
+}
+
+fn respond(hook: &str, params: &[(String, String)], plan: Plan) -> Response {
+    let call_sid = params
+        .iter()
+        .find(|(k, _)| k == "CallSid")
+        .map_or("-", |(_, v)| v.as_str());
+    tracing::info!(hook, call_sid, outcome = ?plan.outcome, "webhook answered");
+    let mut response = (StatusCode::OK, plan.twiml.to_xml()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    response
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Response {
+    tracing::warn!(status = status.as_u16(), reason, "webhook refused");
+    let mut response = (status, format!("{reason}\n")).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The form parameters of a genuine Twilio request, or the refusal to send.
+async fn verified_params(
+    state: &AppState,
+    uri: &Uri,
+    request: Request,
+) -> Result<Vec<(String, String)>, Response> {
+    let (parts, body) = request.into_parts();
+    let Some(signature) = parts
+        .headers
+        .get(signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+    else {
+        return Err(refuse(StatusCode::FORBIDDEN, "missing X-Twilio-Signature"));
+    };
+    match media_type(&parts.headers) {
+        Some((media, true)) if media == "application/x-www-form-urlencoded" => {}
+        _ => {
+            return Err(refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected application/x-www-form-urlencoded",
+            ));
+        }
+    }
+    let body = match read_body(body, super::WEBHOOK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
+        }
+        Err(BodyError::Unreadable) => {
+            return Err(refuse(StatusCode::BAD_REQUEST, "body unreadable"));
+        }
+    };
+    let params = parse_form(&body).map_err(|reason| refuse(StatusCode::BAD_REQUEST, reason))?;
+    let auth_token = state.config.auth_token.expose();
+    let valid = candidate_urls(state, uri, &parts.headers)
+        .iter()
+        .any(|url| signature::is_valid(auth_token, &signature, url, &params));
+    if !valid {
+        return Err(refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
+    }
+    Ok(params)
+}
+
+/// The URLs Twilio may have requested: the configured public URL plus this path, or —
+/// when none is configured — this host with the forwarded scheme (behind a trusted proxy)
+/// or either scheme. Trying more than one is safe: each must still match the HMAC.
+fn candidate_urls(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Vec<String> {
+    let path = uri
+        .path_and_query()
+        .map_or_else(|| uri.path(), |p| p.as_str());
+    if let Some(base) = &state.config.public_url {
+        return vec![format!("{base}{path}")];
+    }
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return Vec::new();
+    };
+    let forwarded_proto = state
+        .config
+        .trust_proxy
+        .then(|| {
+            headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "http" || v == "https");
+    match forwarded_proto {
+        Some(scheme) => vec![format!("{scheme}://{host}{path}")],
+        None => vec![
+            format!("https://{host}{path}"),
+            format!("http://{host}{path}"),
+        ],
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded`, refusing what is not UTF-8 after decoding
+/// (Twilio signs the decoded text; a lossy decode would check a different text).
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, &'static str> {
+    let mut params = Vec::new();
+    for field in body.split(|&b| b == b'&').filter(|f| !f.is_empty()) {
+        if params.len() == MAX_FORM_FIELDS {
+            return Err("too many form fields");
+        }
+        let (name, value) = match field.iter().position(|&b| b == b'=') {
+            Some(i) => (&field[..i], &field[i + 1..]),
+            None => (field, &[][..]),
+        };
+        params.push((decode(name)?, decode(value)?));
+    }
+    Ok(params)
+}
+
+fn decode(raw: &[u8]) -> Result<String, &'static str> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&spaced).collect();
+    String::from_utf8(bytes).map_err(|_| "form field is not UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_webhook_body() {
+        let body = b"AccountSid=AC123&ApiVersion=2010-04-01&Called=&Caller=client%3AAnonymous&To=&phoneNumber=%2B12031234567&Name=A+B";
+        let params = parse_form(body).unwrap();
+        assert_eq!(params[3], ("Caller".into(), "client:Anonymous".into()));
+        assert_eq!(params[2], ("Called".into(), String::new()));
+        assert_eq!(params[5], ("phoneNumber".into(), "+12031234567".into()));
+        assert_eq!(params[6], ("Name".into(), "A B".into()));
+    }
+
+    #[test]
+    fn refuses_bad_forms() {
+        assert_eq!(parse_form(b"a=%FF"), Err("form field is not UTF-8"));
+        assert_eq!(parse_form(b"\xff=1"), Err("form field is not UTF-8"));
+        let many: Vec<u8> = (0..=MAX_FORM_FIELDS)
+            .map(|i| format!("k{i}=v&"))
+            .collect::<String>()
+            .into_bytes();
+        assert_eq!(parse_form(&many), Err("too many form fields"));
+        assert_eq!(
+            parse_form(b"&&flag&"),
+            Ok(vec![("flag".into(), String::new())])
+        );
+    }
+}

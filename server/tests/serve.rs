@@ -1,0 +1,252 @@
+//! The server on real sockets: in-process start and shutdown, and the binary's commands,
+//! start-up errors and SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use offhook_server::AppState;
+
+const BIN: &str = env!("CARGO_BIN_EXE_offhook-server");
+
+/// One HTTP/1.1 request over a plain socket; returns the status line and the body.
+fn http(addr: std::net::SocketAddr, request: &str) -> std::io::Result<(String, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.lines().next().unwrap_or_default().to_string();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_process_server_serves_and_shuts_down() {
+    let state = AppState::new(config(&[]), handsets());
+    let server = offhook_server::start_at(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    assert_ne!(addr.port(), 0);
+    assert_eq!(server.base_url(), format!("http://{addr}"));
+    let auth = basic("desk", DESK_SECRET);
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        http(
+            addr,
+            &format!(
+                "POST /api/token/generate HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.contains("\"identity\":\"desk\""), "{body}");
+
+    tokio::time::timeout(Duration::from_secs(15), server.shutdown())
+        .await
+        .expect("stops in time")
+        .unwrap();
+    let refused = tokio::task::spawn_blocking(move || TcpStream::connect(addr))
+        .await
+        .unwrap();
+    assert!(refused.is_err(), "nothing listens after shutdown");
+}
+
+#[test]
+fn help_and_version() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("offhook-server {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["serve", "check", "hash-secret", "add-handset", "--env-file"] {
+        assert!(help.contains(word), "{help}");
+    }
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("offhook-server-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary with exactly these settings (nothing inherited, no stray .env).
+fn bin(dir: &std::path::Path, settings: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .current_dir(dir)
+        .envs(settings.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+#[test]
+fn start_up_stops_naming_the_bad_setting() {
+    let dir = temp_dir("startup");
+    let mut s: Vec<(String, String)> = settings(&[])
+        .into_iter()
+        .filter(|(k, _)| k != "TWILIO_APP_SID")
+        .collect();
+    let out = bin(&dir, &s).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TWILIO_APP_SID is not set"), "{err}");
+
+    s.push(("TWILIO_APP_SID".into(), "AP-nope".into()));
+    let out = bin(&dir, &s).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TWILIO_APP_SID is not valid"));
+
+    // Settings fine, handsets file missing.
+    s.pop();
+    s.push(("TWILIO_APP_SID".into(), APP_SID.into()));
+    let out = bin(&dir, &s).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("handsets file handsets.toml") && err.contains("add-handset"),
+        "{err}"
+    );
+
+    // The same settings from a .env file are enough for `check`.
+    let env: String = settings(&[])
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    std::fs::write(dir.join(".env"), env).unwrap();
+    std::fs::write(dir.join("handsets.toml"), handsets_toml()).unwrap();
+    let out = bin(&dir, &[]).arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("handsets: 2") && text.contains("/hooks/call/connect"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn hash_secret_and_add_handset() {
+    let dir = temp_dir("cli");
+    let mut child = bin(&dir, &[])
+        .arg("hash-secret")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let hash = String::from_utf8(out.stdout).unwrap();
+    let stored = offhook_server::secret::StoredHash::parse(hash.trim()).unwrap();
+    assert!(stored.matches("correct horse"));
+    assert!(!stored.matches("correct horse\n"));
+
+    let out = bin(&dir, &[])
+        .args([
+            "add-handset",
+            "--id",
+            "desk",
+            "--extension",
+            "101",
+            "--name",
+            "Desk phone",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let secret = printed.lines().last().unwrap().trim().to_string();
+    assert_eq!(secret.len(), 32);
+    let handsets = offhook_server::Handsets::load(&dir.join("handsets.toml")).unwrap();
+    assert!(handsets.authenticate("desk", &secret).is_some());
+
+    let out = bin(&dir, &[])
+        .args([
+            "add-handset",
+            "--id",
+            "hall",
+            "--extension",
+            "101",
+            "--name",
+            "Hall",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("extension \"101\""));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly() {
+    let dir = temp_dir("sigterm");
+    std::fs::write(dir.join("handsets.toml"), handsets_toml()).unwrap();
+    let s: Vec<(String, String)> = settings(&[("OFFHOOK_LISTEN", "127.0.0.1:0")])
+        .into_iter()
+        .collect();
+    let mut child = bin(&dir, &s).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = child.kill();
+            panic!("the server exited early:\n{log}");
+        }
+        log.push_str(&line);
+        if line.contains("listening") {
+            let at = line.find("127.0.0.1:").expect("address in the log line");
+            let addr: String = line[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            break addr.parse::<std::net::SocketAddr>().unwrap();
+        }
+    };
+    let (status, body) = http(
+        addr,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(status.success(), "exit {status:?}:\n{log}");
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
