@@ -3,6 +3,7 @@
 //!
 //! Module map:
 //! - [`core`] — the Device and its Calls as one sans-IO state machine (`device.ts` + `call.ts`).
+//! - [`media`] — call media: WebRTC (str0m), codecs, jitter buffer, DTMF, audio traits.
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
 //! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
 //! - [`regions`] — edges, regions and signaling URLs.
@@ -15,6 +16,7 @@
 //!   PStream's listen/queue/parse.
 pub mod core;
 pub mod error;
+pub mod media;
 pub mod model;
 pub mod options;
 pub mod quality;

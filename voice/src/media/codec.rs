@@ -1,0 +1,265 @@
+//! Audio codecs: PCMU (G.711 μ-law) and Opus, 20 ms frames, mono.
+
+use crate::model::Codec;
+
+/// Every frame is 20 ms (`a=ptime:20`, the gateway's `maxptime:20`).
+pub const FRAME_MS: u32 = 20;
+
+/// The codec's sample rate for our PCM (PCMU 8 kHz; Opus 48 kHz).
+pub fn codec_rate(codec: Codec) -> u32 {
+    match codec {
+        Codec::Pcmu => 8000,
+        Codec::Opus => 48_000,
+    }
+}
+
+/// Samples in one 20 ms frame at `rate`.
+pub fn frame_samples(rate: u32) -> usize {
+    (rate * FRAME_MS / 1000) as usize
+}
+
+/// G.711 μ-law encode of one sample (ITU-T G.711, with the usual bias and clip).
+pub fn ulaw_encode(sample: i16) -> u8 {
+    const BIAS: i32 = 0x84;
+    const CLIP: i32 = 32635;
+    let mut s = sample as i32;
+    let sign = if s < 0 {
+        s = -s;
+        0x80
+    } else {
+        0
+    };
+    s = s.min(CLIP) + BIAS;
+    // The segment is the position of the highest set bit of s >> 7 (0 when none).
+    let top = ((s >> 7) & 0xFF) as u8;
+    let exponent = if top == 0 {
+        0
+    } else {
+        7 - top.leading_zeros() as i32
+    };
+    let mantissa = (s >> (exponent + 3)) & 0x0F;
+    !((sign | (exponent << 4) | mantissa) as u8)
+}
+
+/// G.711 μ-law decode of one byte.
+pub fn ulaw_decode(byte: u8) -> i16 {
+    let u = !byte;
+    let sign = u & 0x80;
+    let exponent = ((u >> 4) & 0x07) as i32;
+    let mantissa = (u & 0x0F) as i32;
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    if sign != 0 {
+        -(magnitude as i16)
+    } else {
+        magnitude as i16
+    }
+}
+
+/// Why a frame could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("opus: {0}")]
+    Opus(String),
+    #[error("frame of {got} samples, expected {expected}")]
+    FrameSize { got: usize, expected: usize },
+}
+
+/// Encodes 20 ms of PCM at the codec's rate.
+pub enum Encoder {
+    Pcmu,
+    Opus(Box<opus::Encoder>),
+}
+
+impl Encoder {
+    /// `bitrate` applies to Opus (the `maxaveragebitrate` option; default 32 kbit/s, the
+    /// browsers' default for voice). Opus gets in-band FEC.
+    pub fn new(codec: Codec, bitrate: Option<u32>) -> Result<Self, CodecError> {
+        match codec {
+            Codec::Pcmu => Ok(Encoder::Pcmu),
+            Codec::Opus => {
+                let e = |x: opus::Error| CodecError::Opus(x.to_string());
+                let mut enc =
+                    opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+                        .map_err(e)?;
+                enc.set_bitrate(opus::Bitrate::Bits(bitrate.unwrap_or(32_000) as i32))
+                    .map_err(e)?;
+                enc.set_inband_fec(true).map_err(e)?;
+                enc.set_packet_loss_perc(10).map_err(e)?;
+                enc.set_complexity(5).map_err(e)?;
+                Ok(Encoder::Opus(Box::new(enc)))
+            }
+        }
+    }
+
+    pub fn codec(&self) -> Codec {
+        match self {
+            Encoder::Pcmu => Codec::Pcmu,
+            Encoder::Opus(_) => Codec::Opus,
+        }
+    }
+
+    pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
+        let expected = frame_samples(codec_rate(self.codec()));
+        if pcm.len() != expected {
+            return Err(CodecError::FrameSize {
+                got: pcm.len(),
+                expected,
+            });
+        }
+        match self {
+            Encoder::Pcmu => Ok(pcm.iter().map(|s| ulaw_encode(*s)).collect()),
+            Encoder::Opus(enc) => enc
+                .encode_vec(pcm, 1275)
+                .map_err(|x| CodecError::Opus(x.to_string())),
+        }
+    }
+}
+
+/// Decodes to 20 ms of PCM at the codec's rate, with concealment for lost frames.
+pub enum Decoder {
+    /// PCMU keeps the last frame to repeat it, fading, when one is lost.
+    Pcmu {
+        last: Vec<i16>,
+        concealed: u32,
+    },
+    Opus(Box<opus::Decoder>),
+}
+
+impl Decoder {
+    pub fn new(codec: Codec) -> Result<Self, CodecError> {
+        match codec {
+            Codec::Pcmu => Ok(Decoder::Pcmu {
+                last: vec![0; frame_samples(8000)],
+                concealed: 0,
+            }),
+            Codec::Opus => opus::Decoder::new(48_000, opus::Channels::Mono)
+                .map(|d| Decoder::Opus(Box::new(d)))
+                .map_err(|x| CodecError::Opus(x.to_string())),
+        }
+    }
+
+    pub fn codec(&self) -> Codec {
+        match self {
+            Decoder::Pcmu { .. } => Codec::Pcmu,
+            Decoder::Opus(_) => Codec::Opus,
+        }
+    }
+
+    /// Decodes one received payload. Opus payloads longer than 20 ms are cut to 20 ms.
+    pub fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError> {
+        let n = frame_samples(codec_rate(self.codec()));
+        match self {
+            Decoder::Pcmu { last, concealed } => {
+                let mut out: Vec<i16> = payload.iter().map(|b| ulaw_decode(*b)).collect();
+                out.resize(n, 0);
+                *last = out.clone();
+                *concealed = 0;
+                Ok(out)
+            }
+            Decoder::Opus(dec) => {
+                let mut out = vec![0i16; 48 * 120];
+                let got = dec
+                    .decode(payload, &mut out, false)
+                    .map_err(|x| CodecError::Opus(x.to_string()))?;
+                out.truncate(got);
+                out.resize(n, 0);
+                Ok(out)
+            }
+        }
+    }
+
+    /// A frame in place of a lost one. With the next packet at hand, Opus recovers the lost
+    /// frame from its in-band FEC; otherwise Opus runs its PLC and PCMU repeats the last
+    /// frame at falling volume (silent after 60 ms).
+    pub fn conceal(&mut self, next_payload: Option<&[u8]>) -> Vec<i16> {
+        let n = frame_samples(codec_rate(self.codec()));
+        match self {
+            Decoder::Pcmu { last, concealed } => {
+                *concealed += 1;
+                let gain = match *concealed {
+                    1 => 0.8,
+                    2 => 0.5,
+                    3 => 0.2,
+                    _ => 0.0,
+                };
+                let out: Vec<i16> = last.iter().map(|s| (*s as f32 * gain) as i16).collect();
+                *last = out.clone();
+                out
+            }
+            Decoder::Opus(dec) => {
+                let mut out = vec![0i16; n];
+                let result = match next_payload {
+                    Some(p) => dec.decode(p, &mut out, true),
+                    None => dec.decode(&[], &mut out, false),
+                };
+                if result.is_err() {
+                    out.fill(0);
+                }
+                out
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f32, rate: u32, n: usize, amp: f32) -> Vec<i16> {
+        (0..n)
+            .map(|i| {
+                (amp * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()) as i16
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ulaw_round_trip_is_close_and_matches_reference_points() {
+        assert_eq!(ulaw_encode(0), 0xFF);
+        assert_eq!(ulaw_decode(0xFF), 0);
+        assert_eq!(ulaw_decode(0x00), -32124);
+        assert_eq!(ulaw_decode(0x80), 32124);
+        for s in (-32000i32..32000).step_by(97) {
+            let d = ulaw_decode(ulaw_encode(s as i16)) as i32;
+            let tolerance = (s.abs() / 16).max(8);
+            assert!((d - s).abs() <= tolerance, "{s} -> {d}");
+        }
+        assert_eq!(ulaw_decode(ulaw_encode(i16::MIN)), -32124);
+    }
+
+    #[test]
+    fn opus_round_trip_keeps_a_tone() {
+        let mut enc = Encoder::new(Codec::Opus, Some(24_000)).unwrap();
+        let mut dec = Decoder::new(Codec::Opus).unwrap();
+        let pcm = tone(1000.0, 48_000, 960 * 10, 8000.0);
+        let mut out = Vec::new();
+        for frame in pcm.chunks(960) {
+            let packet = enc.encode(frame).unwrap();
+            assert!(packet.len() < 200);
+            out.extend(dec.decode(&packet).unwrap());
+        }
+        let energy: f64 = out[960 * 5..]
+            .iter()
+            .map(|s| (*s as f64).powi(2))
+            .sum::<f64>()
+            / (960.0 * 5.0);
+        assert!(energy.sqrt() > 3000.0, "rms {}", energy.sqrt());
+        assert_eq!(dec.conceal(None).len(), 960);
+        assert!(enc.encode(&pcm[..100]).is_err());
+        assert!(dec.decode(&[0xff; 3]).is_err() || dec.decode(&[0xff; 3]).is_ok());
+    }
+
+    #[test]
+    fn pcmu_concealment_fades_out() {
+        let mut dec = Decoder::new(Codec::Pcmu).unwrap();
+        let pcm = tone(440.0, 8000, 160, 10000.0);
+        let bytes: Vec<u8> = pcm.iter().map(|s| ulaw_encode(*s)).collect();
+        dec.decode(&bytes).unwrap();
+        let peak = |v: &[i16]| v.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);
+        let p0 = peak(&dec.conceal(None));
+        let p1 = peak(&dec.conceal(None));
+        let _ = dec.conceal(None);
+        let p3 = peak(&dec.conceal(None));
+        assert!(p0 > p1 && p1 > 0 && p3 == 0);
+    }
+}
