@@ -162,3 +162,18 @@ pub mod key_names {
             .collect()
     }
 }
+
+impl std::fmt::Display for InputEvent {
+    /// `key-down 5`, `long-press volume-up`, `off-hook`, … as in simulator logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputEvent::KeyDown(k) => write!(f, "key-down {k}"),
+            InputEvent::KeyUp(k) => write!(f, "key-up {k}"),
+            InputEvent::KeyLongPress(k) => write!(f, "long-press {k}"),
+            InputEvent::KeyRepeat(k) => write!(f, "repeat {k}"),
+            InputEvent::OffHook => f.write_str("off-hook"),
+            InputEvent::OnHook => f.write_str("on-hook"),
+            InputEvent::HookFlash => f.write_str("hook-flash"),
+        }
+    }
+}

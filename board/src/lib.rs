@@ -11,8 +11,13 @@
 //! - [`led`] — LED names and modes (off/on/blink).
 //! - [`cadence`] — ring cadences.
 //! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
+//! - [`display`] — frames the firmware draws on, change tracking, panels, PNG/terminal rendering.
+//! - [`board`] — [`Board`], the bundle of inputs and outputs the firmware gets.
+//! - [`sim`] — the simulated board: terminal, scripts, control socket, PNG frames.
+pub mod board;
 pub mod cadence;
 pub mod debounce;
+pub mod display;
 pub mod error;
 pub mod hook;
 pub mod indicators;
@@ -21,5 +26,7 @@ pub mod keypad;
 pub mod keys;
 pub mod led;
 mod serde_ms;
+pub mod sim;
 
+pub use board::{Board, InputEvents};
 pub use error::{BoardError, Result};
