@@ -2,8 +2,11 @@
 //! a browser, without the browser.
 //!
 //! Module map:
+//! - [`device`] — the async API: `Device` and `Call` (tokio), signaling sockets and media tasks.
 //! - [`core`] — the Device and its Calls as one sans-IO state machine (`device.ts` + `call.ts`).
 //! - [`media`] — call media: WebRTC (str0m), codecs, jitter buffer, DTMF, audio traits.
+//! - [`insights`] — events and samples posted to Twilio's event gateway.
+//! - [`tls`] — rustls client configuration (public roots plus an optional extra CA).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
 //! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
 //! - [`regions`] — edges, regions and signaling URLs.
@@ -15,14 +18,21 @@
 //! - [`signaling`] — the signaling stream, sans-IO: transport timers, backoff, edge fallback,
 //!   PStream's listen/queue/parse.
 pub mod core;
+pub mod device;
 pub mod error;
+pub mod insights;
 pub mod media;
 pub mod model;
 pub mod options;
 pub mod quality;
 pub mod regions;
+pub mod tls;
 pub mod token;
 
-pub use error::TwilioError;
+pub use device::{Call, CallEvents, Device, DeviceEvents};
+pub use error::{TwilioError, VoiceError};
+pub use media::{AudioDevice, AudioSink, AudioSource};
+pub use model::{CallDirection, CallEvent, CallId, CallStatus, Codec, DeviceEvent, DeviceState};
+pub use options::DeviceOptions;
 pub mod protocol;
 pub mod signaling;

@@ -179,22 +179,20 @@ pub struct WarningData {
     pub values: Vec<f64>,
 }
 
-/// What a Device reports (the SDK's Device events).
+/// What a Device reports (the SDK's Device events). The engine names calls by [`CallId`];
+/// the async API hands out [`crate::Call`] handles.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DeviceEvent {
+pub enum DeviceEvent<C = CallId> {
     Registered,
     Registering,
     Unregistered,
     Destroyed,
-    Error {
-        error: TwilioError,
-        call: Option<CallId>,
-    },
-    Incoming(CallId),
+    Error { error: TwilioError, call: Option<C> },
+    Incoming(C),
     TokenWillExpire,
 }
 
-impl DeviceEvent {
+impl<C> DeviceEvent<C> {
     pub fn name(&self) -> &'static str {
         match self {
             DeviceEvent::Registered => "registered",

@@ -77,6 +77,8 @@ pub struct Engine {
     active_call: Option<CallId>,
     next_call: u64,
     outputs: VecDeque<Output>,
+    /// Recently ended calls the far end hung up (for Insights' `disconnected-by-remote`).
+    ended_by_remote: VecDeque<CallId>,
     seed: u64,
 }
 
@@ -107,6 +109,7 @@ impl Engine {
             active_call: None,
             next_call: 1,
             outputs: VecDeque::new(),
+            ended_by_remote: VecDeque::new(),
             seed,
         })
     }
@@ -153,6 +156,10 @@ impl Engine {
     }
     pub fn call(&self, id: CallId) -> Option<&CallCore> {
         self.calls.get(&id)
+    }
+    /// Whether a recently ended call was hung up by the far end.
+    pub fn was_ended_by_remote(&self, id: CallId) -> bool {
+        self.ended_by_remote.contains(&id)
     }
     /// Whether the signaling socket is up and `connected` was received.
     pub fn is_signaling_connected(&self) -> bool {
@@ -1408,6 +1415,12 @@ impl Engine {
         let quiet = call.is_cancelled || call.is_rejected;
         if send {
             self.publish(ClientMessage::Hangup { callsid, message });
+        }
+        if remote {
+            self.ended_by_remote.push_back(id);
+            while self.ended_by_remote.len() > 16 {
+                self.ended_by_remote.pop_front();
+            }
         }
         self.close_media(id);
         if !quiet {
