@@ -105,7 +105,7 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
 
     let request = match token_request(&parts.headers, &body) {
         Ok(r) => r,
-        Err(response) => return response,
+        Err((status, code, message)) => return json_error(status, code, message),
     };
     let ttl = match request.ttl {
         None => state.config.token_ttl_secs,
@@ -188,14 +188,17 @@ async fn authenticate(state: &Arc<AppState>, id: String, secret: String) -> Opti
     .flatten()
 }
 
-fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, Response> {
+/// A refusal of the body: status, error code, message.
+type BodyRefusal = (StatusCode, &'static str, &'static str);
+
+fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, BodyRefusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
     match media_type(headers) {
         Some((media, true)) if media == "application/json" => {}
         _ => {
-            return Err(json_error(
+            return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "A request body must be application/json.",
@@ -203,7 +206,7 @@ fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<TokenRequest, Resp
         }
     }
     serde_json::from_slice(body).map_err(|_| {
-        json_error(
+        (
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "The body must be a JSON object with at most a \"ttl\" number.",
