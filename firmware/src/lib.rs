@@ -3,5 +3,15 @@
 //! Module map:
 //! - [`dialplan`] — digit maps, emergency numbers, speed dials, directory, E.164 normalisation.
 //! - [`tones`] — call-progress tones, DTMF feedback and ring cadences per region, as PCM.
+//! - [`phone`] — the sans-IO phone state machine: inputs, outputs and the view model.
+//! - [`history`] — placed / received / missed calls, persisted across restarts.
+//! - [`state_file`] — atomic writes and corrupt-tolerant reads of state files.
+//! - [`twilio_errors`] — every Twilio error code as a title, a plain cause and what to do.
+//! - [`clock`] — wall-clock time carried on the monotonic clock, and time formatting.
+pub mod clock;
 pub mod dialplan;
+pub mod history;
+pub mod phone;
+pub mod state_file;
 pub mod tones;
+pub mod twilio_errors;

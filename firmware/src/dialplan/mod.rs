@@ -126,21 +126,29 @@ impl DialPlan {
         if self.is_emergency(dialed) {
             return DialDecision::Dial(dialed.to_string());
         }
-        // An extension from the directory completes when it is unambiguous.
+        // Directory extensions act as extra rules: they complete when unambiguous.
+        let longer_extension = self.directory.contacts().iter().any(|c| {
+            c.extension
+                .as_deref()
+                .is_some_and(|e| e.len() > dialed.len() && e.starts_with(dialed))
+        });
+        let map = self.map.classify(dialed);
         if self.directory.by_extension(dialed).is_some() {
-            return match self.map.classify(dialed) {
+            return match map {
                 MapMatch::Incomplete { .. } | MapMatch::CompleteAfter { .. } => {
                     DialDecision::Wait(self.map.short_timer())
                 }
+                _ if longer_extension => DialDecision::Wait(self.map.short_timer()),
                 _ => DialDecision::Dial(dialed.to_string()),
             };
         }
-        match self.map.classify(dialed) {
+        match map {
             MapMatch::Dial { output } => DialDecision::Dial(output),
             MapMatch::CompleteAfter { wait, .. } | MapMatch::Incomplete { wait } => {
                 DialDecision::Wait(wait)
             }
             MapMatch::Barred => DialDecision::Barred,
+            MapMatch::NoMatch if longer_extension => DialDecision::Wait(self.map.long_timer()),
             MapMatch::NoMatch => DialDecision::Invalid,
         }
     }
@@ -158,20 +166,27 @@ impl DialPlan {
     }
 
     /// Turns a dial-plan output (or a stored number: redial, speed dial, history) into the
-    /// call's destination.
+    /// call's destination. Handsets are called by extension (offhook-server resolves it);
+    /// phone numbers go out in E.164 where they can.
     pub fn destination(&self, number: &str) -> Destination {
         if let Some(contact) = self.directory.by_extension(number) {
             return Destination {
-                to: directory::canonical_number(&contact.number, self.country),
+                to: number.to_string(),
                 name: Some(contact.name.clone()),
             };
         }
         let to = directory::canonical_number(number, self.country);
-        let name = self
-            .directory
-            .lookup(&to, self.country)
-            .map(|c| c.name.clone());
-        Destination { to, name }
+        match self.directory.lookup(&to, self.country) {
+            Some(contact) => Destination {
+                // A handset's `client:` identity is not callable from here; its extension is.
+                to: match (&contact.extension, to.starts_with("client:")) {
+                    (Some(extension), true) => extension.clone(),
+                    _ => to,
+                },
+                name: Some(contact.name.clone()),
+            },
+            None => Destination { to, name: None },
+        }
     }
 
     /// A number as the screen shows it (national format for home numbers).
@@ -226,8 +241,14 @@ mod tests {
             "no rule can extend 101, so it dials at once"
         );
         let dest = plan.destination("101");
-        assert_eq!(dest.to, "client:kitchen");
+        assert_eq!(dest.to, "101", "offhook-server resolves extensions");
         assert_eq!(dest.name.as_deref(), Some("Kitchen"));
+        assert_eq!(plan.destination("client:kitchen").to, "101");
+        // Prefixes of an extension wait instead of failing.
+        assert_eq!(
+            plan.after_key("10"),
+            DialDecision::Wait(Duration::from_secs(10))
+        );
     }
 
     #[test]
