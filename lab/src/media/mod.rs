@@ -44,6 +44,11 @@ pub(crate) enum LegCommand {
         items: Vec<Resolved>,
         loops: u32,
     },
+    /// Fetched files for the playback `token` (replacing its `Pending` items).
+    Resolved {
+        token: u64,
+        items: Vec<Resolved>,
+    },
     StopPlayback,
     ForwardDtmf(String),
     StopMedia(Duration),
@@ -206,7 +211,8 @@ impl Gateway {
         }
     }
 
-    /// Resolves what to play (fetching WAV files) and hands it to the leg.
+    /// Hands playback to the leg at once (so a later stop cannot overtake it); WAV files are
+    /// fetched meanwhile and delivered as `Resolved`.
     fn play(&mut self, leg: String, token: u64, items: Vec<PlayItem>, loops: u32) {
         let Some(h) = self.legs.get(&leg) else {
             // No media (yet): playback "finishes" at once so the call moves on.
@@ -215,41 +221,50 @@ impl Gateway {
                 .send(Input::Media(MediaEvent::PlayDone { leg, token }));
             return;
         };
+        let immediate = |item: &PlayItem| match item {
+            PlayItem::Say(text) => Resolved::Samples(audio::say(text)),
+            PlayItem::Digits(d) => Resolved::Digits(d.clone()),
+            PlayItem::Silence(d) => Resolved::Samples(vec![0; (d.as_millis() as usize) * 8]),
+            PlayItem::Ringback => Resolved::Ringback,
+            PlayItem::Url(_) => Resolved::Pending,
+        };
+        let first: Vec<Resolved> = items.iter().map(immediate).collect();
+        let _ = h.commands.send(LegCommand::Play {
+            token,
+            items: first,
+            loops,
+        });
+        if !items.iter().any(|i| matches!(i, PlayItem::Url(_))) {
+            return;
+        }
         let commands = h.commands.clone();
         let http = self.http.clone();
         tokio::spawn(async move {
             let mut resolved = Vec::new();
-            for item in items {
-                resolved.push(match item {
-                    PlayItem::Say(text) => Resolved::Samples(audio::say(&text)),
-                    PlayItem::Digits(d) => Resolved::Digits(d),
-                    PlayItem::Silence(d) => {
-                        Resolved::Samples(vec![0; (d.as_millis() as usize) * 8])
+            for item in &items {
+                let PlayItem::Url(url) = item else {
+                    resolved.push(immediate(item));
+                    continue;
+                };
+                let samples = match http.get(url).await {
+                    Ok((200..=299, body)) => audio::decode_wav(&body).unwrap_or_else(|e| {
+                        tracing::warn!(%url, "cannot play: {e}");
+                        Vec::new()
+                    }),
+                    Ok((status, _)) => {
+                        tracing::warn!(%url, status, "cannot fetch audio to play");
+                        Vec::new()
                     }
-                    PlayItem::Ringback => Resolved::Ringback,
-                    PlayItem::Url(url) => match http.get(&url).await {
-                        Ok((200..=299, body)) => match audio::decode_wav(&body) {
-                            Ok(samples) => Resolved::Samples(samples),
-                            Err(e) => {
-                                tracing::warn!(%url, "cannot play: {e}");
-                                Resolved::Samples(Vec::new())
-                            }
-                        },
-                        Ok((status, _)) => {
-                            tracing::warn!(%url, status, "cannot fetch audio to play");
-                            Resolved::Samples(Vec::new())
-                        }
-                        Err(e) => {
-                            tracing::warn!(%url, "cannot fetch audio to play: {e}");
-                            Resolved::Samples(Vec::new())
-                        }
-                    },
-                });
+                    Err(e) => {
+                        tracing::warn!(%url, "cannot fetch audio to play: {e}");
+                        Vec::new()
+                    }
+                };
+                resolved.push(Resolved::Samples(samples));
             }
-            let _ = commands.send(LegCommand::Play {
+            let _ = commands.send(LegCommand::Resolved {
                 token,
                 items: resolved,
-                loops,
             });
         });
     }

@@ -10,6 +10,8 @@ pub enum Resolved {
     Samples(Vec<i16>),
     Digits(String),
     Ringback,
+    /// A file still being fetched: silence until [`Player::resolve`] supplies it.
+    Pending,
 }
 
 /// What the player produces for one 20 ms tick.
@@ -53,6 +55,19 @@ impl Player {
         }
     }
 
+    /// Replaces the items once fetched files arrive (only if nothing has played past them).
+    pub fn resolve(&mut self, items: Vec<Resolved>) {
+        let waiting = self
+            .items
+            .get(self.index)
+            .is_some_and(|i| matches!(i, Resolved::Pending));
+        if waiting || self.items.iter().any(|i| matches!(i, Resolved::Pending)) {
+            self.items = items;
+            self.index = 0;
+            self.position = 0;
+        }
+    }
+
     pub fn next_frame(&mut self) -> PlayOut {
         loop {
             let Some(item) = self.items.get(self.index) else {
@@ -65,6 +80,7 @@ impl Player {
                 continue;
             };
             match item {
+                Resolved::Pending => return PlayOut::Audio(vec![0; FRAME]),
                 Resolved::Ringback => return PlayOut::Audio(self.ringback.frame()),
                 Resolved::Samples(samples) => {
                     if self.position >= samples.len() {

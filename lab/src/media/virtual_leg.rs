@@ -110,6 +110,11 @@ impl VirtualLeg {
                     self.play_done(old.token);
                 }
             }
+            LegCommand::Resolved { token, items } => {
+                if let Some(player) = self.player.as_mut().filter(|p| p.token == token) {
+                    player.resolve(items);
+                }
+            }
             LegCommand::StopPlayback => {
                 if let Some(old) = self.player.take() {
                     self.play_done(old.token);
