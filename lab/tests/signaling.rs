@@ -243,11 +243,15 @@ async fn call_to_the_echo_number_answers_with_twilio_sdp_and_media_flows() {
     let control = lab.control();
     let call = control
         .wait_for_call(common::WAIT, |c| {
-            c.legs.iter().any(|l| {
-                l.media
-                    .as_ref()
-                    .is_some_and(|m| m.dtmf.iter().any(|d| d.digit == '5'))
-            })
+            // The phone's leg records the event; the echo number gets it when it ends.
+            c.legs.len() == 2
+                && c.legs.iter().all(|l| {
+                    l.media.as_ref().is_some_and(|m| {
+                        m.dtmf
+                            .iter()
+                            .any(|d| d.digit == '5' && d.duration_ms.is_some())
+                    })
+                })
         })
         .await
         .unwrap();
