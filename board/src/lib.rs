@@ -12,8 +12,10 @@
 //! - [`cadence`] — ring cadences.
 //! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
 //! - [`display`] — frames the firmware draws on, change tracking, panels, PNG/terminal rendering.
+//! - [`audio`] — ALSA capture/playback threads, rings, routes, recovery, device listing.
 //! - [`board`] — [`Board`], the bundle of inputs and outputs the firmware gets.
 //! - [`sim`] — the simulated board: terminal, scripts, control socket, PNG frames.
+pub mod audio;
 pub mod board;
 pub mod cadence;
 pub mod debounce;

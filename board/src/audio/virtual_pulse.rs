@@ -1,0 +1,198 @@
+//! Virtual audio for tests and benchmarks on machines without a sound card: a private
+//! PulseAudio server with null sinks, reached through ALSA's `pulse` plugin, which gives
+//! real-time paced ALSA devices.
+//!
+//! For each sink `NAME` the generated ALSA configuration defines PCM `NAME` (play into the
+//! sink) and `NAME_monitor` (capture what the sink plays). Playing a tone into `mic` and
+//! capturing `mic_monitor` is a loopback through a real-time clock.
+//!
+//! The server runs as a child of this process with its own runtime directory (it works as
+//! root and as a normal user) and is killed, by its pid, when [`VirtualAudio`] is dropped.
+
+use std::fmt::Write as _;
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{BoardError, Result};
+
+/// A running private PulseAudio server.
+pub struct VirtualAudio {
+    child: Child,
+    dir: PathBuf,
+    socket: PathBuf,
+    sinks: Vec<(String, u32)>,
+}
+
+fn err(message: impl Into<String>) -> BoardError {
+    BoardError::Audio {
+        device: "pulseaudio".into(),
+        direction: "virtual",
+        message: message.into(),
+    }
+}
+
+impl VirtualAudio {
+    /// Starts PulseAudio with its state in `dir` (created if needed) and one null sink per
+    /// name (mono, `rate` Hz). Fails with the server's own log if it does not come up.
+    pub fn start(dir: &Path, sinks: &[&str], rate: u32) -> Result<VirtualAudio> {
+        let runtime = dir.join("runtime");
+        let state = dir.join("state");
+        for d in [dir, &runtime, &state] {
+            std::fs::create_dir_all(d)
+                .map_err(|e| BoardError::io(format!("creating {}", d.display()), e))?;
+        }
+        let socket = runtime.join("native");
+        let _ = std::fs::remove_file(&socket);
+        let log_path = dir.join("pulseaudio.log");
+        let log = std::fs::File::create(&log_path)
+            .map_err(|e| BoardError::io(format!("creating {}", log_path.display()), e))?;
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--disable-shm=yes",
+                "--realtime=no",
+                "--high-priority=no",
+                "--log-target=stderr",
+                "-L",
+            ])
+            .arg(format!(
+                "module-native-protocol-unix socket={} auth-anonymous=1",
+                socket.display()
+            ))
+            .env("HOME", dir)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("PULSE_RUNTIME_PATH", &runtime)
+            .env("PULSE_STATE_PATH", &state)
+            .env_remove("PULSE_SERVER")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| err(format!("cannot run pulseaudio (is it installed?): {e}")))?;
+        let mut va = VirtualAudio {
+            child,
+            dir: dir.to_owned(),
+            socket,
+            sinks: Vec::new(),
+        };
+        va.wait_for_socket(Duration::from_secs(10))?;
+        for name in sinks {
+            va.add_sink(name, rate)?;
+        }
+        Ok(va)
+    }
+
+    fn server_log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(self.dir.join("pulseaudio.log")) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    fn wait_for_socket(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(err(format!(
+                    "pulseaudio exited ({status}) before listening:\n{}",
+                    self.server_log()
+                )));
+            }
+            if UnixStream::connect(&self.socket).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(err(format!(
+                    "pulseaudio did not listen on {} within {timeout:?}:\n{}",
+                    self.socket.display(),
+                    self.server_log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs `pactl` against this server.
+    pub fn pactl(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new("pactl")
+            .arg("--server")
+            .arg(format!("unix:{}", self.socket.display()))
+            .args(args)
+            .output()
+            .map_err(|e| err(format!("cannot run pactl: {e}")))?;
+        if !out.status.success() {
+            return Err(err(format!(
+                "pactl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Adds a mono null sink called `name`.
+    pub fn add_sink(&mut self, name: &str, rate: u32) -> Result<()> {
+        let index = self.pactl(&[
+            "load-module",
+            "module-null-sink",
+            &format!("sink_name={name}"),
+            &format!("rate={rate}"),
+            "channels=1",
+            "format=s16le",
+        ])?;
+        let index = index
+            .parse()
+            .map_err(|_| err(format!("pactl gave module index {index:?}")))?;
+        self.sinks.push((name.to_owned(), index));
+        Ok(())
+    }
+
+    /// Removes a sink, as if its USB device had been unplugged.
+    pub fn remove_sink(&mut self, name: &str) -> Result<()> {
+        let pos = self
+            .sinks
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| err(format!("no sink {name}")))?;
+        let (_, index) = self.sinks.remove(pos);
+        self.pactl(&["unload-module", &index.to_string()])?;
+        Ok(())
+    }
+
+    /// The server address for PulseAudio clients.
+    pub fn server(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// An ALSA configuration defining `NAME` and `NAME_monitor` PCMs for `sinks`, with hints
+    /// so they are listed. Self-contained: use it as `ALSA_CONFIG_PATH`.
+    pub fn alsa_config(&self, sinks: &[&str]) -> String {
+        let server = self.server();
+        let mut text = String::new();
+        for name in sinks {
+            let _ = writeln!(
+                text,
+                "pcm.{name} {{ type pulse device \"{name}\" server \"{server}\" \
+                 hint {{ show on description \"Virtual sink {name}\" }} }}\n\
+                 pcm.{name}_monitor {{ type pulse device \"{name}.monitor\" server \"{server}\" \
+                 hint {{ show on description \"Monitor of virtual sink {name}\" }} }}"
+            );
+        }
+        text
+    }
+}
+
+impl Drop for VirtualAudio {
+    fn drop(&mut self) {
+        // Only the server this value started, by its pid.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
