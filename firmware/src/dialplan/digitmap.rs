@@ -95,7 +95,7 @@ impl Rule {
     }
 
     /// States reachable from `from` without consuming a key.
-    fn closure(&self, states: &mut Vec<bool>) {
+    fn closure(&self, states: &mut [bool]) {
         for i in 0..self.atoms.len() {
             if states[i] {
                 let skippable = match &self.atoms[i] {

@@ -396,13 +396,14 @@ impl Phone {
             }
             _ => {}
         }
-        if self.waiting.as_ref().is_some_and(|w| w.id == id) && ends_unanswered(&event) {
-            if let Some(waiting) = self.waiting.take() {
-                if self.current_tone == Some(Tone::CallWaiting) {
-                    self.stop_tone();
-                }
-                self.record_missed(waiting);
+        if self.waiting.as_ref().is_some_and(|w| w.id == id)
+            && ends_unanswered(&event)
+            && let Some(waiting) = self.waiting.take()
+        {
+            if self.current_tone == Some(Tone::CallWaiting) {
+                self.stop_tone();
             }
+            self.record_missed(waiting);
         }
         // Anything else is about a call that is already over (late events): nothing to do.
     }

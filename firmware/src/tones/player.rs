@@ -27,12 +27,16 @@ pub struct TonePlayer {
     finished: bool,
 }
 
+/// 0 dBm0 is 3.14 dB below a full-scale sine (the G.711 A-law convention; not π).
+#[allow(clippy::approx_constant)]
+const DBM0_BELOW_FULL_SCALE: f64 = 3.14;
+
 /// Ramp up/down over this long at each burst edge (limited to a quarter of the burst).
 const RAMP_MS: u64 = 2;
 
 impl TonePlayer {
     pub fn new(spec: ToneSpec, sample_rate: u32) -> Result<TonePlayer, ToneRateError> {
-        if sample_rate % 1000 != 0 || !(8000..=96000).contains(&sample_rate) {
+        if !sample_rate.is_multiple_of(1000) || !(8000..=96000).contains(&sample_rate) {
             return Err(ToneRateError(sample_rate));
         }
         let mut player = TonePlayer {
@@ -163,8 +167,8 @@ impl TonePlayer {
         };
         let len = self.step_len();
         let value = if self.on {
-            // 0 dBm0 is 3.14 dB below full scale (G.711 convention).
-            let amplitude = 10f64.powf((f64::from(phase.level_dbm0) - 3.14) / 20.0) * 32767.0;
+            let amplitude =
+                10f64.powf((f64::from(phase.level_dbm0) - DBM0_BELOW_FULL_SCALE) / 20.0) * 32767.0;
             let mut sum = 0.0;
             for (cycle, freq) in self.cycles.iter_mut().zip(&phase.freqs) {
                 sum += (*cycle * TAU).sin();
