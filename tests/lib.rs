@@ -1,1 +1,101 @@
+//! Helpers shared by the end-to-end tests: a lab per test, Devices pointed at it, and
+//! waiting for events with deadlines (a test never hangs).
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use offhook_lab::{Credentials, Lab, LabConfig, LabHandle};
+use twilio_voice::media::audio::TestAudio;
+use twilio_voice::{Call, CallEvent, CallEvents, Device, DeviceEvent, DeviceEvents, DeviceOptions};
+
+/// A lab with generated credentials on loopback.
+pub async fn start_lab() -> LabHandle {
+    let credentials = Credentials::generate();
+    Lab::start(LabConfig::new(credentials)).await.expect("the lab starts")
+}
+
+/// Device options that reach `lab` (its signaling address, trusting its CA), no Insights.
+pub fn lab_options(lab: &LabHandle) -> DeviceOptions {
+    DeviceOptions {
+        chunderw: Some(vec![lab.signaling_addr.to_string()]),
+        extra_ca_pem: Some(lab.ca_cert_pem.clone().into_bytes()),
+        publish_events: false,
+        ..Default::default()
+    }
+}
+
+/// A Device for `identity` with a token the lab accepts.
+pub fn device(lab: &LabHandle, identity: &str, options: DeviceOptions) -> (Device, DeviceEvents) {
+    let token = lab.credentials.token(identity, 3600);
+    let d = Device::new(token, options).expect("device");
+    let events = d.events();
+    (d, events)
+}
+
+/// A Device with a tone on its microphone and recording sinks.
+pub fn device_with_audio(
+    lab: &LabHandle,
+    identity: &str,
+    options: DeviceOptions,
+    tone_hz: Option<f64>,
+) -> (Device, DeviceEvents, Arc<TestAudio>) {
+    let token = lab.credentials.token(identity, 3600);
+    let audio = Arc::new(TestAudio::new(16_000, tone_hz));
+    let d = Device::with_audio(token, options, audio.clone()).expect("device");
+    let events = d.events();
+    (d, events, audio)
+}
+
+/// The next Device event matching `pred`, within `timeout`; panics with what was seen.
+pub async fn wait_device<F>(events: &mut DeviceEvents, timeout: Duration, mut pred: F) -> DeviceEvent<Call>
+where
+    F: FnMut(&DeviceEvent<Call>) -> bool,
+{
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(e)) if pred(&e) => return e,
+            Ok(Some(e)) => seen.push(format!("{e:?}")),
+            Ok(None) => panic!("device events ended; seen: {seen:#?}"),
+            Err(_) => panic!("no matching device event within {timeout:?}; seen: {seen:#?}"),
+        }
+    }
+}
+
+/// The next Call event matching `pred`, within `timeout`; panics with what was seen.
+pub async fn wait_call<F>(events: &mut CallEvents, timeout: Duration, mut pred: F) -> CallEvent
+where
+    F: FnMut(&CallEvent) -> bool,
+{
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(e)) if pred(&e) => return e,
+            Ok(Some(CallEvent::Volume { .. } | CallEvent::Sample(_))) => {}
+            Ok(Some(e)) => seen.push(format!("{e:?}")),
+            Ok(None) => panic!("call events ended; seen: {seen:#?}"),
+            Err(_) => panic!("no matching call event within {timeout:?}; seen: {seen:#?}"),
+        }
+    }
+}
+
+/// The names of the events received within `window` (samples and volumes left out).
+pub async fn collect_call_events(events: &mut CallEvents, window: Duration) -> Vec<CallEvent> {
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + window;
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if !matches!(e, CallEvent::Volume { .. } | CallEvent::Sample(_)) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OFFHOOK_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
