@@ -278,6 +278,29 @@ async fn malformed_and_oversized_bodies() {
 }
 
 #[tokio::test]
+async fn a_router_nested_under_a_prefix_checks_the_public_url() {
+    // The lab and the demo may mount the server under a path of their own.
+    let f = fixture(&[("OFFHOOK_PUBLIC_URL", "http://127.0.0.1:9000/server")]);
+    let app = axum::Router::new().nest("/server", f.app.clone());
+    let url = "http://127.0.0.1:9000/server/hooks/voice";
+    let r = send(
+        &app,
+        webhook("/server/hooks/voice", "127.0.0.1:9000", url, INCOMING),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // Without a public URL, the full path the client used is what was signed.
+    let f = fixture(&[]);
+    let app = axum::Router::new().nest("/server", f.app.clone());
+    let r = send(
+        &app,
+        webhook("/server/hooks/voice", "127.0.0.1:9000", url, INCOMING),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+#[tokio::test]
 async fn webhooks_only_accept_post() {
     let f = fixture(&[]);
     let r = send(

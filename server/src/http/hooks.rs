@@ -70,9 +70,12 @@ fn refuse(status: StatusCode, reason: &'static str) -> Response {
 }
 
 /// The form parameters of a genuine Twilio request, or the refusal to send.
+///
+/// `original` is the URI as the client sent it; the request's own URI is relative to this
+/// router, which differs when the router is nested under a prefix.
 async fn verified_params(
     state: &AppState,
-    uri: &Uri,
+    original: &Uri,
     request: Request,
 ) -> Result<Vec<(String, String)>, Response> {
     let (parts, body) = request.into_parts();
@@ -104,7 +107,7 @@ async fn verified_params(
     };
     let params = parse_form(&body).map_err(|reason| refuse(StatusCode::BAD_REQUEST, reason))?;
     let auth_token = state.config.auth_token.expose();
-    let valid = candidate_urls(state, uri, &parts.headers)
+    let valid = candidate_urls(state, original, &parts.uri, &parts.headers)
         .iter()
         .any(|url| signature::is_valid(auth_token, &signature, url, &params));
     if !valid {
@@ -113,16 +116,24 @@ async fn verified_params(
     Ok(params)
 }
 
-/// The URLs Twilio may have requested: the configured public URL plus this path, or —
-/// when none is configured — this host with the forwarded scheme (behind a trusted proxy)
-/// or either scheme. Trying more than one is safe: each must still match the HMAC.
-fn candidate_urls(state: &AppState, uri: &Uri, headers: &HeaderMap) -> Vec<String> {
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| uri.path(), |p| p.as_str());
+/// The URLs Twilio may have requested: the configured public URL plus the path within
+/// this router (the public URL carries any prefix), or -- when none is configured -- this
+/// host and the full path, with the forwarded scheme (behind a trusted proxy) or either
+/// scheme. Trying more than one is safe: each must still match the HMAC.
+fn candidate_urls(
+    state: &AppState,
+    original: &Uri,
+    relative: &Uri,
+    headers: &HeaderMap,
+) -> Vec<String> {
+    let path_of = |uri: &Uri| {
+        uri.path_and_query()
+            .map_or_else(|| uri.path().to_string(), |p| p.to_string())
+    };
     if let Some(base) = &state.config.public_url {
-        return vec![format!("{base}{path}")];
+        return vec![format!("{base}{}", path_of(relative))];
     }
+    let path = path_of(original);
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return Vec::new();
     };
