@@ -7,8 +7,10 @@
 //! - [`history`] — placed / received / missed calls, persisted across restarts.
 //! - [`state_file`] — atomic writes and corrupt-tolerant reads of state files.
 //! - [`twilio_errors`] — every Twilio error code as a title, a plain cause and what to do.
+//! - [`config`] — the TOML config file, checked with file/line/column errors.
 //! - [`clock`] — wall-clock time carried on the monotonic clock, and time formatting.
 pub mod clock;
+pub mod config;
 pub mod dialplan;
 pub mod history;
 pub mod phone;

@@ -1,0 +1,524 @@
+//! `/etc/offhook/offhook.toml`: parsed, checked and turned into the phone's configuration.
+//! A bad file stops start-up with the file, line, column and a message (see [`ConfigError`]).
+//! `firmware/offhook.example.toml` documents every key.
+
+mod raw;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::dialplan::{Contact, Country, DialPlan, DigitMap, Directory, default_digit_map};
+use crate::phone::{Codec, HookFlashAction, PhoneConfig, PhoneTimers};
+use crate::tones::{Region, RingCadence, Segment};
+
+/// Where the config lives on a handset.
+pub const DEFAULT_PATH: &str = "/etc/offhook/offhook.toml";
+
+/// Twilio edges the Device accepts (research doc §5.2).
+pub const KNOWN_EDGES: &[&str] = &[
+    "roaming",
+    "ashburn",
+    "dublin",
+    "frankfurt",
+    "sao-paulo",
+    "singapore",
+    "sydney",
+    "tokyo",
+    "umatilla",
+    "ashburn-ix",
+    "san-jose-ix",
+    "london-ix",
+    "frankfurt-ix",
+    "singapore-ix",
+    "sydney-ix",
+    "tokyo-ix",
+    "sao-paulo-ix",
+];
+
+/// A config problem, pointing into the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the problem is at a place in the file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+    /// The offending line of the file, for context.
+    pub excerpt: Option<String>,
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)?;
+        if let (Some(excerpt), Some(column)) = (&self.excerpt, self.column) {
+            write!(
+                f,
+                "\n    {excerpt}\n    {}^",
+                " ".repeat(column.saturating_sub(1))
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Turns byte offsets into line/column errors for one file.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: impl Into<String>) -> ConfigError {
+        let mut error = ConfigError {
+            path: self.path.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+            excerpt: None,
+        };
+        if let Some(span) = span {
+            let start = span.start.min(self.text.len());
+            let before = self.text.get(..start).unwrap_or("");
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let column = before
+                .get(line_start..)
+                .map(|s| s.chars().count())
+                .unwrap_or(0)
+                + 1;
+            error.line = Some(line);
+            error.column = Some(column);
+            error.excerpt = self.text.lines().nth(line - 1).map(str::to_string);
+        }
+        error
+    }
+}
+
+/// The device's credentials for offhook-server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub url: url::Url,
+    pub device_id: String,
+    pub device_secret: String,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("url", &self.url.as_str())
+            .field("device_id", &self.device_id)
+            .field("device_secret", &"<hidden>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioConfig {
+    /// ALSA PCM names.
+    pub capture: String,
+    pub playback: String,
+    /// A separate device for the ringer, if any.
+    pub ringer: Option<String>,
+    pub sample_rate: u32,
+}
+
+/// Twilio Device options (the SDK's names in snake case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOptions {
+    pub edge: Vec<String>,
+    pub codec_preferences: Vec<Codec>,
+    pub token_refresh_ms: u64,
+    pub enable_improved_signaling_error_precision: bool,
+    pub max_call_signaling_timeout_ms: u64,
+    pub dscp: bool,
+    /// Follows `phone.call_waiting`.
+    pub allow_incoming_while_busy: bool,
+    pub app_name: String,
+}
+
+/// How the token client behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenOptions {
+    pub request_timeout: Duration,
+    pub min_retry: Duration,
+    pub max_retry: Duration,
+}
+
+/// The whole checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub board_profile: String,
+    pub audio: AudioConfig,
+    pub device: DeviceOptions,
+    pub token: TokenOptions,
+    pub state_dir: PathBuf,
+    pub country: &'static Country,
+    pub region: Region,
+    phone: PhoneConfig,
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: path.to_path_buf(),
+            line: None,
+            column: None,
+            message: format!("cannot read the config: {e}"),
+            excerpt: None,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Checks config text (`path` is only used in messages and for relative secret files).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let src = Source { path, text };
+        let raw: raw::RawConfig = toml::from_str(text)
+            .map_err(|e| src.error(e.span(), e.message().trim().to_string()))?;
+        build(raw, &src)
+    }
+
+    /// The phone's behaviour from this config.
+    pub fn phone_config(&self) -> PhoneConfig {
+        self.phone.clone()
+    }
+
+    pub fn history_path(&self) -> PathBuf {
+        self.state_dir.join("history.json")
+    }
+
+    pub fn settings_path(&self) -> PathBuf {
+        self.state_dir.join("settings.json")
+    }
+}
+
+fn ms(value: u64) -> Duration {
+    Duration::from_millis(value)
+}
+
+fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
+    // Server and credentials.
+    let url_text = raw.server.url.get_ref().trim();
+    let url = url::Url::parse(url_text).map_err(|e| {
+        src.error(
+            Some(raw.server.url.span()),
+            format!("server.url is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(src.error(
+            Some(raw.server.url.span()),
+            "server.url must be an http:// or https:// URL with a host",
+        ));
+    }
+    if raw.server.device_id.get_ref().trim().is_empty() {
+        return Err(src.error(
+            Some(raw.server.device_id.span()),
+            "server.device_id is empty",
+        ));
+    }
+    let device_secret = match (&raw.server.device_secret, &raw.server.device_secret_file) {
+        (Some(secret), None) => secret.get_ref().clone(),
+        (None, Some(file)) => {
+            let file_path = src
+                .path
+                .parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join(file.get_ref());
+            std::fs::read_to_string(&file_path)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    src.error(
+                        Some(file.span()),
+                        format!(
+                            "cannot read server.device_secret_file {}: {e}",
+                            file_path.display()
+                        ),
+                    )
+                })?
+        }
+        (Some(_), Some(file)) => {
+            return Err(src.error(
+                Some(file.span()),
+                "give server.device_secret or server.device_secret_file, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(src.error(
+                Some(raw.server.device_id.span()),
+                "[server] needs device_secret or device_secret_file",
+            ));
+        }
+    };
+    if device_secret.is_empty() {
+        return Err(src.error(None, "the device secret is empty"));
+    }
+
+    // Country, region, dial plan.
+    let phone = raw.phone;
+    let country = match &phone.country {
+        Some(iso) => Country::by_iso(iso.get_ref()).ok_or_else(|| {
+            let known: Vec<&str> = crate::dialplan::e164::COUNTRIES
+                .iter()
+                .map(|c| c.iso)
+                .collect();
+            src.error(
+                Some(iso.span()),
+                format!(
+                    "unknown country {:?}; known: {}",
+                    iso.get_ref(),
+                    known.join(", ")
+                ),
+            )
+        })?,
+        None => Country::by_iso("US")
+            .ok_or_else(|| src.error(None, "US missing from the country table"))?,
+    };
+    let region = phone
+        .region
+        .unwrap_or_else(|| Region::for_country(country.iso));
+    let map_text = phone
+        .digit_map
+        .as_ref()
+        .map(|m| m.get_ref().as_str())
+        .unwrap_or_else(|| default_digit_map(country));
+    let mut map = DigitMap::parse(map_text).map_err(|e| {
+        let span = phone.digit_map.as_ref().map(|m| {
+            // Point at the character inside the quoted string (+1 for the opening quote).
+            let at = m.span().start
+                + 1
+                + map_text
+                    .char_indices()
+                    .nth(e.position)
+                    .map(|(i, _)| i)
+                    .unwrap_or(map_text.len());
+            at..at + 1
+        });
+        src.error(span, format!("phone.digit_map: {}", e.message))
+    })?;
+    if phone.inter_digit_short_ms.is_some() || phone.inter_digit_long_ms.is_some() {
+        map = map.clone().with_timers(
+            phone
+                .inter_digit_short_ms
+                .map(ms)
+                .unwrap_or(map.short_timer()),
+            phone
+                .inter_digit_long_ms
+                .map(ms)
+                .unwrap_or(map.long_timer()),
+        );
+    }
+    let mut speed_dials = BTreeMap::new();
+    for (slot, number) in &raw.speed_dial {
+        let key = slot.get_ref();
+        let parsed = key.parse::<u8>().ok().filter(|n| (1..=9).contains(n));
+        let Some(n) = parsed else {
+            return Err(src.error(
+                Some(slot.span()),
+                format!("speed_dial keys are 1 to 9, not {key:?}"),
+            ));
+        };
+        if number.get_ref().trim().is_empty() {
+            return Err(src.error(Some(number.span()), "speed dial number is empty"));
+        }
+        speed_dials.insert(n, number.get_ref().trim().to_string());
+    }
+    let mut contacts: Vec<Contact> = Vec::new();
+    for contact in &raw.contacts {
+        let c = contact.get_ref();
+        if c.name.trim().is_empty() || c.number.trim().is_empty() {
+            return Err(src.error(Some(contact.span()), "a contact needs a name and a number"));
+        }
+        if let Some(ext) = &c.extension
+            && contacts
+                .iter()
+                .any(|other| other.extension.as_ref() == Some(ext))
+        {
+            return Err(src.error(
+                Some(contact.span()),
+                format!("extension {ext} is used by two contacts"),
+            ));
+        }
+        contacts.push(c.clone());
+    }
+    let emergency: Vec<String> = phone.emergency.clone();
+    let plan = DialPlan::new(
+        map,
+        country,
+        &emergency,
+        speed_dials,
+        Directory::new(contacts, country),
+    );
+
+    // Ring cadences: presets plus custom ones.
+    let mut ring_cadences = RingCadence::presets(region);
+    for (name, pattern) in &phone.cadences {
+        let segments = parse_cadence(pattern.get_ref()).ok_or_else(|| {
+            src.error(
+                Some(pattern.span()),
+                "a cadence is on/off milliseconds, e.g. \"400/200/400/2000\"",
+            )
+        })?;
+        ring_cadences.retain(|c| c.name != *name);
+        ring_cadences.push(RingCadence {
+            name: name.clone(),
+            segments,
+        });
+    }
+    if let Some(name) = &phone.ring_cadence {
+        let Some(at) = ring_cadences.iter().position(|c| c.name == *name.get_ref()) else {
+            let names: Vec<&str> = ring_cadences.iter().map(|c| c.name.as_str()).collect();
+            return Err(src.error(
+                Some(name.span()),
+                format!(
+                    "unknown ring cadence {:?}; known: {}",
+                    name.get_ref(),
+                    names.join(", ")
+                ),
+            ));
+        };
+        let chosen = ring_cadences.remove(at);
+        ring_cadences.insert(0, chosen);
+    }
+
+    // Device options.
+    let device = raw.device;
+    for edge in &device.edge {
+        if !KNOWN_EDGES.contains(&edge.get_ref().as_str()) {
+            return Err(src.error(
+                Some(edge.span()),
+                format!(
+                    "unknown edge {:?}; known: {}",
+                    edge.get_ref(),
+                    KNOWN_EDGES.join(", ")
+                ),
+            ));
+        }
+    }
+    let edges: Vec<String> = if device.edge.is_empty() {
+        vec!["roaming".into()]
+    } else {
+        device.edge.iter().map(|e| e.get_ref().clone()).collect()
+    };
+    if device.codec_preferences.is_empty() {
+        return Err(src.error(
+            None,
+            "device.codec_preferences must list at least one codec",
+        ));
+    }
+    let defaults = PhoneTimers::default();
+    let timers = PhoneTimers {
+        dial_tone: phone.dial_tone_ms.map(ms).unwrap_or(defaults.dial_tone),
+        reorder: phone.reorder_ms.map(ms).unwrap_or(defaults.reorder),
+        howler: phone.howler_ms.map(ms).unwrap_or(defaults.howler),
+        reorder_delay: phone
+            .reorder_delay_ms
+            .map(ms)
+            .unwrap_or(defaults.reorder_delay),
+        ring_timeout: phone
+            .ring_timeout_ms
+            .map(ms)
+            .unwrap_or(defaults.ring_timeout),
+        connect_timeout: phone
+            .connect_timeout_ms
+            .map(ms)
+            .unwrap_or(defaults.connect_timeout),
+        ..defaults
+    };
+    let phone_config = PhoneConfig {
+        region,
+        dial_plan: plan,
+        timers,
+        hook_flash: phone.hook_flash.unwrap_or(HookFlashAction::Ignore),
+        call_waiting: phone.call_waiting,
+        ring_cadences,
+        edges: edges.clone(),
+        codecs: device.codec_preferences.clone(),
+        own_number: phone.own_number.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        device_id: raw.server.device_id.get_ref().trim().to_string(),
+        server: url.as_str().trim_end_matches('/').to_string(),
+    };
+    let token = raw.token;
+    if token.min_retry_ms == 0 || token.max_retry_ms < token.min_retry_ms {
+        return Err(src.error(
+            None,
+            "token.min_retry_ms must be > 0 and ≤ token.max_retry_ms",
+        ));
+    }
+    Ok(Config {
+        path: src.path.to_path_buf(),
+        server: ServerConfig {
+            url,
+            device_id: raw.server.device_id.get_ref().trim().to_string(),
+            device_secret,
+        },
+        board_profile: raw.board.profile,
+        audio: AudioConfig {
+            capture: raw.audio.capture,
+            playback: raw.audio.playback,
+            ringer: raw.audio.ringer,
+            sample_rate: raw.audio.sample_rate,
+        },
+        device: DeviceOptions {
+            edge: edges,
+            codec_preferences: device.codec_preferences,
+            token_refresh_ms: device.token_refresh_ms,
+            enable_improved_signaling_error_precision: device
+                .enable_improved_signaling_error_precision,
+            max_call_signaling_timeout_ms: device.max_call_signaling_timeout_ms,
+            dscp: device.dscp,
+            allow_incoming_while_busy: phone.call_waiting,
+            app_name: device.app_name,
+        },
+        token: TokenOptions {
+            request_timeout: ms(token.request_timeout_ms),
+            min_retry: ms(token.min_retry_ms),
+            max_retry: ms(token.max_retry_ms),
+        },
+        state_dir: raw.state.dir,
+        country,
+        region,
+        phone: phone_config,
+    })
+}
+
+/// `"400/200/400/2000"` → on/off segments.
+fn parse_cadence(text: &str) -> Option<Vec<Segment>> {
+    let values: Vec<u32> = text
+        .split('/')
+        .map(|v| v.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    if values.is_empty() || values.len() % 2 != 0 || values.iter().all(|v| *v == 0) {
+        return None;
+    }
+    Some(
+        values
+            .chunks_exact(2)
+            .filter_map(|pair| match pair {
+                [on_ms, off_ms] => Some(Segment {
+                    on_ms: *on_ms,
+                    off_ms: *off_ms,
+                }),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! The config file as written: serde structs with spans on the values checked after parsing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::dialplan::Contact;
+use crate::phone::{Codec, HookFlashAction};
+use crate::tones::Region;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: RawServer,
+    #[serde(default)]
+    pub board: RawBoard,
+    #[serde(default)]
+    pub audio: RawAudio,
+    #[serde(default)]
+    pub phone: RawPhone,
+    #[serde(default)]
+    pub speed_dial: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub contacts: Vec<Spanned<Contact>>,
+    #[serde(default)]
+    pub device: RawDevice,
+    #[serde(default)]
+    pub token: RawToken,
+    #[serde(default)]
+    pub state: RawState,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub url: Spanned<String>,
+    pub device_id: Spanned<String>,
+    pub device_secret: Option<Spanned<String>>,
+    pub device_secret_file: Option<Spanned<PathBuf>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBoard {
+    pub profile: String,
+}
+
+impl Default for RawBoard {
+    fn default() -> Self {
+        RawBoard {
+            profile: "simulated".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudio {
+    pub capture: String,
+    pub playback: String,
+    pub ringer: Option<String>,
+    pub sample_rate: u32,
+}
+
+impl Default for RawAudio {
+    fn default() -> Self {
+        RawAudio {
+            capture: "default".into(),
+            playback: "default".into(),
+            ringer: None,
+            sample_rate: 48_000,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPhone {
+    pub country: Option<Spanned<String>>,
+    pub region: Option<Region>,
+    pub digit_map: Option<Spanned<String>>,
+    pub inter_digit_short_ms: Option<u64>,
+    pub inter_digit_long_ms: Option<u64>,
+    pub emergency: Vec<String>,
+    pub dial_tone_ms: Option<u64>,
+    pub reorder_ms: Option<u64>,
+    pub howler_ms: Option<u64>,
+    pub reorder_delay_ms: Option<u64>,
+    pub ring_timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
+    pub hook_flash: Option<HookFlashAction>,
+    pub call_waiting: bool,
+    pub own_number: Option<String>,
+    pub ring_cadence: Option<Spanned<String>>,
+    pub cadences: BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDevice {
+    pub edge: Vec<Spanned<String>>,
+    pub codec_preferences: Vec<Codec>,
+    pub token_refresh_ms: u64,
+    pub enable_improved_signaling_error_precision: bool,
+    pub max_call_signaling_timeout_ms: u64,
+    pub dscp: bool,
+    pub app_name: String,
+}
+
+impl Default for RawDevice {
+    fn default() -> Self {
+        RawDevice {
+            edge: Vec::new(),
+            codec_preferences: vec![Codec::Opus, Codec::Pcmu],
+            token_refresh_ms: 10_000,
+            enable_improved_signaling_error_precision: true,
+            max_call_signaling_timeout_ms: 30_000,
+            dscp: true,
+            app_name: "offhook".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawToken {
+    pub request_timeout_ms: u64,
+    pub min_retry_ms: u64,
+    pub max_retry_ms: u64,
+}
+
+impl Default for RawToken {
+    fn default() -> Self {
+        RawToken {
+            request_timeout_ms: 10_000,
+            min_retry_ms: 1_000,
+            max_retry_ms: 60_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawState {
+    pub dir: PathBuf,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        RawState {
+            dir: PathBuf::from("/var/lib/offhook"),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+use std::path::Path;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[server]
+url = "https://phone.example.com"
+device_id = "desk-1"
+device_secret = "s3cret"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/offhook/offhook.toml"))
+}
+
+fn error(text: &str) -> ConfigError {
+    parse(text).expect_err("the config is rejected")
+}
+
+#[test]
+fn the_shipped_example_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("offhook.example.toml");
+    let config = Config::load(&path).expect("example config parses");
+    assert_eq!(config.server.device_id, "desk-1");
+    assert_eq!(config.device.edge, ["roaming", "ashburn", "dublin"]);
+    assert_eq!(config.country.iso, "US");
+    let phone = config.phone_config();
+    assert_eq!(phone.ring_cadences[0].name, "us");
+    assert!(phone.ring_cadences.iter().any(|c| c.name == "triple"));
+    assert_eq!(phone.dial_plan.speed_dial(3), Some("101"));
+    assert_eq!(
+        config.history_path(),
+        Path::new("/var/lib/offhook/history.json")
+    );
+}
+
+#[test]
+fn minimal_config_gets_country_defaults() {
+    let config = parse(MINIMAL).expect("valid");
+    assert_eq!(config.region, Region::Us);
+    assert_eq!(config.device.codec_preferences, [Codec::Opus, Codec::Pcmu]);
+    assert_eq!(config.audio.sample_rate, 48_000);
+    let gb = parse(&format!("{MINIMAL}\n[phone]\ncountry = \"GB\"\n")).expect("valid");
+    assert_eq!(gb.region, Region::Uk);
+    assert_eq!(gb.phone_config().ring_cadences[0].name, "uk");
+    assert!(gb.phone_config().dial_plan.is_emergency("999"));
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let e = error("[server]\nurl = \"https://x\"\ndevice_id = desk\n");
+    assert_eq!(e.path, Path::new("/etc/offhook/offhook.toml"));
+    assert_eq!(e.line, Some(3));
+    let shown = e.to_string();
+    assert!(shown.starts_with("/etc/offhook/offhook.toml:3:"), "{shown}");
+    assert!(shown.contains("device_id = desk"), "{shown}");
+}
+
+#[test]
+fn unknown_keys_are_errors_with_their_line() {
+    let e = error(&format!("{MINIMAL}\n[phone]\ncuntry = \"US\"\n"));
+    assert_eq!(e.line, Some(8));
+    assert!(e.message.contains("cuntry"), "{}", e.message);
+}
+
+#[test]
+fn semantic_errors_point_at_the_value() {
+    let e = error(&format!("{MINIMAL}[phone]\ncountry = \"XX\"\n"));
+    assert_eq!((e.line, e.column), (Some(7), Some(11)));
+    assert!(e.message.starts_with("unknown country \"XX\""));
+
+    let e = error(&format!("{MINIMAL}[phone]\ndigit_map = \"(xx|[2-\"\n"));
+    assert_eq!(e.line, Some(7));
+    assert!(e.message.contains("bad range"), "{}", e.message);
+    assert_eq!(e.column, Some(21), "points at the end of the map text");
+
+    let e = error(&format!(
+        "{MINIMAL}[device]\nedge = [\"roaming\", \"ashburnn\"]\n"
+    ));
+    assert_eq!((e.line, e.column), (Some(7), Some(20)));
+
+    let e = error(&format!("{MINIMAL}[speed_dial]\n12 = \"+14155550100\"\n"));
+    assert!(e.message.contains("1 to 9"));
+    assert_eq!(e.line, Some(7));
+
+    let e = error(&format!("{MINIMAL}[phone]\nhook_flash = \"sometimes\"\n"));
+    assert_eq!(e.line, Some(7));
+
+    let e = error("[server]\nurl = \"ftp://x\"\ndevice_id = \"a\"\ndevice_secret = \"b\"\n");
+    assert_eq!(e.line, Some(2));
+}
+
+#[test]
+fn secrets_are_required_and_hidden() {
+    let e = error("[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\n");
+    assert!(e.message.contains("device_secret"));
+    let config = parse(MINIMAL).expect("valid");
+    assert!(!format!("{config:?}").contains("s3cret"));
+}
+
+#[test]
+fn secret_file_is_read_relative_to_the_config() {
+    let dir = crate::state_file::tests::TempDir::new("config-secret");
+    std::fs::write(dir.0.join("secret"), "from-file\n").expect("write");
+    let text = "[server]\nurl = \"http://127.0.0.1:8080\"\ndevice_id = \"a\"\ndevice_secret_file = \"secret\"\n";
+    std::fs::write(dir.0.join("offhook.toml"), text).expect("write");
+    let config = Config::load(&dir.0.join("offhook.toml")).expect("valid");
+    assert_eq!(config.server.device_secret, "from-file");
+    std::fs::remove_file(dir.0.join("secret")).expect("rm");
+    let e = Config::load(&dir.0.join("offhook.toml")).expect_err("missing secret file");
+    assert_eq!(e.line, Some(4));
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let e = Config::load(Path::new("/nonexistent/offhook.toml")).expect_err("no file");
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/offhook.toml: cannot read the config")
+    );
+}
