@@ -503,7 +503,7 @@ fn parse_cadence(text: &str) -> Option<Vec<Segment>> {
         .split('/')
         .map(|v| v.trim().parse().ok())
         .collect::<Option<_>>()?;
-    if values.is_empty() || values.len() % 2 != 0 || values.iter().all(|v| *v == 0) {
+    if values.is_empty() || !values.len().is_multiple_of(2) || values.iter().all(|v| *v == 0) {
         return None;
     }
     Some(
