@@ -236,8 +236,9 @@ fn sigterm_stops_the_daemon_cleanly() {
     )
     .unwrap();
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's built-in kill: /bin/kill is not on every minimal system.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(killed.success());
