@@ -3,6 +3,10 @@
 #![allow(dead_code)]
 
 pub mod phone;
+pub mod twiml;
+
+#[allow(unused_imports)]
+pub use twiml::twiml_server;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -26,6 +26,8 @@ export const CHROMIUM_ARGS = [
   '--use-fake-device-for-media-stream',
   '--disable-background-networking',
   '--autoplay-policy=no-user-gesture-required',
+  // The page's origin (https://lab.test, intercepted) counts as public; the lab is on loopback.
+  '--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights',
 ];
 
 function checkInstall() {
@@ -79,6 +81,39 @@ function pageInit(toneHz) {
     window.__micContexts = (window.__micContexts || []).concat([ctx]);
     return dest.stream;
   };
+  // Event log the scenarios read back.
+  window.__events = [];
+  window.__note = (what, data) => window.__events.push({ t: Date.now(), what, data: data === undefined ? null : data });
+  const summary = (x) => {
+    if (x === undefined || x === null) return null;
+    if (typeof x !== 'object') return x;
+    if ('code' in x && 'message' in x) {
+      return { code: x.code, name: x.name, message: x.message, original: x.originalError ? { code: x.originalError.code, message: x.originalError.message } : null };
+    }
+    if ('voiceEventSid' in x) return { content: x.content, contentType: x.contentType, messageType: x.messageType, voiceEventSid: x.voiceEventSid };
+    return null;
+  };
+  window.__watchDevice = (device) => {
+    for (const e of ['registered', 'unregistered', 'registering', 'destroyed', 'tokenWillExpire']) {
+      device.on(e, () => window.__note('device.' + e));
+    }
+    device.on('error', (err) => window.__note('device.error', summary(err)));
+    device.on('incoming', (call) => {
+      window.__incoming = call;
+      window.__note('device.incoming', { parameters: call.parameters, customParameters: Object.fromEntries(call.customParameters) });
+      window.__watchCall(call);
+    });
+  };
+  window.__volume = { maxIn: 0, maxOut: 0 };
+  window.__watchCall = (call) => {
+    for (const e of ['accept', 'disconnect', 'cancel', 'reject', 'ringing', 'reconnecting', 'reconnected', 'messageSent', 'messageReceived', 'error']) {
+      call.on(e, (x) => window.__note('call.' + e, summary(x)));
+    }
+    call.on('volume', (input, output) => {
+      window.__volume.maxIn = Math.max(window.__volume.maxIn, input);
+      window.__volume.maxOut = Math.max(window.__volume.maxOut, output);
+    });
+  };
   // Dominant frequency and level of a MediaStream (what the browser hears).
   window.__listen = (stream) => {
     const ctx = new AudioContext();
@@ -123,6 +158,28 @@ export async function sdkPage(b, { toneHz = 440, log = [] } = {}) {
   await page.waitForFunction(() => !!(window.Twilio && window.Twilio.Device));
   return { page, context };
 }
+
+/** Waits for an event (`device.registered`, `call.accept`, …) on the page; returns its data. */
+export async function waitEvent(page, what, timeoutMs = 15000) {
+  try {
+    const handle = await page.waitForFunction((w) => window.__events.find((e) => e.what === w), what, { timeout: timeoutMs, polling: 50 });
+    return (await handle.jsonValue()).data;
+  } catch (e) {
+    const events = await page.evaluate(() => window.__events.map((e) => e.what)).catch(() => []);
+    throw new Error(`no ${what} within ${timeoutMs} ms; events so far: ${events.join(', ')}`);
+  }
+}
+
+/** The page's events so far. */
+export const events = (page) => page.evaluate(() => window.__events);
+
+/** Starts listening to a call's remote audio on the page (`window.__heard`). */
+export const listenToCall = (page, which = 'window.__call') =>
+  page.evaluate((expr) => { window.__heard = window.__listen(eval(expr).getRemoteStream()); }, which);
+
+/** What the page heard: {maxDb, peakHz} plus the SDK's volume peaks. */
+export const heard = (page) =>
+  page.evaluate(() => ({ maxDb: window.__heard && window.__heard.maxDb, peakHz: window.__heard && window.__heard.peakHz, volume: window.__volume }));
 
 /** Device options pointing the SDK at the lab. */
 export function deviceOptions(args, extra = {}) {
@@ -169,20 +226,21 @@ export async function scenario(body) {
     process.exit(2);
   }
   const log = [];
+  const tail = () => log.slice(-15).map((l) => l.slice(0, 400));
   let b;
   const timeout = setTimeout(() => {
-    process.stdout.write(JSON.stringify({ error: 'scenario timed out', log }) + '\n');
+    process.stdout.write(JSON.stringify({ error: 'scenario timed out', log: tail() }) + '\n');
     process.exit(1);
-  }, args.timeoutMs || 60000);
+  }, args.timeoutMs || 45000);
   try {
     b = await browser(args);
     const result = await body(args, b, log);
-    process.stdout.write(JSON.stringify({ ...result, log }) + '\n');
+    process.stdout.write(JSON.stringify({ ...result, log: tail() }) + '\n');
     clearTimeout(timeout);
     await b.close().catch(() => {});
     process.exit(0);
   } catch (e) {
-    process.stdout.write(JSON.stringify({ error: String(e && e.stack || e), log }) + '\n');
+    process.stdout.write(JSON.stringify({ error: String(e && e.stack || e), log: tail() }) + '\n');
     clearTimeout(timeout);
     if (b) await b.close().catch(() => {});
     process.exit(1);

@@ -1,0 +1,100 @@
+//! A TwiML app for tests: answers every POST with a fixed document and records what Twilio
+//! (the lab) sent, checking `X-Twilio-Signature` with the account's auth token.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::HeaderMap;
+use axum::routing::any;
+use axum::{Form, Router};
+
+#[derive(Debug, Clone)]
+pub struct HookRequest {
+    pub path: String,
+    pub params: Vec<(String, String)>,
+    pub signature: String,
+    pub signature_ok: bool,
+}
+
+#[derive(Default)]
+struct State {
+    bodies: Vec<String>,
+    auth_token: String,
+    raw: Vec<(String, Vec<(String, String)>, String)>,
+}
+
+pub struct TwimlServer {
+    /// The Voice URL, `http://127.0.0.1:PORT/voice`.
+    pub url: String,
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl TwimlServer {
+    pub fn set_auth_token(&self, token: &str) {
+        self.state.lock().unwrap().auth_token = token.to_string();
+    }
+
+    /// Replies in turn: the first request gets `bodies[0]`, and so on; the last repeats.
+    pub fn set_replies(&self, bodies: &[&str]) {
+        self.state.lock().unwrap().bodies = bodies.iter().map(|b| b.to_string()).collect();
+    }
+
+    pub fn requests(&self) -> Vec<HookRequest> {
+        let s = self.state.lock().unwrap();
+        s.raw
+            .iter()
+            .map(|(path, params, signature)| {
+                let url = format!("{}{path}", self.base);
+                let expected =
+                    offhook_lab::signature::twilio_signature(&s.auth_token, &url, params);
+                HookRequest {
+                    path: path.clone(),
+                    params: params.clone(),
+                    signature: signature.clone(),
+                    signature_ok: &expected == signature,
+                }
+            })
+            .collect()
+    }
+}
+
+pub async fn twiml_server(body: &str) -> TwimlServer {
+    let state = Arc::new(Mutex::new(State {
+        bodies: vec![body.to_string()],
+        ..State::default()
+    }));
+    let shared = state.clone();
+    let handler = move |uri: axum::http::Uri,
+                        headers: HeaderMap,
+                        Form(params): Form<Vec<(String, String)>>| {
+        let shared = shared.clone();
+        async move {
+            let signature = headers
+                .get("x-twilio-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let mut s = shared.lock().unwrap();
+            let n = s.raw.len();
+            s.raw.push((uri.path().to_string(), params, signature));
+            let body = s
+                .bodies
+                .get(n)
+                .or(s.bodies.last())
+                .cloned()
+                .unwrap_or_default();
+            ([("content-type", "text/xml")], body)
+        }
+    };
+    let app = Router::new().route("/{*path}", any(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    TwimlServer {
+        url: format!("{base}/voice"),
+        base,
+        state,
+    }
+}
