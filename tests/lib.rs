@@ -11,7 +11,9 @@ use twilio_voice::{Call, CallEvent, CallEvents, Device, DeviceEvent, DeviceEvent
 /// A lab with generated credentials on loopback.
 pub async fn start_lab() -> LabHandle {
     let credentials = Credentials::generate();
-    Lab::start(LabConfig::new(credentials)).await.expect("the lab starts")
+    Lab::start(LabConfig::new(credentials))
+        .await
+        .expect("the lab starts")
 }
 
 /// Device options that reach `lab` (its signaling address, trusting its CA), no Insights.
@@ -47,7 +49,11 @@ pub fn device_with_audio(
 }
 
 /// The next Device event matching `pred`, within `timeout`; panics with what was seen.
-pub async fn wait_device<F>(events: &mut DeviceEvents, timeout: Duration, mut pred: F) -> DeviceEvent<Call>
+pub async fn wait_device<F>(
+    events: &mut DeviceEvents,
+    timeout: Duration,
+    mut pred: F,
+) -> DeviceEvent<Call>
 where
     F: FnMut(&DeviceEvent<Call>) -> bool,
 {
@@ -95,7 +101,10 @@ pub async fn collect_call_events(events: &mut CallEvents, window: Duration) -> V
 
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("OFFHOOK_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OFFHOOK_TEST_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }

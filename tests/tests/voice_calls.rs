@@ -17,7 +17,9 @@ fn to(number: &str) -> Vec<(String, String)> {
 }
 
 fn client_leg<'a>(call: &'a CallInfo, identity: &str) -> Option<&'a LegInfo> {
-    call.legs.iter().find(|l| l.identity.as_deref() == Some(identity))
+    call.legs
+        .iter()
+        .find(|l| l.identity.as_deref() == Some(identity))
 }
 
 async fn lab_leg(lab: &offhook_lab::LabHandle, identity: &str) -> LegInfo {
@@ -38,21 +40,47 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
     assert_eq!(call.status(), CallStatus::Open);
-    assert!(call.parameters().get("CallSid").is_some_and(|s| s.starts_with("CA")));
-    assert_eq!(call.codec(), Some(twilio_voice::Codec::Pcmu), "PCMU is the default preference");
+    assert!(
+        call.parameters()
+            .get("CallSid")
+            .is_some_and(|s| s.starts_with("CA"))
+    );
+    assert_eq!(
+        call.codec(),
+        Some(twilio_voice::Codec::Pcmu),
+        "PCMU is the default preference"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let heard = audio.sink(call.id()).unwrap().last_ms(1000);
     assert!(rms(&heard) > 1000.0, "echo is audible: rms {}", rms(&heard));
     let f = dominant_frequency(&heard, 16_000);
-    assert!((f - 700.0).abs() < 15.0, "echo comes back at 700 Hz, got {f}");
+    assert!(
+        (f - 700.0).abs() < 15.0,
+        "echo comes back at 700 Hz, got {f}"
+    );
     let leg = lab_leg(&lab, "alice").await;
     let media = leg.media.as_ref().expect("media stats");
-    assert!(media.packets_in > 100 && media.packets_out > 100, "{media:?}");
-    assert!(media.loudest_dominant_hz.is_some_and(|hz| (hz - 700.0).abs() < 20.0), "{media:?}");
+    assert!(
+        media.packets_in > 100 && media.packets_out > 100,
+        "{media:?}"
+    );
+    assert!(
+        media
+            .loudest_dominant_hz
+            .is_some_and(|hz| (hz - 700.0).abs() < 20.0),
+        "{media:?}"
+    );
     // Local hang-up.
     call.disconnect();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
-    lab.control().wait_for_call(T, |c| c.legs.iter().any(|l| l.identity.as_deref() == Some("alice") && l.state == "completed")).await.unwrap();
+    lab.control()
+        .wait_for_call(T, |c| {
+            c.legs
+                .iter()
+                .any(|l| l.identity.as_deref() == Some("alice") && l.state == "completed")
+        })
+        .await
+        .unwrap();
     assert!(!device.is_busy());
 
     // Remote hang-up.
@@ -62,9 +90,19 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let heard = audio.sink(call.id()).unwrap().last_ms(1000);
     let f = dominant_frequency(&heard, 16_000);
-    assert!((f - 1000.0).abs() < 15.0, "the tone number plays 1 kHz, got {f}");
+    assert!(
+        (f - 1000.0).abs() < 15.0,
+        "the tone number plays 1 kHz, got {f}"
+    );
     let sid = call.parameters().get("CallSid").cloned().unwrap();
-    let info = lab.control().calls().await.unwrap().into_iter().find(|c| c.legs.iter().any(|l| l.call_sid == sid || l.sid == sid)).unwrap();
+    let info = lab
+        .control()
+        .calls()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.legs.iter().any(|l| l.call_sid == sid || l.sid == sid))
+        .unwrap();
     lab.control().hangup_call(&info.sid).await.unwrap();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
     assert_eq!(call.status(), CallStatus::Closed);
@@ -76,7 +114,8 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
 async fn incoming_call_accepted_with_audio_both_ways() {
     init_logs();
     let lab = start_lab().await;
-    let (device, mut events, audio) = device_with_audio(&lab, "bob", lab_options(&lab), Some(900.0));
+    let (device, mut events, audio) =
+        device_with_audio(&lab, "bob", lab_options(&lab), Some(900.0));
     device.register().await.unwrap();
     let request = StartCall {
         from: "+12025550170".into(),
@@ -86,7 +125,9 @@ async fn incoming_call_accepted_with_audio_both_ways() {
         params: vec![],
     };
     let sid = lab.control().start_inbound_call(&request).await.unwrap();
-    let DeviceEvent::Incoming(call) = wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await else {
+    let DeviceEvent::Incoming(call) =
+        wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await
+    else {
         unreachable!()
     };
     let mut call_events = call.events();
@@ -95,11 +136,19 @@ async fn incoming_call_accepted_with_audio_both_ways() {
     assert!(device.is_busy());
     tokio::time::sleep(Duration::from_secs(3)).await;
     let heard = audio.sink(call.id()).unwrap().last_ms(1000);
-    assert!((dominant_frequency(&heard, 16_000) - 440.0).abs() < 15.0, "we hear the caller's 440 Hz");
+    assert!(
+        (dominant_frequency(&heard, 16_000) - 440.0).abs() < 15.0,
+        "we hear the caller's 440 Hz"
+    );
     let info = lab.control().get_call(&sid).await.unwrap();
     let leg = client_leg(&info, "bob").unwrap();
     let media = leg.media.as_ref().unwrap();
-    assert!(media.loudest_dominant_hz.is_some_and(|hz| (hz - 900.0).abs() < 20.0), "the lab hears our 900 Hz: {media:?}");
+    assert!(
+        media
+            .loudest_dominant_hz
+            .is_some_and(|hz| (hz - 900.0).abs() < 20.0),
+        "the lab hears our 900 Hz: {media:?}"
+    );
     lab.control().hangup_call(&sid).await.unwrap();
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Disconnect)).await;
     device.force_destroy();
@@ -116,13 +165,22 @@ async fn busy_decline_and_no_answer_give_the_sdks_errors() {
         (false, "+12025550103", 31005),
         (true, "+12025550104", 31480),
     ] {
-        let options = DeviceOptions { enable_improved_signaling_error_precision: precise, ..lab_options(&lab) };
+        let options = DeviceOptions {
+            enable_improved_signaling_error_precision: precise,
+            ..lab_options(&lab)
+        };
         let (device, _events) = device(&lab, "carol", options);
         let call = device.connect(to(number)).await.unwrap();
         let mut events = call.events();
-        let long = if number.ends_with("104") { Duration::from_secs(45) } else { T };
+        let long = if number.ends_with("104") {
+            Duration::from_secs(45)
+        } else {
+            T
+        };
         let err = wait_call(&mut events, long, |e| matches!(e, CallEvent::Error(_))).await;
-        let CallEvent::Error(e) = err else { unreachable!() };
+        let CallEvent::Error(e) = err else {
+            unreachable!()
+        };
         assert_eq!(e.code, code, "{number} precise={precise}: {e}");
         wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
         assert_eq!(call.status(), CallStatus::Closed);
@@ -154,11 +212,20 @@ async fn digits_arrive_in_order_with_the_sdks_timing() {
     let digits: String = dtmf.iter().map(|d| d.digit).collect();
     assert_eq!(digits, "123#");
     assert!(dtmf.iter().all(|d| d.source == "rfc4733"), "{dtmf:?}");
-    let gaps: Vec<i64> = dtmf.windows(2).map(|w| w[1].unix_ms as i64 - w[0].unix_ms as i64).collect();
+    let gaps: Vec<i64> = dtmf
+        .windows(2)
+        .map(|w| w[1].unix_ms as i64 - w[0].unix_ms as i64)
+        .collect();
     for g in &gaps[..2] {
-        assert!((200..=300).contains(g), "160 ms tone + 70 ms gap between digits, got {gaps:?}");
+        assert!(
+            (200..=300).contains(g),
+            "160 ms tone + 70 ms gap between digits, got {gaps:?}"
+        );
     }
-    assert!(gaps[2] >= 650 && gaps[2] <= 850, "w pauses 500 ms more, got {gaps:?}");
+    assert!(
+        gaps[2] >= 650 && gaps[2] <= 850,
+        "w pauses 500 ms more, got {gaps:?}"
+    );
     for d in &dtmf {
         if let Some(ms) = d.duration_ms {
             assert!((140..=200).contains(&ms), "tone length {ms} ms");
@@ -185,7 +252,10 @@ async fn mute_silences_what_the_lab_hears() {
     assert!(call.is_muted());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let quiet = lab_leg(&lab, "erin").await.media.unwrap().level_dbfs;
-    assert!(quiet < -60.0, "muted: the lab hears silence, got {quiet} dBFS");
+    assert!(
+        quiet < -60.0,
+        "muted: the lab hears silence, got {quiet} dBFS"
+    );
     call.mute(false);
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Mute(false))).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -203,20 +273,38 @@ async fn call_messages_each_way() {
     let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    let kx = call.send_message(json!({"hello": "lab"}), None, "user-defined-message").await.unwrap();
+    let kx = call
+        .send_message(json!({"hello": "lab"}), None, "user-defined-message")
+        .await
+        .unwrap();
     assert!(kx.starts_with("KX") && kx.len() == 34);
     let sent = wait_call(&mut events, T, |e| matches!(e, CallEvent::MessageSent(_))).await;
-    let CallEvent::MessageSent(m) = sent else { unreachable!() };
+    let CallEvent::MessageSent(m) = sent else {
+        unreachable!()
+    };
     assert_eq!(m.voice_event_sid, kx);
     let leg = lab_leg(&lab, "frank").await;
-    lab.control().send_message(&leg.sid, json!({"hello": "phone"})).await.unwrap();
-    let got = wait_call(&mut events, T, |e| matches!(e, CallEvent::MessageReceived(_))).await;
-    let CallEvent::MessageReceived(m) = got else { unreachable!() };
+    lab.control()
+        .send_message(&leg.sid, json!({"hello": "phone"}))
+        .await
+        .unwrap();
+    let got = wait_call(&mut events, T, |e| {
+        matches!(e, CallEvent::MessageReceived(_))
+    })
+    .await;
+    let CallEvent::MessageReceived(m) = got else {
+        unreachable!()
+    };
     assert_eq!(m.content, json!({"hello": "phone"}));
     assert_eq!(m.message_type, "user-defined-message");
-    let bad = call.send_message(json!(1), None, "not-a-type").await.unwrap();
+    let bad = call
+        .send_message(json!(1), None, "not-a-type")
+        .await
+        .unwrap();
     let err = wait_call(&mut events, T, |e| matches!(e, CallEvent::Error(_))).await;
-    let CallEvent::Error(e) = err else { unreachable!() };
+    let CallEvent::Error(e) = err else {
+        unreachable!()
+    };
     assert_eq!(e.wire_code(), 31210, "{bad}: {e}");
     assert_eq!(call.status(), CallStatus::Open);
     call.disconnect();
@@ -236,13 +324,22 @@ async fn media_stopped_for_five_seconds_reconnects() {
     tokio::time::sleep(Duration::from_secs(6)).await;
     let leg = lab_leg(&lab, "gina").await;
     lab.control().fault_stop_media(&leg.sid, 5.0).await.unwrap();
-    wait_call(&mut events, Duration::from_secs(15), |e| matches!(e, CallEvent::Reconnecting(_))).await;
+    wait_call(&mut events, Duration::from_secs(15), |e| {
+        matches!(e, CallEvent::Reconnecting(_))
+    })
+    .await;
     assert_eq!(call.status(), CallStatus::Reconnecting);
-    wait_call(&mut events, Duration::from_secs(20), |e| matches!(e, CallEvent::Reconnected)).await;
+    wait_call(&mut events, Duration::from_secs(20), |e| {
+        matches!(e, CallEvent::Reconnected)
+    })
+    .await;
     assert_eq!(call.status(), CallStatus::Open);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let heard = audio.sink(call.id()).unwrap().last_ms(1000);
-    assert!((dominant_frequency(&heard, 16_000) - 600.0).abs() < 15.0, "audio flows again");
+    assert!(
+        (dominant_frequency(&heard, 16_000) - 600.0).abs() < 15.0,
+        "audio flows again"
+    );
     call.disconnect();
     device.force_destroy();
     lab.shutdown().await;
@@ -258,14 +355,28 @@ async fn media_stopped_for_forty_seconds_ends_with_31003() {
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let leg = lab_leg(&lab, "hank").await;
-    lab.control().fault_stop_media(&leg.sid, 40.0).await.unwrap();
-    wait_call(&mut events, Duration::from_secs(15), |e| matches!(e, CallEvent::Reconnecting(_))).await;
-    let err = wait_call(&mut events, Duration::from_secs(50), |e| matches!(e, CallEvent::Error(_))).await;
-    let CallEvent::Error(e) = err else { unreachable!() };
+    lab.control()
+        .fault_stop_media(&leg.sid, 40.0)
+        .await
+        .unwrap();
+    wait_call(&mut events, Duration::from_secs(15), |e| {
+        matches!(e, CallEvent::Reconnecting(_))
+    })
+    .await;
+    let err = wait_call(&mut events, Duration::from_secs(50), |e| {
+        matches!(e, CallEvent::Error(_))
+    })
+    .await;
+    let CallEvent::Error(e) = err else {
+        unreachable!()
+    };
     assert_eq!(e.code, 31003);
     assert_eq!(call.status(), CallStatus::Closed);
     let leg = lab_leg(&lab, "hank").await;
-    assert_eq!(leg.state, "completed", "the hangup reached the lab: {leg:?}");
+    assert_eq!(
+        leg.state, "completed",
+        "the hangup reached the lab: {leg:?}"
+    );
     device.force_destroy();
     lab.shutdown().await;
 }

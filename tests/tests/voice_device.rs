@@ -4,10 +4,13 @@
 use std::time::Duration;
 
 use offhook_e2e::*;
-use offhook_lab::control::types::StartCall;
 use offhook_lab::Behaviour;
+use offhook_lab::control::types::StartCall;
 use twilio_voice::token::AccessToken;
-use twilio_voice::{CallDirection, CallEvent, CallStatus, Device, DeviceEvent, DeviceOptions, DeviceState, VoiceError};
+use twilio_voice::{
+    CallDirection, CallEvent, CallStatus, Device, DeviceEvent, DeviceOptions, DeviceState,
+    VoiceError,
+};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -24,13 +27,17 @@ async fn register_unregister_destroy() {
     wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Registered)).await;
     // The lab sees a registered client.
     lab.control()
-        .wait_for_connection(T, |c| c.identity.as_deref() == Some("alice") && c.registered)
+        .wait_for_connection(T, |c| {
+            c.identity.as_deref() == Some("alice") && c.registered
+        })
         .await
         .expect("lab has alice registered");
     device.unregister().await.expect("unregisters");
     assert_eq!(device.state(), DeviceState::Unregistered);
     lab.control()
-        .wait_for_connection(T, |c| c.identity.as_deref() == Some("alice") && !c.registered && c.closed_unix_ms.is_none())
+        .wait_for_connection(T, |c| {
+            c.identity.as_deref() == Some("alice") && !c.registered && c.closed_unix_ms.is_none()
+        })
         .await
         .expect("lab has alice unregistered");
     device.register().await.expect("registers again");
@@ -45,7 +52,9 @@ async fn register_error(options: DeviceOptions, token: String) -> (u32, u32) {
     let mut events = device.events();
     let result = device.register().await;
     let ev = wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Error { .. })).await;
-    let DeviceEvent::Error { error, .. } = ev else { unreachable!() };
+    let DeviceEvent::Error { error, .. } = ev else {
+        unreachable!()
+    };
     assert!(result.is_err(), "register must fail");
     device.force_destroy();
     (error.code, error.wire_code())
@@ -60,13 +69,25 @@ async fn bad_tokens_give_the_sdks_codes_with_and_without_precision() {
         .with_voice(c.voice_grant(true, true))
         .to_jwt(offhook_lab::config::now_unix())
         .unwrap();
-    let expired = c.token_with("alice", 60, offhook_lab::config::now_unix() - 3600, c.voice_grant(true, true));
+    let expired = c.token_with(
+        "alice",
+        60,
+        offhook_lab::config::now_unix() - 3600,
+        c.voice_grant(true, true),
+    );
     let malformed = "this.is-not.a-jwt".to_string();
     for precise in [false, true] {
-        let options = DeviceOptions { enable_improved_signaling_error_precision: precise, ..lab_options(&lab) };
+        let options = DeviceOptions {
+            enable_improved_signaling_error_precision: precise,
+            ..lab_options(&lab)
+        };
         let (code, wire) = register_error(options.clone(), wrong_secret.clone()).await;
         assert_eq!(wire, 31202);
-        assert_eq!(code, if precise { 31202 } else { 53000 }, "bad signature, precise={precise}");
+        assert_eq!(
+            code,
+            if precise { 31202 } else { 53000 },
+            "bad signature, precise={precise}"
+        );
         let (code, wire) = register_error(options.clone(), malformed.clone()).await;
         assert_eq!((code, wire), (20101, 31204), "malformed, precise={precise}");
         let (code, wire) = register_error(options.clone(), expired.clone()).await;
@@ -80,18 +101,27 @@ async fn short_ttl_tokens_are_refreshed_without_unregistering() {
     init_logs();
     let lab = start_lab().await;
     // 12 s tokens, refreshed 10 s early: tokenWillExpire every ~2 s.
-    let options = DeviceOptions { token_refresh_ms: 10_000, ..lab_options(&lab) };
+    let options = DeviceOptions {
+        token_refresh_ms: 10_000,
+        ..lab_options(&lab)
+    };
     let device = Device::new(lab.credentials.token("alice", 12), options).unwrap();
     let mut events = device.events();
     device.register().await.unwrap();
     let mut refreshed = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
     while refreshed < 4 {
-        let ev = tokio::time::timeout_at(deadline, events.recv()).await.expect("events keep coming").expect("device alive");
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("events keep coming")
+            .expect("device alive");
         match ev {
             DeviceEvent::TokenWillExpire => {
                 refreshed += 1;
-                device.update_token(lab.credentials.token("alice", 12)).await.unwrap();
+                device
+                    .update_token(lab.credentials.token("alice", 12))
+                    .await
+                    .unwrap();
             }
             DeviceEvent::Unregistered => panic!("unregistered while refreshing tokens"),
             DeviceEvent::Error { error, .. } => panic!("error while refreshing tokens: {error}"),
@@ -102,7 +132,10 @@ async fn short_ttl_tokens_are_refreshed_without_unregistering() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(device.state(), DeviceState::Registered);
     while let Some(ev) = events.try_recv() {
-        assert!(!matches!(ev, DeviceEvent::Unregistered | DeviceEvent::Error { .. }), "{ev:?}");
+        assert!(
+            !matches!(ev, DeviceEvent::Unregistered | DeviceEvent::Error { .. }),
+            "{ev:?}"
+        );
     }
     device.force_destroy();
     lab.shutdown().await;
@@ -114,7 +147,11 @@ async fn a_dropped_socket_reconnects_and_reregisters() {
     let lab = start_lab().await;
     let (device, mut events) = device(&lab, "alice", lab_options(&lab));
     device.register().await.unwrap();
-    let n = lab.control().fault_close_socket("alice", false).await.unwrap();
+    let n = lab
+        .control()
+        .fault_close_socket("alice", false)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Unregistered)).await;
     wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Registered)).await;
@@ -130,10 +167,19 @@ async fn stopped_heartbeats_reconnect_within_the_silence_timeout() {
     let (device, mut events) = device(&lab, "alice", lab_options(&lab));
     device.register().await.unwrap();
     let started = tokio::time::Instant::now();
-    assert_eq!(lab.control().fault_stop_heartbeats("alice").await.unwrap(), 1);
-    wait_device(&mut events, Duration::from_secs(20), |e| matches!(e, DeviceEvent::Unregistered)).await;
+    assert_eq!(
+        lab.control().fault_stop_heartbeats("alice").await.unwrap(),
+        1
+    );
+    wait_device(&mut events, Duration::from_secs(20), |e| {
+        matches!(e, DeviceEvent::Unregistered)
+    })
+    .await;
     let gone = started.elapsed();
-    assert!(gone >= Duration::from_secs(14) && gone <= Duration::from_secs(17), "silence detected after {gone:?}");
+    assert!(
+        gone >= Duration::from_secs(14) && gone <= Duration::from_secs(17),
+        "silence detected after {gone:?}"
+    );
     wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Registered)).await;
     device.force_destroy();
     lab.shutdown().await;
@@ -157,8 +203,16 @@ async fn edge_fallback_when_the_first_host_refuses() {
         async move { d.register().await }
     });
     // As in a browser: the socket's `error` (31000), then its abnormal close (31005).
-    wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Error { error, .. } if error.code == 31005)).await;
-    register.await.unwrap().expect("registers through the second host");
+    wait_device(
+        &mut events,
+        T,
+        |e| matches!(e, DeviceEvent::Error { error, .. } if error.code == 31005),
+    )
+    .await;
+    register
+        .await
+        .unwrap()
+        .expect("registers through the second host");
     device.force_destroy();
     lab.shutdown().await;
 }
@@ -177,10 +231,15 @@ async fn incoming_calls_are_surfaced_rejected_ignored_and_cancelled() {
         to: "client:alice".into(),
         caller: Behaviour::Silence,
         timeout_secs: Some(30),
-        params: vec![("name".into(), "Ada Lovelace".into()), ("room".into(), "4+1=5".into())],
+        params: vec![
+            ("name".into(), "Ada Lovelace".into()),
+            ("room".into(), "4+1=5".into()),
+        ],
     };
     let sid = control.start_inbound_call(&request).await.unwrap();
-    let DeviceEvent::Incoming(call) = wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await else {
+    let DeviceEvent::Incoming(call) =
+        wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await
+    else {
         unreachable!()
     };
     assert_eq!(call.status(), CallStatus::Pending);
@@ -189,31 +248,60 @@ async fn incoming_calls_are_surfaced_rejected_ignored_and_cancelled() {
     assert_eq!(params.get("From").map(String::as_str), Some("+12025550177"));
     assert_eq!(params.get("To").map(String::as_str), Some("client:alice"));
     assert!(params.get("CallSid").is_some_and(|s| s.starts_with("CA")));
-    assert!(params.get("AccountSid").is_some_and(|s| s.starts_with("AC")));
+    assert!(
+        params
+            .get("AccountSid")
+            .is_some_and(|s| s.starts_with("AC"))
+    );
     let custom = call.custom_parameters();
-    assert!(custom.contains(&("name".to_string(), "Ada Lovelace".to_string())), "{custom:?}");
+    assert!(
+        custom.contains(&("name".to_string(), "Ada Lovelace".to_string())),
+        "{custom:?}"
+    );
     assert!(custom.iter().any(|(k, _)| k == "room"), "{custom:?}");
     let mut call_events = call.events();
     call.reject();
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Reject)).await;
     let ended = control
-        .wait_for_call(T, |c| c.sid == sid && c.legs.iter().any(|l| l.state != "ringing" && l.identity.as_deref() == Some("alice")))
+        .wait_for_call(T, |c| {
+            c.sid == sid
+                && c.legs
+                    .iter()
+                    .any(|l| l.state != "ringing" && l.identity.as_deref() == Some("alice"))
+        })
         .await
         .unwrap();
-    let leg = ended.legs.iter().find(|l| l.identity.as_deref() == Some("alice")).unwrap();
-    assert!(matches!(leg.end_reason.as_deref(), Some("rejected") | Some("busy")), "{leg:?}");
+    let leg = ended
+        .legs
+        .iter()
+        .find(|l| l.identity.as_deref() == Some("alice"))
+        .unwrap();
+    assert!(
+        matches!(leg.end_reason.as_deref(), Some("rejected") | Some("busy")),
+        "{leg:?}"
+    );
 
     // Ignored: nothing is sent; the caller gives up after 2 s → cancel.
-    let request = StartCall { timeout_secs: Some(2), params: vec![], ..request };
+    let request = StartCall {
+        timeout_secs: Some(2),
+        params: vec![],
+        ..request
+    };
     control.start_inbound_call(&request).await.unwrap();
-    let DeviceEvent::Incoming(call) = wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await else {
+    let DeviceEvent::Incoming(call) =
+        wait_device(&mut events, T, |e| matches!(e, DeviceEvent::Incoming(_))).await
+    else {
         unreachable!()
     };
     let mut call_events = call.events();
     call.ignore();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(call.status(), CallStatus::Closed);
-    assert_eq!(device.calls().len(), 1, "an ignored call stays until cancelled");
+    assert_eq!(
+        device.calls().len(),
+        1,
+        "an ignored call stays until cancelled"
+    );
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Cancel)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(device.calls().is_empty());
@@ -225,10 +313,19 @@ async fn incoming_calls_are_surfaced_rejected_ignored_and_cancelled() {
 async fn misuse_is_refused_with_the_sdks_errors() {
     let lab = start_lab().await;
     let (device, _events) = device(&lab, "alice", lab_options(&lab));
-    assert!(matches!(device.unregister().await, Err(VoiceError::InvalidState(_))));
+    assert!(matches!(
+        device.unregister().await,
+        Err(VoiceError::InvalidState(_))
+    ));
     assert!(Device::new("", lab_options(&lab)).is_err());
-    let bad = DeviceOptions { extra_ca_pem: Some(b"junk".to_vec()), ..lab_options(&lab) };
-    assert!(matches!(Device::new("t", bad), Err(VoiceError::InvalidArgument(_))));
+    let bad = DeviceOptions {
+        extra_ca_pem: Some(b"junk".to_vec()),
+        ..lab_options(&lab)
+    };
+    assert!(matches!(
+        Device::new("t", bad),
+        Err(VoiceError::InvalidArgument(_))
+    ));
     device.force_destroy();
     lab.shutdown().await;
 }

@@ -328,6 +328,9 @@ impl Driver {
 
     /// Carries out the engine's outputs and refreshes what the handles can read.
     async fn flush(&mut self) {
+        // Handles of finished calls are dropped after the whole batch: events that follow
+        // their removal (an error after `disconnect`, as the SDK orders them) still arrive.
+        let mut removed = Vec::new();
         while let Some(out) = self.engine.poll_output() {
             self.refresh_calls();
             match out {
@@ -339,13 +342,14 @@ impl Driver {
                     call.emit(ev);
                 }
                 Output::Media(id, req) => self.on_media_request(id, req).await,
-                Output::CallRemoved(id) => {
-                    if let Some(call) = self.calls.lock().ok().and_then(|mut m| m.remove(&id)) {
-                        call.update(|s| s.status = CallStatus::Closed);
-                    }
-                    self.insights.call_removed(id);
-                }
+                Output::CallRemoved(id) => removed.push(id),
             }
+        }
+        for id in removed {
+            if let Some(call) = self.calls.lock().ok().and_then(|mut m| m.remove(&id)) {
+                call.update(|s| s.status = CallStatus::Closed);
+            }
+            self.insights.call_removed(id);
         }
         self.refresh_calls();
         self.refresh_snapshot();
