@@ -27,6 +27,7 @@ pub struct Heard {
 enum Cmd {
     Answer(String, oneshot::Sender<Result<(), String>>),
     Dtmf(char),
+    IceRestart(oneshot::Sender<String>),
 }
 
 pub struct Phone {
@@ -147,6 +148,13 @@ impl Phone {
         rx.await.map_err(|_| "phone stopped")?
     }
 
+    /// Makes an ICE-restart offer (new credentials); apply the lab's answer with `accept`.
+    pub async fn ice_restart(&self) -> String {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Cmd::IceRestart(tx)).expect("phone running");
+        rx.await.expect("phone running")
+    }
+
     pub fn dtmf(&self, digit: char) {
         let _ = self.cmd.send(Cmd::Dtmf(digit));
     }
@@ -243,6 +251,13 @@ async fn run(
                     let _ = reply.send(result);
                 }
                 Some(Cmd::Dtmf(d)) => dtmf = Some(d),
+                Some(Cmd::IceRestart(reply)) => {
+                    let mut api = rtc.sdp_api();
+                    api.ice_restart(true);
+                    let (offer, p) = api.apply().expect("an ICE-restart offer");
+                    pending = Some(p);
+                    let _ = reply.send(offer.to_sdp_string());
+                }
             },
             _ = tick.tick() => {
                 let connected = heard.lock().unwrap().connected;

@@ -4,7 +4,6 @@
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
-use axum::routing::any;
 use axum::{Form, Router};
 
 #[derive(Debug, Clone)]
@@ -17,6 +16,7 @@ pub struct HookRequest {
 
 #[derive(Default)]
 struct State {
+    files: Vec<(String, Vec<u8>)>,
     bodies: Vec<String>,
     auth_token: String,
     raw: Vec<(String, Vec<(String, String)>, String)>,
@@ -37,6 +37,15 @@ impl TwimlServer {
     /// Replies in turn: the first request gets `bodies[0]`, and so on; the last repeats.
     pub fn set_replies(&self, bodies: &[&str]) {
         self.state.lock().unwrap().bodies = bodies.iter().map(|b| b.to_string()).collect();
+    }
+
+    /// Serves `body` at `path` (GET), e.g. a WAV for `<Play>`.
+    pub fn set_file(&self, path: &str, body: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .push((path.to_string(), body));
     }
 
     pub fn requests(&self) -> Vec<HookRequest> {
@@ -63,6 +72,17 @@ pub async fn twiml_server(body: &str) -> TwimlServer {
         bodies: vec![body.to_string()],
         ..State::default()
     }));
+    let files = state.clone();
+    let serve_file = move |uri: axum::http::Uri| {
+        let files = files.clone();
+        async move {
+            let s = files.lock().unwrap();
+            match s.files.iter().find(|(p, _)| p == uri.path()) {
+                Some((_, body)) => (axum::http::StatusCode::OK, body.clone()),
+                None => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+            }
+        }
+    };
     let shared = state.clone();
     let handler = move |uri: axum::http::Uri,
                         headers: HeaderMap,
@@ -86,7 +106,7 @@ pub async fn twiml_server(body: &str) -> TwimlServer {
             ([("content-type", "text/xml")], body)
         }
     };
-    let app = Router::new().route("/{*path}", any(handler));
+    let app = Router::new().route("/{*path}", axum::routing::get(serve_file).post(handler));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
