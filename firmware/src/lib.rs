@@ -4,6 +4,7 @@
 //! - [`dialplan`] — digit maps, emergency numbers, speed dials, directory, E.164 normalisation.
 //! - [`tones`] — call-progress tones, DTMF feedback and ring cadences per region, as PCM.
 //! - [`phone`] — the sans-IO phone state machine: inputs, outputs and the view model.
+//! - [`screens`] — the view model drawn in 128×64 mono and 240×320 colour layouts, and as PNG.
 //! - [`history`] — placed / received / missed calls, persisted across restarts.
 //! - [`state_file`] — atomic writes and corrupt-tolerant reads of state files.
 //! - [`twilio_errors`] — every Twilio error code as a title, a plain cause and what to do.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod dialplan;
 pub mod history;
 pub mod phone;
+pub mod screens;
 pub mod state_file;
 pub mod tones;
 pub mod twilio_errors;

@@ -25,13 +25,48 @@ enum Command {
         #[arg(default_value = DEFAULT_PATH)]
         file: PathBuf,
     },
+    /// Render every screen in both layouts (128x64 mono, 240x320 colour) to PNG files.
+    Screens {
+        /// Directory to write `<layout>-<screen>.png` into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Enlarge each pixel this many times (1 = the display's own size).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=8))]
+        scale: u32,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
+        Command::Screens { out, scale } => screens(&out, scale),
     }
+}
+
+fn screens(out: &std::path::Path, scale: u32) -> ExitCode {
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("cannot create {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    let mut written = 0;
+    for (name, view) in offhook::screens::catalog::catalog() {
+        for layout in offhook::screens::Layout::ALL {
+            let path = out.join(format!("{}-{name}.png", layout.name()));
+            let rendered = offhook::screens::render(&view, layout);
+            let result = rendered
+                .to_png(scale)
+                .map_err(|e| e.to_string())
+                .and_then(|png| std::fs::write(&path, png).map_err(|e| e.to_string()));
+            if let Err(e) = result {
+                eprintln!("cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+            written += 1;
+        }
+    }
+    println!("wrote {written} screens to {}", out.display());
+    ExitCode::SUCCESS
 }
 
 fn check_config(file: &std::path::Path) -> ExitCode {

@@ -40,7 +40,7 @@ fn token_problem_words(problem: &TokenProblem) -> (&'static str, String, &'stati
         TokenProblem::CredentialsRejected => (
             "Handset refused",
             "Device credentials rejected by the server.".into(),
-            "Check device_id and device_secret in offhook.toml.",
+            "Fix device_id/secret in the config.",
         ),
         TokenProblem::ServerUnreachable(why) => (
             "No token server",
@@ -108,7 +108,7 @@ impl Service {
                 code: None,
                 title: title.into(),
                 cause,
-                action: format!("{action} Retrying in {} s.", secs_until(*retry_at, now)),
+                action: format!("{action} Retry in {} s.", secs_until(*retry_at, now)),
             });
         }
         if let Some(error) = &self.last_error {
@@ -153,7 +153,7 @@ impl Service {
         let until = self.token_valid_until.filter(|u| *u > now)?;
         let (title, _, _) = token_problem_words(problem);
         Some(format!(
-            "Token renewal failing ({title}); retry in {} s, token valid {} min.",
+            "Token renewal failing ({title}). Retry in {} s; {} min left.",
             secs_until(*retry_at, now),
             until.saturating_duration_since(now).as_secs() / 60
         ))

@@ -67,7 +67,7 @@ fn no_network_and_bad_credentials_are_explained() {
         panic!("expected no-service");
     };
     assert_eq!(reason, "Device credentials rejected by the server.");
-    assert!(action.ends_with("Retrying in 30 s."), "{action}");
+    assert!(action.ends_with("Retry in 30 s."), "{action}");
     assert_eq!(rig.view().status.registration, view::Registration::NoToken);
 }
 

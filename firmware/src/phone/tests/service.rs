@@ -85,7 +85,7 @@ fn failing_renewal_is_shown_while_the_token_still_works() {
     };
     assert_eq!(
         notice,
-        "Token renewal failing (No token server); retry in 8 s, token valid 10 min."
+        "Token renewal failing (No token server). Retry in 8 s; 10 min left."
     );
     assert_eq!(
         rig.view().status.registration,
