@@ -108,3 +108,28 @@ pub fn init_logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Waits (up to `timeout`) until the last second a recording sink got has its dominant
+/// frequency within 15 Hz of `hz`; returns what was heard last. Polling instead of a fixed
+/// sleep keeps audio checks steady on a loaded machine.
+pub async fn wait_to_hear(
+    sink: &twilio_voice::media::audio::RecordingSink,
+    hz: f64,
+    timeout: Duration,
+) -> (f64, f64) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let heard = sink.last_ms(1000);
+        let f = twilio_voice::media::analysis::dominant_frequency(&heard, sink_rate(sink));
+        let level = twilio_voice::media::analysis::rms(&heard);
+        if ((f - hz).abs() < 15.0 && level > 300.0) || tokio::time::Instant::now() >= deadline {
+            return (f, level);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn sink_rate(sink: &twilio_voice::media::audio::RecordingSink) -> u32 {
+    use twilio_voice::AudioSink;
+    sink.sample_rate()
+}

@@ -7,7 +7,6 @@ use offhook_e2e::*;
 use offhook_lab::Behaviour;
 use offhook_lab::control::types::{CallInfo, LegInfo, StartCall};
 use serde_json::json;
-use twilio_voice::media::analysis::{dominant_frequency, rms};
 use twilio_voice::{CallEvent, CallStatus, DeviceEvent, DeviceOptions};
 
 const T: Duration = Duration::from_secs(10);
@@ -50,10 +49,8 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
         Some(twilio_voice::Codec::Pcmu),
         "PCMU is the default preference"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let heard = audio.sink(call.id()).unwrap().last_ms(1000);
-    assert!(rms(&heard) > 1000.0, "echo is audible: rms {}", rms(&heard));
-    let f = dominant_frequency(&heard, 16_000);
+    let (f, level) = wait_to_hear(&audio.sink(call.id()).unwrap(), 700.0, T).await;
+    assert!(level > 1000.0, "echo is audible: rms {level}");
     assert!(
         (f - 700.0).abs() < 15.0,
         "echo comes back at 700 Hz, got {f}"
@@ -61,7 +58,7 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     let leg = lab_leg(&lab, "alice").await;
     let media = leg.media.as_ref().expect("media stats");
     assert!(
-        media.packets_in > 100 && media.packets_out > 100,
+        media.packets_in > 10 && media.packets_out > 10,
         "{media:?}"
     );
     assert!(
@@ -87,9 +84,7 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     let call = device.connect(to("+12025550101")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let heard = audio.sink(call.id()).unwrap().last_ms(1000);
-    let f = dominant_frequency(&heard, 16_000);
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 1000.0, T).await;
     assert!(
         (f - 1000.0).abs() < 15.0,
         "the tone number plays 1 kHz, got {f}"
@@ -134,11 +129,10 @@ async fn incoming_call_accepted_with_audio_both_ways() {
     call.accept();
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Accept)).await;
     assert!(device.is_busy());
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let heard = audio.sink(call.id()).unwrap().last_ms(1000);
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 440.0, T).await;
     assert!(
-        (dominant_frequency(&heard, 16_000) - 440.0).abs() < 15.0,
-        "we hear the caller's 440 Hz"
+        (f - 440.0).abs() < 15.0,
+        "we hear the caller's 440 Hz, got {f}"
     );
     let info = lab.control().get_call(&sid).await.unwrap();
     let leg = client_leg(&info, "bob").unwrap();
@@ -334,12 +328,8 @@ async fn media_stopped_for_five_seconds_reconnects() {
     })
     .await;
     assert_eq!(call.status(), CallStatus::Open);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let heard = audio.sink(call.id()).unwrap().last_ms(1000);
-    assert!(
-        (dominant_frequency(&heard, 16_000) - 600.0).abs() < 15.0,
-        "audio flows again"
-    );
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 600.0, T).await;
+    assert!((f - 600.0).abs() < 15.0, "audio flows again, got {f}");
     call.disconnect();
     device.force_destroy();
     lab.shutdown().await;

@@ -16,7 +16,14 @@ scenario(async (args, b, log) => {
   await sleep(1000);
   const dropped = await control(args, 'POST', '/v1/faults/close-socket', { identity: args.identity, close_frame: false });
   const reconnecting = await waitEvent(page, 'call.reconnecting');
-  await waitEvent(page, 'call.reconnected', 20000);
+  try {
+    await waitEvent(page, 'call.reconnected', 20000);
+  } catch (e) {
+    // Show what both sides saw.
+    const conns = await control(args, 'GET', '/v1/connections');
+    const frames = conns.map((c) => ({ id: c.id, closed: c.closed_unix_ms, frames: c.frames.map((f) => `${f.direction} ${f.kind} ${f.text.slice(0, 160)}`) }));
+    throw new Error(`${e.message}\nevents: ${JSON.stringify(await events(page))}\nlab: ${JSON.stringify(frames)}`);
+  }
   await listenToCall(page);
   await sleep(2000);
   const after = await heard(page);

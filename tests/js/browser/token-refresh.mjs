@@ -1,5 +1,5 @@
 // A short-TTL token fires tokenWillExpire; updateToken keeps the registration past the first
-// token's expiry. Args: {signaling, token (short TTL), freshToken, tokenRefreshMs, holdMs}.
+// token's expiry. Args: {signaling, token (short TTL), freshToken, tokenRefreshMs, holdUntilMs}.
 import { scenario, sdkPage, deviceOptions, waitEvent, events, sleep } from './lib.mjs';
 
 scenario(async (args, b, log) => {
@@ -13,10 +13,11 @@ scenario(async (args, b, log) => {
     await device.register();
   }, { token: args.token, fresh: args.freshToken, options: deviceOptions(args, { tokenRefreshMs: args.tokenRefreshMs }) });
   await waitEvent(page, 'device.tokenWillExpire', 20000);
-  const willExpireAfterMs = Date.now() - started;
-  await sleep(args.holdMs);
+  const willExpireAtMs = Date.now();
+  const willExpireAfterMs = willExpireAtMs - started;
+  await sleep(Math.max(0, args.holdUntilMs - Date.now()));
   const state = await page.evaluate(() => window.__device.state);
   const all = (await events(page)).map((e) => e.what);
   await page.evaluate(() => window.__device.destroy());
-  return { willExpireAfterMs, state, events: all };
+  return { willExpireAtMs, willExpireAfterMs, state, events: all };
 });
