@@ -9,6 +9,7 @@
 //! - [`state_file`] — atomic writes and corrupt-tolerant reads of state files.
 //! - [`twilio_errors`] — every Twilio error code as a title, a plain cause and what to do.
 //! - [`config`] — the TOML config file, checked with file/line/column errors.
+//! - [`token`] — when to fetch access tokens (backoff, jitter) and the HTTP request itself.
 //! - [`clock`] — wall-clock time carried on the monotonic clock, and time formatting.
 pub mod clock;
 pub mod config;
@@ -17,5 +18,6 @@ pub mod history;
 pub mod phone;
 pub mod screens;
 pub mod state_file;
+pub mod token;
 pub mod tones;
 pub mod twilio_errors;

@@ -112,6 +112,8 @@ pub struct ServerConfig {
     pub url: url::Url,
     pub device_id: String,
     pub device_secret: String,
+    /// Extra trusted CA certificates (PEM), from `server.ca_file`.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -120,6 +122,7 @@ impl fmt::Debug for ServerConfig {
             .field("url", &self.url.as_str())
             .field("device_id", &self.device_id)
             .field("device_secret", &"<hidden>")
+            .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
             .finish()
     }
 }
@@ -267,6 +270,19 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
     if device_secret.is_empty() {
         return Err(src.error(None, "the device secret is empty"));
     }
+    let config_dir = src.path.parent().unwrap_or_else(|| Path::new("."));
+    let ca_pem = match &raw.server.ca_file {
+        Some(file) => {
+            let file_path = config_dir.join(file.get_ref());
+            Some(std::fs::read(&file_path).map_err(|e| {
+                src.error(
+                    Some(file.span()),
+                    format!("cannot read server.ca_file {}: {e}", file_path.display()),
+                )
+            })?)
+        }
+        None => None,
+    };
 
     // Country, region, dial plan.
     let phone = raw.phone;
@@ -466,6 +482,7 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             url,
             device_id: raw.server.device_id.get_ref().trim().to_string(),
             device_secret,
+            ca_pem,
         },
         board_profile: raw.board.profile,
         audio: AudioConfig {

@@ -39,6 +39,8 @@ pub struct RawServer {
     pub device_id: Spanned<String>,
     pub device_secret: Option<Spanned<String>>,
     pub device_secret_file: Option<Spanned<PathBuf>>,
+    /// Extra CA certificates (PEM) to trust for the server, e.g. a self-signed one.
+    pub ca_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

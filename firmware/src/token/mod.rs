@@ -1,0 +1,256 @@
+//! Access tokens from offhook-server: a sans-IO scheduler that decides when to fetch and when
+//! to retry (doubling backoff with jitter), and [`http::fetch_token`], the one HTTP request.
+//!
+//! The glue: `if scheduler.poll_fetch(now) { spawn fetch_token(..) }`; feed the result to
+//! [`TokenScheduler::on_result`] (a new token goes to `device.updateToken`), pass
+//! [`TokenScheduler::status`] to the phone, and call [`TokenScheduler::refresh_now`] on the
+//! phone's `RefreshToken`. Wake up at [`TokenScheduler::poll_timeout`].
+
+pub mod http;
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::phone::{TokenProblem, TokenStatus};
+
+/// The server's answer to `POST /api/token/generate`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct TokenResponse {
+    pub token: String,
+    pub identity: String,
+    /// Lifetime in seconds.
+    pub ttl: u64,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token", &"<hidden>")
+            .field("identity", &self.identity)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// Why a fetch failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenFetchError {
+    /// 401/403: the device id or secret is not accepted.
+    #[error("device credentials rejected")]
+    Rejected,
+    /// 429: too many failures; the server says when to come back.
+    #[error("token server is throttling this device")]
+    Throttled { retry_after: Option<Duration> },
+    #[error("token server answered HTTP {0}")]
+    Status(u16),
+    #[error("cannot reach the token server: {0}")]
+    Unreachable(String),
+    #[error("unexpected answer from the token server: {0}")]
+    BadResponse(String),
+}
+
+impl TokenFetchError {
+    /// The phone's words for it.
+    pub fn problem(&self) -> TokenProblem {
+        match self {
+            TokenFetchError::Rejected => TokenProblem::CredentialsRejected,
+            TokenFetchError::Throttled { .. } => TokenProblem::ServerError(429),
+            TokenFetchError::Status(code) => TokenProblem::ServerError(*code),
+            TokenFetchError::Unreachable(why) => TokenProblem::ServerUnreachable(why.clone()),
+            TokenFetchError::BadResponse(why) => TokenProblem::BadResponse(why.clone()),
+        }
+    }
+}
+
+/// Retry timing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+    /// ± this fraction of random spread (the Voice SDK uses 0.4).
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            jitter: 0.4,
+        }
+    }
+}
+
+/// Ignore refresh requests this soon after a token arrived (a burst of token errors from one
+/// expiry should cause one fetch, not many).
+const REFRESH_DEBOUNCE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+struct Current {
+    token: String,
+    identity: String,
+    received: Instant,
+    expires: Instant,
+}
+
+/// Decides when to fetch a token.
+#[derive(Debug, Clone)]
+pub struct TokenScheduler {
+    backoff: Backoff,
+    rng: u64,
+    current: Option<Current>,
+    /// When to start the next fetch (`None` while one is in flight).
+    next_fetch: Option<Instant>,
+    in_flight: bool,
+    /// Consecutive failures.
+    failures: u32,
+    problem: Option<TokenProblem>,
+}
+
+impl TokenScheduler {
+    /// A scheduler that wants a token right away. `seed` feeds the jitter (use something
+    /// per-device, e.g. from the clock, so handsets do not retry in lockstep).
+    pub fn new(backoff: Backoff, seed: u64, now: Instant) -> TokenScheduler {
+        TokenScheduler {
+            backoff,
+            rng: seed | 1,
+            current: None,
+            next_fetch: Some(now),
+            in_flight: false,
+            failures: 0,
+            problem: None,
+        }
+    }
+
+    /// True when a fetch should start now; the scheduler then waits for [`Self::on_result`].
+    pub fn poll_fetch(&mut self, now: Instant) -> bool {
+        match self.next_fetch {
+            Some(at) if at <= now && !self.in_flight => {
+                self.in_flight = true;
+                self.next_fetch = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// When [`Self::poll_fetch`] will next say yes.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.in_flight {
+            None
+        } else {
+            self.next_fetch
+        }
+    }
+
+    /// The outcome of a fetch; returns the new token (for `updateToken`) if there is one.
+    pub fn on_result(
+        &mut self,
+        result: Result<TokenResponse, TokenFetchError>,
+        now: Instant,
+    ) -> Option<TokenResponse> {
+        self.in_flight = false;
+        match result {
+            Ok(response) => {
+                let ttl = Duration::from_secs(response.ttl.max(1));
+                self.current = Some(Current {
+                    token: response.token.clone(),
+                    identity: response.identity.clone(),
+                    received: now,
+                    expires: now + ttl,
+                });
+                self.failures = 0;
+                self.problem = None;
+                // Our own refresh before expiry, in case `tokenWillExpire` does not come
+                // (it fires once per Device in some SDK versions).
+                let margin = (ttl / 5).min(Duration::from_secs(300));
+                self.next_fetch = Some(now + ttl - margin);
+                Some(response)
+            }
+            Err(error) => {
+                self.failures = self.failures.saturating_add(1);
+                let delay = match &error {
+                    TokenFetchError::Rejected => self.backoff.max,
+                    TokenFetchError::Throttled {
+                        retry_after: Some(after),
+                    } => (*after).max(self.backoff.min),
+                    _ => self.retry_delay(),
+                };
+                self.problem = Some(error.problem());
+                self.next_fetch = Some(now + delay);
+                None
+            }
+        }
+    }
+
+    /// The phone or the Device wants a fresh token (`tokenWillExpire`, token errors).
+    pub fn refresh_now(&mut self, now: Instant) {
+        if self.in_flight || self.problem.is_some() {
+            // A fetch is running, or we are backing off after failures: keep that pace.
+            return;
+        }
+        if let Some(current) = &self.current
+            && now.saturating_duration_since(current.received) < REFRESH_DEBOUNCE
+        {
+            return;
+        }
+        self.next_fetch = Some(now);
+    }
+
+    /// The current token, if it has not expired.
+    pub fn token(&self, now: Instant) -> Option<&str> {
+        self.current
+            .as_ref()
+            .filter(|c| c.expires > now)
+            .map(|c| c.token.as_str())
+    }
+
+    /// What the phone should know.
+    pub fn status(&self, now: Instant) -> TokenStatus {
+        match (&self.problem, &self.current) {
+            (Some(problem), current) => TokenStatus::Failing {
+                problem: problem.clone(),
+                retry_in: self
+                    .next_fetch
+                    .map(|at| at.saturating_duration_since(now))
+                    .unwrap_or_default(),
+                current_valid_for: current
+                    .as_ref()
+                    .map(|c| c.expires.saturating_duration_since(now))
+                    .filter(|d| !d.is_zero()),
+            },
+            (None, Some(current)) if !self.in_flight => TokenStatus::Valid {
+                identity: current.identity.clone(),
+                ttl: current.expires.saturating_duration_since(now),
+            },
+            _ => TokenStatus::Fetching,
+        }
+    }
+
+    /// min × 2^(failures−1), capped at max, spread by ± jitter.
+    fn retry_delay(&mut self) -> Duration {
+        let exponent = self.failures.saturating_sub(1).min(20);
+        let base = self
+            .backoff
+            .min
+            .saturating_mul(1u32 << exponent)
+            .min(self.backoff.max);
+        let spread = (self.next_random() * 2.0 - 1.0) * self.backoff.jitter.clamp(0.0, 1.0);
+        base.mul_f64(1.0 + spread)
+            .clamp(self.backoff.min / 2, self.backoff.max)
+    }
+
+    /// xorshift64*: a uniform number in [0, 1).
+    fn next_random(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests;
