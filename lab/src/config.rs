@@ -181,6 +181,50 @@ pub struct VirtualNumber {
     pub behaviour: Behaviour,
 }
 
+impl VirtualNumber {
+    /// Parses `NUMBER=KIND`: `echo`, `tone:HZ`, `dtmf`, `silence`, `busy`, `no-answer`,
+    /// `decline` or `slow:SECS` (rings SECS seconds, then echoes).
+    pub fn parse(spec: &str) -> Result<VirtualNumber, String> {
+        let (number, kind) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("{spec:?}: expected NUMBER=KIND"))?;
+        let number = number.trim();
+        if !number.starts_with('+')
+            || number.len() < 3
+            || !number[1..].bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(format!("{number:?} is not an E.164 number"));
+        }
+        let (name, arg) = kind.trim().split_once(':').unwrap_or((kind.trim(), ""));
+        let float = |what: &str| -> Result<f32, String> {
+            arg.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("{spec:?}: {what} must be a number"))
+        };
+        let behaviour = match name {
+            "echo" => Behaviour::Echo,
+            "tone" => Behaviour::Tone {
+                hz: float("the frequency")?,
+            },
+            "dtmf" => Behaviour::DtmfRecorder,
+            "silence" => Behaviour::Silence,
+            "busy" => Behaviour::Busy,
+            "no-answer" => Behaviour::NoAnswer,
+            "decline" => Behaviour::Decline,
+            "slow" => Behaviour::SlowAnswer {
+                ring_secs: float("the ring time")?,
+                then: Box::new(Behaviour::Echo),
+            },
+            other => return Err(format!("{spec:?}: unknown kind {other:?}")),
+        };
+        Ok(VirtualNumber {
+            number: number.to_string(),
+            behaviour,
+        })
+    }
+}
+
 /// Numbers from the range reserved for fiction (555-0100…0199).
 pub const ECHO_NUMBER: &str = "+12025550100";
 pub const TONE_NUMBER: &str = "+12025550101";
@@ -296,6 +340,27 @@ mod tests {
         let text = "# comment\nexport TWILIO_ACCOUNT_SID=\"AC1\"\nTWILIO_AUTH_TOKEN='t'\n";
         let err = Credentials::from_env_text(text).unwrap_err();
         assert_eq!(err, "missing setting TWILIO_API_KEY");
+    }
+
+    #[test]
+    fn virtual_number_specs() {
+        let v = VirtualNumber::parse("+15550001111=tone:440").unwrap();
+        assert_eq!(v.behaviour, Behaviour::Tone { hz: 440.0 });
+        assert_eq!(
+            VirtualNumber::parse("+1555=slow:2").unwrap().behaviour,
+            Behaviour::SlowAnswer {
+                ring_secs: 2.0,
+                then: Box::new(Behaviour::Echo)
+            }
+        );
+        assert_eq!(
+            VirtualNumber::parse("+1555=no-answer").unwrap().behaviour,
+            Behaviour::NoAnswer
+        );
+        assert!(VirtualNumber::parse("5551=echo").is_err());
+        assert!(VirtualNumber::parse("+1555=tone:x").is_err());
+        assert!(VirtualNumber::parse("+1555=sing").is_err());
+        assert!(VirtualNumber::parse("+1555").is_err());
     }
 
     #[test]

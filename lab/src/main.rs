@@ -32,6 +32,10 @@ struct Args {
     /// The phone number's Voice URL (inbound calls). Without it: built-in routing.
     #[arg(long)]
     number_url: Option<String>,
+    /// Add or replace a virtual number: NUMBER=KIND with KIND echo, tone:HZ, dtmf, silence,
+    /// busy, no-answer, decline or slow:SECS. Repeatable.
+    #[arg(long = "virtual-number", value_name = "NUMBER=KIND", value_parser = offhook_lab::VirtualNumber::parse)]
+    virtual_numbers: Vec<offhook_lab::VirtualNumber>,
     /// Where to write the CA certificate (default: a temporary file).
     #[arg(long)]
     ca_cert: Option<PathBuf>,
@@ -89,6 +93,12 @@ async fn run(args: Args) -> Result<(), LabError> {
     config.app_url = args.app_url;
     config.number_url = args.number_url;
     config.ca_cert_path = args.ca_cert;
+    for v in args.virtual_numbers {
+        config
+            .virtual_numbers
+            .retain(|existing| existing.number != v.number);
+        config.virtual_numbers.push(v);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let read = |p: &PathBuf| {
             std::fs::read_to_string(p)

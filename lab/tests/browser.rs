@@ -287,19 +287,24 @@ async fn sdk_reports_bad_tokens_with_precision() {
 async fn sdk_token_will_expire_and_update_token_keeps_registration() {
     let _serial = SERIAL.lock().await;
     let lab = lab().await;
-    // TTL 12 s and tokenRefreshMs 10 s: tokenWillExpire after about 2 s. Hold past the first
-    // token's expiry to show the updated token carries the registration.
+    // TTL 13 s and tokenRefreshMs 10 s: tokenWillExpire about 3 s after `connected` (less the
+    // page's start-up). Hold a second past the first token's expiry to show the updated token
+    // carries the registration.
+    let ttl = 13;
+    let expires_ms = (now_unix() + ttl) * 1000;
     let args = json!({
-        "token": lab.credentials.token("web-carol", 12),
+        "token": lab.credentials.token("web-carol", ttl),
         "freshToken": lab.credentials.token("web-carol", 600),
         "tokenRefreshMs": 10000,
-        "holdMs": 11500,
+        "holdUntilMs": expires_ms + 1500,
     });
     let r = scenario("token-refresh", &lab, args).await;
-    let after = r["willExpireAfterMs"].as_u64().unwrap();
+    // The SDK schedules it from the lab's `connected.token.ttl`: exp − tokenRefreshMs.
+    let at = r["willExpireAtMs"].as_u64().unwrap() as i64;
+    let expected = expires_ms as i64 - 10_000;
     assert!(
-        (1000..5000).contains(&after),
-        "tokenWillExpire after {after} ms: {r}"
+        (at - expected).abs() < 1500,
+        "tokenWillExpire at {at}, expected about {expected}: {r}"
     );
     assert_eq!(r["state"], "registered", "{r}");
     let events = event_names(&r["events"]);

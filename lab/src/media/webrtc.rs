@@ -196,8 +196,7 @@ impl WebrtcLeg {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut buf = vec![0u8; 2048];
-        loop {
-            let Some(timeout) = self.drain() else { break };
+        while let Some(timeout) = self.drain() {
             let wake = Instant::from_std(timeout);
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => match received {

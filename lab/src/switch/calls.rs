@@ -55,6 +55,8 @@ pub struct ClientEndpoint {
     pub local_sdp: Option<String>,
     /// `ringing` with early-media SDP went out (so `answer` needs no SDP).
     pub early_media_sent: bool,
+    /// `ringing` went out (the SDK now knows the CA SID).
+    pub ringing_sent: bool,
     /// `answer` went out (client-placed legs) or the client's answer was applied (invited legs).
     pub answered: bool,
     /// For legs the lab invited: the `invite` went out.
@@ -183,6 +185,8 @@ pub struct DialState {
     pub deadline: Instant,
     pub answered: Option<String>,
     pub bridged_unix_ms: Option<u64>,
+    /// `<Dial timeLimit>`: the bridge ends at this time.
+    pub limit_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +246,7 @@ impl Call {
     pub fn deadline(&self) -> Option<Instant> {
         let dial = match &self.phase {
             Phase::Dialing(d) => Some(d.deadline),
+            Phase::Bridged(d) => d.limit_at,
             _ => None,
         };
         let give_up = self

@@ -163,6 +163,7 @@ impl Switch {
             reconnect_deadline: None,
             local_sdp: None,
             early_media_sent: false,
+            ringing_sent: false,
             answered: false,
             invited: false,
             params: Vec::new(),
@@ -618,26 +619,32 @@ impl Switch {
         }
     }
 
-    /// Sends `ringing` with early-media SDP to a client parent (answerOnBridge).
-    fn ring_parent(&mut self, call_sid: &str, now: Now) {
+    /// Sends `ringing` to a client parent (answerOnBridge): with early-media SDP when the far
+    /// end is a number (the lab plays ringback), without when it is a client (no early media;
+    /// the SDP then comes with `answer`). Returns whether media flows before the answer.
+    fn ring_parent(&mut self, call_sid: &str, early_media: bool, now: Now) -> bool {
         let Some(leg) = self.legs.get_mut(call_sid) else {
-            return;
+            return false;
         };
         if leg.answered_unix_ms.is_some() {
-            return;
+            return true;
         }
         let Endpoint::Client(c) = &mut leg.endpoint else {
-            return;
+            return false;
         };
-        if c.early_media_sent {
-            return;
+        if c.ringing_sent {
+            return c.early_media_sent;
         }
-        c.early_media_sent = true;
-        let payload =
-            json!({ "callsid": call_sid, "sdp": c.local_sdp.clone().unwrap_or_default() });
+        c.ringing_sent = true;
+        c.early_media_sent = early_media;
+        let mut payload = json!({ "callsid": call_sid });
+        if early_media {
+            payload["sdp"] = json!(c.local_sdp.clone().unwrap_or_default());
+        }
         if let Some(conn) = c.conn {
             self.send(conn, server_frame("ringing", payload), now);
         }
+        early_media
     }
 
     fn start_dial(&mut self, call_sid: &str, dial: Dial, now: Now) {
@@ -647,19 +654,26 @@ impl Switch {
         let parent_is_client = parent.client().is_some();
         let parent_from = parent.from.clone();
         if parent_is_client {
-            if dial.answer_on_bridge {
-                self.ring_parent(call_sid, now);
+            let media_flows = if dial.answer_on_bridge {
+                let early = dial
+                    .targets
+                    .iter()
+                    .any(|t| matches!(t, DialTarget::Number { .. }));
+                self.ring_parent(call_sid, early, now)
             } else {
                 self.answer_parent(call_sid, now);
-            }
+                true
+            };
             // Twilio plays ringback in-band while the far end rings.
-            let token = self.seq();
-            self.media(MediaCommand::Play {
-                leg: call_sid.to_string(),
-                token,
-                items: vec![PlayItem::Ringback],
-                loops: 1,
-            });
+            if media_flows {
+                let token = self.seq();
+                self.media(MediaCommand::Play {
+                    leg: call_sid.to_string(),
+                    token,
+                    items: vec![PlayItem::Ringback],
+                    loops: 1,
+                });
+            }
         }
         let from = dial.caller_id.clone().unwrap_or(parent_from);
         let mut children = Vec::new();
@@ -741,6 +755,7 @@ impl Switch {
                 deadline,
                 answered: None,
                 bridged_unix_ms: None,
+                limit_at: None,
             });
             call.last_dial_failure = None;
         }
@@ -769,10 +784,10 @@ impl Switch {
             Endpoint::Virtual { behaviour, .. } => Some(behaviour.clone()),
             Endpoint::Client(_) => None,
         };
-        let winner = match self.calls.get(&call_sid).map(|c| &c.phase) {
-            Some(Phase::Dialing(d)) if d.answered.is_none() => true,
-            _ => false,
-        };
+        let winner = matches!(
+            self.calls.get(&call_sid).map(|c| &c.phase),
+            Some(Phase::Dialing(d)) if d.answered.is_none()
+        );
         if !winner {
             self.end_leg(child, LegState::Canceled, "lost-race", Notice::Plain, now);
             return;
@@ -797,6 +812,10 @@ impl Switch {
                 let mut d = d.clone();
                 d.answered = Some(child.to_string());
                 d.bridged_unix_ms = Some(now.unix_ms);
+                d.limit_at = d
+                    .dial
+                    .time_limit_secs
+                    .map(|secs| now.at + Duration::from_secs(u64::from(secs)));
                 call.phase = Phase::Bridged(d);
             }
         }
@@ -1023,7 +1042,7 @@ impl Switch {
                     }
                 } else {
                     // Before `ringing`/`answer` the SDK only knows its temporary id.
-                    let known = c.answered || c.early_media_sent;
+                    let known = c.answered || c.ringing_sent;
                     let callsid = if known {
                         sid.to_string()
                     } else {
@@ -1092,6 +1111,20 @@ impl Switch {
         if call.give_up_at.is_some_and(|d| d <= now.at) {
             call.give_up_at = None;
             self.end_call(call_sid, "caller-gave-up", Notice::Silent, now);
+            return;
+        }
+        if let Phase::Bridged(d) = &call.phase {
+            if let (Some(limit), Some(child)) = (d.limit_at, d.answered.clone()) {
+                if limit <= now.at {
+                    self.end_leg(
+                        &child,
+                        LegState::Completed,
+                        "time-limit",
+                        Notice::Plain,
+                        now,
+                    );
+                }
+            }
             return;
         }
         let Phase::Dialing(d) = &call.phase else {

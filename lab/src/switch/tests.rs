@@ -478,3 +478,41 @@ fn dtmf_frames_are_recorded_and_forwarded_to_the_peer() {
             .any(|m| matches!(m, MediaCommand::ForwardDtmf { digits, .. } if digits == "12w#"))
     );
 }
+
+#[test]
+fn dialling_a_client_rings_without_early_media_and_answers_with_sdp() {
+    let mut h = Harness::new(None, None);
+    h.online(1, "alice", 0);
+    h.online(2, "bob", 0);
+    h.invite(1, "client:bob");
+    let ringing = h.take_frames(1);
+    assert_eq!(ringing[0]["type"], "ringing");
+    assert!(
+        ringing[0]["payload"].get("sdp").is_none(),
+        "no early media from a client"
+    );
+    assert!(h.plays.is_empty(), "no ringback without media");
+    let invite = h.take_frames(2);
+    let child = invite[0]["payload"]["callsid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    h.frame(2, "answer", json!({ "callsid": child, "sdp": "v=0" }));
+    let answer = h.take_frames(1);
+    assert_eq!(answer[0]["type"], "answer");
+    assert_eq!(answer[0]["payload"]["sdp"], "v=0 answer");
+}
+
+#[test]
+fn dial_time_limit_ends_the_bridge() {
+    let mut h = Harness::new(Some("http://app.example/voice"), None);
+    h.online(1, "alice", 0);
+    h.invite(1, "+15551234567");
+    h.reply_webhook(Ok("<Response><Dial timeLimit=\"3\"><Number>+12025550100</Number></Dial><Say>Time is up</Say></Response>"));
+    assert_eq!(h.calls()[0].phase, "bridged");
+    h.plays.clear();
+    h.advance(Duration::from_secs(4));
+    let call = &h.calls()[0];
+    assert_eq!(call.legs[1].end_reason.as_deref(), Some("time-limit"));
+    assert_eq!(h.plays[0].2, vec![PlayItem::Say("Time is up".into())]);
+}
