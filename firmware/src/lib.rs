@@ -10,6 +10,7 @@
 //! - [`twilio_errors`] — every Twilio error code as a title, a plain cause and what to do.
 //! - [`config`] — the TOML config file, checked with file/line/column errors.
 //! - [`token`] — when to fetch access tokens (backoff, jitter) and the HTTP request itself.
+//! - [`systemd`] — readiness, status and watchdog pings for `Type=notify`, journald logging.
 //! - [`clock`] — wall-clock time carried on the monotonic clock, and time formatting.
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod history;
 pub mod phone;
 pub mod screens;
 pub mod state_file;
+pub mod systemd;
 pub mod token;
 pub mod tones;
 pub mod twilio_errors;
