@@ -119,7 +119,8 @@ pub use error::LabError;
 
 /// A running lab. Dropping it stops the lab too; [`LabHandle::shutdown`] also waits for it.
 pub struct LabHandle {
-    /// Where the WSS signaling server listens (`chunderw` for the JS SDK).
+    /// Where clients reach the WSS signaling server (`chunderw` for the JS SDK): the listen
+    /// address, with the media IP in place of an unspecified (0.0.0.0) listen IP.
     pub signaling_addr: SocketAddr,
     /// The control API's base URL, `http://127.0.0.1:PORT`.
     pub control_url: String,
@@ -179,7 +180,13 @@ impl Lab {
     /// Binds the signaling and control listeners, makes the certificate and starts the lab on
     /// the current tokio runtime.
     pub async fn start(config: LabConfig) -> Result<LabHandle, LabError> {
-        let material = tls::material(&config.tls, config.listen.ip())?;
+        // What clients dial: the listen IP, or the media IP when listening on all interfaces.
+        let advertised_ip = if config.listen.ip().is_unspecified() {
+            config.media_ip()
+        } else {
+            config.listen.ip()
+        };
+        let material = tls::material(&config.tls, advertised_ip)?;
         let (ca_cert_path, remove_ca_file) = match &config.ca_cert_path {
             Some(p) => (p.clone(), false),
             None => {
@@ -208,7 +215,7 @@ impl Lab {
                     addr: config.control_listen,
                     source,
                 })?;
-        let signaling_addr = listener.local_addr()?;
+        let signaling_addr = SocketAddr::new(advertised_ip, listener.local_addr()?.port());
         let control_addr = control_listener.local_addr()?;
         let control_url = format!("http://{control_addr}");
 
