@@ -145,14 +145,16 @@ impl LabHandle {
         format!("wss://{}/signal", self.signaling_addr)
     }
 
-    /// The start-up line the binary prints.
+    /// The start-up line the binary prints, keys in the documented order:
+    /// `{"signaling":"127.0.0.1:PORT","control":"http://127.0.0.1:PORT","ca_cert":"PATH"}`.
     pub fn startup_line(&self) -> String {
-        json!({
-            "signaling": self.signaling_addr.to_string(),
-            "control": self.control_url,
-            "ca_cert": self.ca_cert_path.display().to_string(),
-        })
-        .to_string()
+        let s = |v: String| serde_json::Value::String(v).to_string();
+        format!(
+            "{{\"signaling\":{},\"control\":{},\"ca_cert\":{}}}",
+            s(self.signaling_addr.to_string()),
+            s(self.control_url.clone()),
+            s(self.ca_cert_path.display().to_string())
+        )
     }
 
     /// Stops every task and waits for them.
