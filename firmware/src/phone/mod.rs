@@ -3,15 +3,36 @@
 //!
 //! Driving it (the glue):
 //! ```text
-//! let mut phone = Phone::new(config, user_settings, history, Instant::now());
+//! let mut phone = Phone::new(config.phone_config(), user_settings, history, Instant::now());
 //! loop {
-//!     while let Some(out) = phone.poll_output() { /* do it */ }
+//!     while let Some(out) = phone.poll_output() { /* do it, see below */ }
 //!     wait for an input or until phone.poll_timeout();
 //!     phone.handle(input_or_PhoneInput::Timer, Instant::now());
 //! }
 //! ```
 //! Every `handle` first runs the timers that are due, so `PhoneInput::Timer` is only needed when
 //! nothing else happens before the deadline.
+//!
+//! Inputs, one to one:
+//! - board `InputEvent` → `PhoneInput::Input`;
+//! - Device `registering`/`registered`/`unregistered`/`destroyed`/`error`/`tokenWillExpire` →
+//!   `PhoneInput::Device(DeviceEvent::…)`; `device.edge` changes → `DeviceEvent::Edge`;
+//! - Device `incoming(call)` → take an id with [`Phone::new_call_id`], keep `id → call`, then
+//!   `DeviceEvent::Incoming(IncomingCall { call: id, from, to, call_sid, custom })`;
+//! - Call events → `PhoneInput::Call(id, CallEvent::…)` (`accept`, `cancel`, `disconnect`,
+//!   `reject`, `error`, `mute`, `reconnecting`, `reconnected`, `ringing(hasEarlyMedia)`,
+//!   `sample`, `warning`, `warning-cleared`, `messageReceived`);
+//! - [`crate::token::TokenScheduler::status`] → `PhoneInput::Token` after every change;
+//! - audio device lists, IP address, NTP time → `AudioDevices`, `Network`, `WallClock`.
+//!
+//! Outputs, one to one: `Connect` → `device.connect({params})` (remember `id → call`), `Accept`
+//! / `Reject` / `Ignore` / `Hangup` / `SendDigits` / `Mute` → the Call methods; `PlayTone` /
+//! `StopTone` → a [`crate::tones::TonePlayer`] mixed into the current route; `Ringer` → the
+//! board's ringer (`RingCadence::as_durations`); `Led`, `Route`, `Volume`, `UseAudioDevice` →
+//! the board; `SetEdge` / `SetCodecPreferences` → Device options; `RefreshToken` →
+//! `TokenScheduler::refresh_now`; `SettingsChanged` → save [`Phone::user_settings`];
+//! `HistoryChanged` → save [`Phone::history`]; `ViewChanged` → render [`Phone::view`] with
+//! [`crate::screens`]. On shutdown call [`Phone::shutdown`] and carry out the hang-ups.
 
 mod calls;
 pub mod config;

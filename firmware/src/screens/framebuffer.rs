@@ -124,6 +124,35 @@ impl<C: PixelColor> DrawTarget for Framebuffer<C> {
         }
         Ok(())
     }
+
+    fn fill_solid(
+        &mut self,
+        area: &embedded_graphics::primitives::Rectangle,
+        color: Self::Color,
+    ) -> Result<(), Self::Error> {
+        let visible = area.intersection(&self.bounding_box());
+        let total = (area.size.width * area.size.height) as usize;
+        let shown = (visible.size.width * visible.size.height) as usize;
+        self.outside += total - shown;
+        if shown == 0 {
+            return Ok(());
+        }
+        let width = self.size.width as usize;
+        let x0 = visible.top_left.x as usize;
+        let x1 = x0 + visible.size.width as usize;
+        for y in visible.rows() {
+            let row = y as usize * width;
+            if let Some(span) = self.pixels.get_mut(row + x0..row + x1) {
+                span.fill(color);
+            }
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, color: Self::Color) -> Result<(), Self::Error> {
+        self.pixels.fill(color);
+        Ok(())
+    }
 }
 
 /// Decodes a PNG into RGB bytes (for comparing with a golden image).

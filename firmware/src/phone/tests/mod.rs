@@ -5,6 +5,7 @@ mod incoming;
 mod menu;
 mod offhook;
 mod outgoing;
+mod random;
 mod service;
 
 use std::collections::BTreeMap;
