@@ -148,8 +148,9 @@ impl Device {
             swp.set_avail_min(period_frames as Frames)
                 .map_err(|e| alsa_err("avail min", e))?;
             if dir == Direction::Playback {
-                // Start as soon as one period is queued; we prefill before writing audio.
-                swp.set_start_threshold(period_frames as Frames)
+                // Start once the buffer is full (the thread primes it with silence at once).
+                // Starting on one period makes sound servers underrun straight away.
+                swp.set_start_threshold(buffer_frames as Frames)
                     .map_err(|e| alsa_err("start threshold", e))?;
             }
             pcm.sw_params(&swp)
@@ -169,7 +170,7 @@ impl Device {
         })
     }
 
-    /// Starts capture (playback starts by itself once a period is queued).
+    /// Starts capture (playback starts by itself once its buffer is full).
     pub fn start(&self) -> Result<(), String> {
         if self.pcm.state() != State::Running {
             self.pcm.start().map_err(|e| alsa_err("start", e))?;

@@ -71,7 +71,8 @@ pub struct AudioConfig {
     /// ALSA period (and ring granularity).
     #[serde(with = "crate::serde_ms::millis", rename = "period_ms")]
     pub period: Duration,
-    /// Capture device buffer, in periods.
+    /// Capture device buffer, in periods. Adds no latency (each period is read as soon as
+    /// it is complete); a deeper buffer only rides out longer scheduling delays.
     pub capture_periods: u32,
     /// Playback device buffer, in periods: the main latency knob on the playback side.
     pub playback_periods: u32,
@@ -88,6 +89,10 @@ pub struct AudioConfig {
     pub retry: Duration,
     #[serde(with = "crate::serde_ms::millis", rename = "retry_max_ms")]
     pub retry_max: Duration,
+    /// SCHED_FIFO priority for the two audio threads (1–99; 0 keeps normal scheduling).
+    /// Needs root or CAP_SYS_NICE (systemd: `AmbientCapabilities=CAP_SYS_NICE`); without
+    /// it the threads run normally and say so once in the log.
+    pub realtime_priority: u8,
 }
 
 impl Default for AudioConfig {
@@ -95,7 +100,7 @@ impl Default for AudioConfig {
         AudioConfig {
             rate: 16_000,
             period: Duration::from_millis(10),
-            capture_periods: 4,
+            capture_periods: 8,
             playback_periods: 3,
             ring: Duration::from_millis(200),
             handset: DevicePair::default(),
@@ -104,6 +109,7 @@ impl Default for AudioConfig {
             device_rate: None,
             retry: Duration::from_millis(250),
             retry_max: Duration::from_secs(5),
+            realtime_priority: 40,
         }
     }
 }

@@ -143,9 +143,11 @@ mod tests {
             for chunk in input.chunks(441) {
                 r.process(chunk, &mut out);
             }
+            // Short by the filter's look-ahead: 16 input samples, in output samples.
             let expected = to as usize;
+            let lookahead = (HALF_TAPS + 1) * (to as usize).div_ceil(from as usize);
             assert!(
-                out.len().abs_diff(expected) <= HALF_TAPS + 1,
+                out.len().abs_diff(expected) <= lookahead,
                 "{from}->{to}: {} samples",
                 out.len()
             );

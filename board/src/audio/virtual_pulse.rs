@@ -23,7 +23,8 @@ pub struct VirtualAudio {
     child: Child,
     dir: PathBuf,
     socket: PathBuf,
-    sinks: Vec<(String, u32)>,
+    /// Sink name, module index, and the process keeping it at low latency.
+    sinks: Vec<(String, u32, Child)>,
 }
 
 fn err(message: impl Into<String>) -> BoardError {
@@ -56,8 +57,10 @@ impl VirtualAudio {
                 "--exit-idle-time=-1",
                 "--use-pid-file=no",
                 "--disable-shm=yes",
-                "--realtime=no",
-                "--high-priority=no",
+                // Real-time scheduling where allowed (root, rtkit), so a busy machine does
+                // not starve the server and fake underruns.
+                "--realtime=yes",
+                "--high-priority=yes",
                 "--log-target=stderr",
                 "-L",
             ])
@@ -138,6 +141,11 @@ impl VirtualAudio {
     }
 
     /// Adds a mono null sink called `name`.
+    ///
+    /// A null sink with no low-latency client renders in 2-second blocks, so a new stream
+    /// would wait up to two seconds before it moves. A `pacat` playing silence at 10 ms
+    /// latency into each sink keeps it rendering in small blocks, as a sound card would.
+    /// Returns once the sink runs at low latency.
     pub fn add_sink(&mut self, name: &str, rate: u32) -> Result<()> {
         let index = self.pactl(&[
             "load-module",
@@ -150,8 +158,76 @@ impl VirtualAudio {
         let index = index
             .parse()
             .map_err(|_| err(format!("pactl gave module index {index:?}")))?;
-        self.sinks.push((name.to_owned(), index));
-        Ok(())
+        let keeper = Command::new("pacat")
+            .arg(format!("--server={}", self.server()))
+            .arg(format!("--device={name}"))
+            .args([
+                "--raw",
+                "--channels=1",
+                "--format=s16le",
+                "--latency-msec=10",
+            ])
+            .arg(format!("--rate={rate}"))
+            .arg("/dev/zero")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| err(format!("cannot run pacat: {e}")))?;
+        self.sinks.push((name.to_owned(), index, keeper));
+        self.settle(name)
+    }
+
+    /// Waits for the keeper to connect, then suspends and resumes the sink so it restarts
+    /// its clock with small blocks at once instead of finishing its first 2-second block.
+    fn settle(&self, name: &str) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.keeper_connected(name)? {
+            if Instant::now() >= deadline {
+                return Err(err(format!("the keeper stream for {name} did not connect")));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.pactl(&["suspend-sink", name, "1"])?;
+        self.pactl(&["suspend-sink", name, "0"])?;
+        loop {
+            match self.sink_latency(name)? {
+                Some(l) if l < Duration::from_millis(50) => return Ok(()),
+                _ if Instant::now() >= deadline => {
+                    return Err(err(format!("sink {name} did not settle to a low latency")));
+                }
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    /// Whether a client stream plays into sink `name`.
+    fn keeper_connected(&self, name: &str) -> Result<bool> {
+        let sinks = self.pactl(&["list", "short", "sinks"])?;
+        let Some(index) = sinks
+            .lines()
+            .find(|l| l.split('\t').nth(1) == Some(name))
+            .and_then(|l| l.split('\t').next())
+        else {
+            return Ok(false);
+        };
+        let inputs = self.pactl(&["list", "short", "sink-inputs"])?;
+        Ok(inputs.lines().any(|l| l.split('\t').nth(1) == Some(index)))
+    }
+
+    /// The sink's current latency as `pactl list sinks` reports it.
+    fn sink_latency(&self, name: &str) -> Result<Option<Duration>> {
+        let text = self.pactl(&["list", "sinks"])?;
+        let mut in_sink = false;
+        for line in text.lines().map(str::trim) {
+            if let Some(n) = line.strip_prefix("Name: ") {
+                in_sink = n == name;
+            } else if in_sink && let Some(rest) = line.strip_prefix("Latency: ") {
+                let usec = rest.split_whitespace().next().and_then(|v| v.parse().ok());
+                return Ok(usec.map(Duration::from_micros));
+            }
+        }
+        Ok(None)
     }
 
     /// Removes a sink, as if its USB device had been unplugged.
@@ -159,11 +235,13 @@ impl VirtualAudio {
         let pos = self
             .sinks
             .iter()
-            .position(|(n, _)| n == name)
+            .position(|(n, _, _)| n == name)
             .ok_or_else(|| err(format!("no sink {name}")))?;
-        let (_, index) = self.sinks.remove(pos);
-        self.pactl(&["unload-module", &index.to_string()])?;
-        Ok(())
+        let (_, index, mut keeper) = self.sinks.remove(pos);
+        let result = self.pactl(&["unload-module", &index.to_string()]);
+        let _ = keeper.kill();
+        let _ = keeper.wait();
+        result.map(|_| ())
     }
 
     /// The server address for PulseAudio clients.
@@ -172,14 +250,15 @@ impl VirtualAudio {
     }
 
     /// An ALSA configuration defining `NAME` and `NAME_monitor` PCMs for `sinks`, with hints
-    /// so they are listed. Self-contained: use it as `ALSA_CONFIG_PATH`.
+    /// so they are listed. Self-contained: use it as `ALSA_CONFIG_PATH`. Playback PCMs report
+    /// the server's underruns as ALSA underruns (`handle_underrun`), as a sound card would.
     pub fn alsa_config(&self, sinks: &[&str]) -> String {
         let server = self.server();
         let mut text = String::new();
         for name in sinks {
             let _ = writeln!(
                 text,
-                "pcm.{name} {{ type pulse device \"{name}\" server \"{server}\" \
+                "pcm.{name} {{ type pulse device \"{name}\" server \"{server}\" handle_underrun true \
                  hint {{ show on description \"Virtual sink {name}\" }} }}\n\
                  pcm.{name}_monitor {{ type pulse device \"{name}.monitor\" server \"{server}\" \
                  hint {{ show on description \"Monitor of virtual sink {name}\" }} }}"
@@ -191,7 +270,11 @@ impl VirtualAudio {
 
 impl Drop for VirtualAudio {
     fn drop(&mut self) {
-        // Only the server this value started, by its pid.
+        // Only the processes this value started, by their pids.
+        for (_, _, keeper) in self.sinks.iter_mut() {
+            let _ = keeper.kill();
+            let _ = keeper.wait();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -74,12 +74,21 @@ impl Pacer {
 struct Open {
     dev: Device,
     resampler: Option<Resampler>,
+    /// Periods moved since this device was opened.
+    periods: u64,
+}
+
+/// A device being opened on a helper thread.
+struct Pending {
+    name: String,
+    handle: std::thread::JoinHandle<Result<Device, String>>,
 }
 
 /// Device management common to both directions.
 struct Slot {
     dir: Direction,
     open: Option<Open>,
+    pending: Option<Pending>,
     backoff: Backoff,
     next_attempt: Instant,
     last_failure: Option<String>,
@@ -93,6 +102,7 @@ impl Slot {
         Slot {
             dir,
             open: None,
+            pending: None,
             backoff: Backoff::new(c.retry, c.retry_max),
             next_attempt: Instant::now(),
             last_failure: None,
@@ -113,7 +123,8 @@ impl Slot {
         direction_name(self.dir)
     }
 
-    /// Opens the route's device if it differs from the open one and a retry is due.
+    /// Follows the route: opens its device (on a helper thread, so the current device keeps
+    /// being serviced meanwhile) when it differs from the open one and a retry is due.
     /// Returns the device it replaced, still open, so the caller can drain it.
     fn follow_route(&mut self, wanted: &str, counters: &Counters) -> Option<Open> {
         let current = self.open.as_ref().map(|o| o.dev.name.as_str());
@@ -132,52 +143,84 @@ impl Slot {
             }
             return None;
         }
-        if Instant::now() < self.next_attempt {
-            return None;
+        if let Some(pending) = self.pending.take() {
+            if !pending.handle.is_finished() {
+                self.pending = Some(pending);
+                return None;
+            }
+            let result = pending
+                .handle
+                .join()
+                .unwrap_or_else(|_| Err("the opening thread panicked".into()));
+            if pending.name != wanted {
+                // The route changed again while opening; this device is not wanted now.
+                return None;
+            }
+            return match result.and_then(|dev| {
+                if self.dir == Direction::Capture {
+                    dev.start()?;
+                }
+                Ok(dev)
+            }) {
+                Ok(dev) => self.install(dev, counters),
+                Err(message) => {
+                    self.failed(wanted, message, counters);
+                    None
+                }
+            };
         }
-        let opened = Device::open(wanted, self.dir, &self.request).and_then(|d| {
-            if self.dir == Direction::Capture {
-                d.start()?;
-            }
-            Ok(d)
-        });
-        match opened {
-            Ok(dev) => {
-                tracing::info!(
-                    "{}: {} open at {} Hz, {} channel(s), period {} frames, buffer {} frames{}",
-                    self.name(),
-                    dev.name,
-                    dev.rate,
-                    dev.channels,
-                    dev.period_frames,
-                    dev.buffer_frames,
-                    if dev.rate != self.stream_rate {
-                        format!(" (resampling to/from {} Hz)", self.stream_rate)
-                    } else {
-                        String::new()
-                    }
-                );
-                counters.set_device(Some(dev.name.clone()));
-                counters.device_rate.store(dev.rate, Ordering::Relaxed);
-                counters
-                    .period_frames
-                    .store(dev.period_frames as u32, Ordering::Relaxed);
-                counters
-                    .buffer_frames
-                    .store(dev.buffer_frames as u32, Ordering::Relaxed);
-                self.backoff.reset();
-                self.last_failure = None;
-                let resampler = match self.dir {
-                    Direction::Capture => Resampler::new(dev.rate, self.stream_rate),
-                    Direction::Playback => Resampler::new(self.stream_rate, dev.rate),
-                };
-                self.open.replace(Open { dev, resampler })
-            }
-            Err(message) => {
-                self.failed(wanted, message, counters);
-                None
+        if Instant::now() >= self.next_attempt {
+            let (name, dir, request) = (wanted.to_owned(), self.dir, self.request.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("audio-open-{}", self.name()))
+                .spawn(move || Device::open(&name, dir, &request));
+            match spawned {
+                Ok(handle) => {
+                    self.pending = Some(Pending {
+                        name: wanted.to_owned(),
+                        handle,
+                    })
+                }
+                Err(e) => self.failed(wanted, format!("cannot spawn opener: {e}"), counters),
             }
         }
+        None
+    }
+
+    fn install(&mut self, dev: Device, counters: &Counters) -> Option<Open> {
+        tracing::info!(
+            "{}: {} open at {} Hz, {} channel(s), period {} frames, buffer {} frames{}",
+            self.name(),
+            dev.name,
+            dev.rate,
+            dev.channels,
+            dev.period_frames,
+            dev.buffer_frames,
+            if dev.rate != self.stream_rate {
+                format!(" (resampling to/from {} Hz)", self.stream_rate)
+            } else {
+                String::new()
+            }
+        );
+        counters.set_device(Some(dev.name.clone()));
+        counters.device_rate.store(dev.rate, Ordering::Relaxed);
+        counters
+            .period_frames
+            .store(dev.period_frames as u32, Ordering::Relaxed);
+        counters
+            .buffer_frames
+            .store(dev.buffer_frames as u32, Ordering::Relaxed);
+        self.backoff.reset();
+        self.last_failure = None;
+        let resampler = match self.dir {
+            Direction::Capture => Resampler::new(dev.rate, self.stream_rate),
+            Direction::Playback => Resampler::new(self.stream_rate, dev.rate),
+        };
+        self.open.replace(Open {
+            dev,
+            resampler,
+            periods: 0,
+        })
     }
 
     /// Records a failure of `device` and schedules the next attempt.
@@ -230,12 +273,39 @@ impl Slot {
     }
 }
 
-/// Timeout for one period before a device counts as stalled.
-fn stall_timeout(shared: &Shared) -> Duration {
-    (shared.config.period * 20).max(Duration::from_millis(200))
+/// Moves the calling thread to SCHED_FIFO so UI work and builds cannot delay a period.
+fn set_realtime(priority: u8, what: &str) {
+    if priority == 0 {
+        return;
+    }
+    let param = libc::sched_param {
+        sched_priority: i32::from(priority.min(99)),
+    };
+    // SAFETY: plain syscall on the current thread with a valid sched_param.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if rc == 0 {
+        tracing::debug!("{what} thread at SCHED_FIFO priority {priority}");
+    } else {
+        tracing::info!(
+            "{what} thread keeps normal scheduling (SCHED_FIFO {priority}: {})",
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+}
+
+/// Timeout for one period before a device counts as stalled. The first period after
+/// opening gets longer: USB devices and sound servers can take a while to start streaming.
+fn stall_timeout(shared: &Shared, first: bool) -> Duration {
+    let normal = (shared.config.period * 20).max(Duration::from_millis(200));
+    if first {
+        normal.max(Duration::from_secs(2))
+    } else {
+        normal
+    }
 }
 
 pub(crate) fn capture(shared: Arc<Shared>, mut ring: rtrb::Producer<i16>) {
+    set_realtime(shared.config.realtime_priority, "capture");
     let counters = &shared.capture;
     let period = shared.config.period_frames();
     let mut slot = Slot::new(&shared, Direction::Capture);
@@ -265,8 +335,10 @@ pub(crate) fn capture(shared: Arc<Shared>, mut ring: rtrb::Producer<i16>) {
         let moved = match slot.open.as_mut() {
             Some(open) => {
                 raw.clear();
-                match open.dev.read_period(&mut raw, stall_timeout(&shared)) {
+                let timeout = stall_timeout(&shared, open.periods == 0);
+                match open.dev.read_period(&mut raw, timeout) {
                     Ok(_) => {
+                        open.periods += 1;
                         counters.periods.fetch_add(1, Ordering::Relaxed);
                         counters
                             .delay_frames
@@ -339,6 +411,7 @@ fn push(ring: &mut rtrb::Producer<i16>, samples: &[i16], counters: &Counters) ->
 }
 
 pub(crate) fn playback(shared: Arc<Shared>, mut ring: rtrb::Consumer<i16>) {
+    set_realtime(shared.config.realtime_priority, "playback");
     let counters = &shared.playback;
     let period = shared.config.period_frames();
     let mut slot = Slot::new(&shared, Direction::Playback);
@@ -349,17 +422,15 @@ pub(crate) fn playback(shared: Arc<Shared>, mut ring: rtrb::Consumer<i16>) {
     while !shared.stopped() {
         let wanted = shared.devices().playback.clone();
         if let Some(old) = slot.follow_route(&wanted, counters) {
-            // Let the old device play what it holds, then start the new one primed.
+            // Let the old device play what it holds before the new one takes over.
             old.dev.drain();
-            if let Some(open) = slot.open.as_mut() {
-                let silence = vec![0i16; open.dev.period_frames];
-                let _ = open.dev.write(&silence);
-            }
             pacer = Pacer::new(shared.config.rate);
-        } else if let Some(open) = slot.open.as_mut()
-            && counters.periods.load(Ordering::Relaxed) == 0
-            && pacer.frames == 0
+        }
+        if let Some(open) = slot.open.as_mut()
+            && open.periods == 0
         {
+            // Prime a newly opened device with one period of silence: a cushion against
+            // the first scheduling hiccup.
             let silence = vec![0i16; open.dev.period_frames];
             let _ = open.dev.write(&silence);
         }
@@ -386,6 +457,7 @@ pub(crate) fn playback(shared: Arc<Shared>, mut ring: rtrb::Consumer<i16>) {
                 };
                 match open.dev.write(samples) {
                     Ok(()) => {
+                        open.periods += 1;
                         counters.periods.fetch_add(1, Ordering::Relaxed);
                         counters
                             .delay_frames
