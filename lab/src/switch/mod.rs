@@ -4,12 +4,21 @@
 //!
 //! The IO shell (`crate::runtime`) feeds it and carries out what it asks; tests drive it with
 //! a virtual clock and fake media results.
+//!
+//! - `session` — connections: `listen`, tokens, registration, heartbeats, the frame log.
+//! - `frames_in` — call frames from clients (`invite`, `answer`, `hangup`, `message`, …).
+//! - `start` — new calls; `exec` — fetching and running TwiML; `dial` — `<Dial>` and bridging;
+//!   `ending` — hang-ups, timers, lost sockets and media results.
+//! - `calls` — the call and leg model; `control` — control-API requests.
 
 mod calls;
 pub mod control;
+mod dial;
+mod ending;
 mod exec;
 mod frames_in;
 mod session;
+mod start;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
