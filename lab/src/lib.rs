@@ -51,7 +51,12 @@
 //!   app's Voice URL is POSTed (Twilio's parameters, custom parameters, `X-Twilio-Signature`) and
 //!   the TwiML runs. `answer {callsid, sdp, reconnect}` goes out when the call is answered —
 //!   at once for `<Say>`/`<Play>`/`<Pause>`/`<Dial>`, only on bridge with `answerOnBridge`
-//!   (then `ringing {callsid, sdp}` with early media first). Failed dials end an unanswered
+//!   (then `ringing` comes first: with early-media SDP and in-band ringback when dialling a
+//!   number, without SDP when dialling a client, in which case `answer` carries the SDP).
+//!   TwiML: `<Dial>` (`<Client>` identity or `<Identity>` + `<Parameter>`, `<Number>`, bare
+//!   number; `callerId`, `answerOnBridge`, `timeout`, `timeLimit`, `action`/`method`), `<Say>`
+//!   (a tone-per-word stand-in for speech), `<Play>` (WAV over http, or `digits` as RFC 4733),
+//!   `<Pause>`, `<Hangup>`, `<Reject reason>`, `<Redirect>`. Failed dials end an unanswered
 //!   client call with `hangup {error}`: 31486 busy, 31480 no answer, 31603 declined, 31404 no
 //!   such number. Unreachable URLs (11200) and bad TwiML (12100/12200) play an application-error
 //!   message and hang up; the call's `errors` show the code.
@@ -72,7 +77,8 @@
 //! ## Virtual numbers (defaults)
 //! `+12025550100` echo, `+12025550101` 1 kHz tone, `+12025550102` DTMF recorder,
 //! `+12025550103` busy, `+12025550104` no answer, `+12025550105` decline,
-//! `+12025550106` answers after 3 s of ringing (then echoes).
+//! `+12025550106` answers after 3 s of ringing (then echoes). More with
+//! [`LabConfig::virtual_numbers`] or `--virtual-number NUMBER=KIND` (see [`VirtualNumber::parse`]).
 //!
 //! ## Control API (`control_url`, JSON)
 //! | route | what |
