@@ -11,6 +11,7 @@
 //! - [`led`] — LED names and modes (off/on/blink).
 //! - [`cadence`] — ring cadences.
 //! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
+//! - [`gpio`] — GPIO lines by name through the character device, as embedded-hal pins.
 //! - [`display`] — frames the firmware draws on, change tracking, panels, PNG/terminal rendering.
 //! - [`audio`] — ALSA capture/playback threads, rings, routes, recovery, device listing.
 //! - [`board`] — [`Board`], the bundle of inputs and outputs the firmware gets.
@@ -21,6 +22,7 @@ pub mod cadence;
 pub mod debounce;
 pub mod display;
 pub mod error;
+pub mod gpio;
 pub mod hook;
 pub mod indicators;
 pub mod input;

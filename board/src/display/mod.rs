@@ -7,11 +7,11 @@
 //! renderer generic over `C: PixelColor + From<BinaryColor>` serves both.
 
 mod color;
-// pub mod fbdev;
-// pub mod mipi;
+pub mod fbdev;
+pub mod mipi;
 mod mono;
 pub mod render;
-// pub mod ssd1306;
+pub mod ssd1306;
 
 pub use color::ColorFrame;
 pub use mono::MonoFrame;
