@@ -1,9 +1,12 @@
 //! The bundle the firmware gets: input events, indicators, display (and audio), whatever the
 //! board. Built by [`crate::hardware`] from a profile or by [`crate::sim`] for the simulator.
 
+use crate::audio::Audio;
 use crate::display::Display;
+use crate::error::Result;
 use crate::indicators::Indicators;
 use crate::input::InputEvent;
+use crate::profile::Profile;
 
 /// Debounced input events, in order. `recv().await` in async code, `blocking_recv()` in a
 /// thread. The stream ends (`None`) when the board shuts its inputs down, e.g. when a
@@ -20,4 +23,25 @@ pub struct Board {
     pub events: InputEvents,
     pub indicators: Box<dyn Indicators>,
     pub display: Display,
+    /// Capture/playback rings and their control, when the board has audio configured.
+    pub audio: Option<Audio>,
+    /// Resources that must live as long as the board (e.g. a backlight line held on).
+    pub(crate) _keep: Vec<Box<dyn Send>>,
+}
+
+impl Board {
+    /// Starts the board a profile describes: the simulator for `simulated` profiles
+    /// (headless, with `options`), real hardware otherwise.
+    pub fn start(
+        profile: &Profile,
+        sim: Option<crate::sim::SimOptions>,
+    ) -> Result<(Board, Option<crate::sim::SimHandle>)> {
+        if profile.display.kind == crate::profile::DisplayKind::Simulated {
+            let options = sim.unwrap_or_else(|| crate::sim::SimOptions::from_profile(profile));
+            let (board, handle) = crate::sim::start(options)?;
+            Ok((board, Some(handle)))
+        } else {
+            Ok((crate::hardware::start(profile)?, None))
+        }
+    }
 }

@@ -11,7 +11,13 @@
 //! - [`led`] — LED names and modes (off/on/blink).
 //! - [`cadence`] — ring cadences.
 //! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
+//! - [`evdev_input`] — keys and hook from a kernel input device (USB keypad, gpio-keys).
+//! - [`profile`] — board profiles (TOML): pins and devices per build, validated.
+//! - [`pwm`] — a sysfs PWM channel as a passive-buzzer ringer.
+//! - [`ringtone`] — the ring tone on a playback device (generator and player).
 //! - [`gpio`] — GPIO lines by name through the character device, as embedded-hal pins.
+//! - [`hardware`] — a real board from a profile (pins, display, evdev, audio).
+//! - [`inputs`] — the pin-scanning input shell and thread (matrix, buttons, hook).
 //! - [`display`] — frames the firmware draws on, change tracking, panels, PNG/terminal rendering.
 //! - [`audio`] — ALSA capture/playback threads, rings, routes, recovery, device listing.
 //! - [`board`] — [`Board`], the bundle of inputs and outputs the firmware gets.
@@ -22,13 +28,19 @@ pub mod cadence;
 pub mod debounce;
 pub mod display;
 pub mod error;
+pub mod evdev_input;
 pub mod gpio;
+pub mod hardware;
 pub mod hook;
 pub mod indicators;
 pub mod input;
+pub mod inputs;
 pub mod keypad;
 pub mod keys;
 pub mod led;
+pub mod profile;
+pub mod pwm;
+pub mod ringtone;
 mod serde_ms;
 pub mod sim;
 

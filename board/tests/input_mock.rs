@@ -273,3 +273,53 @@ fn normally_closed_switch_polarity() {
     let events = run_hook(config, &[(0, 100, High), (100, 200, Low)]);
     assert_eq!(events, vec![(ms(20), OnHook), (ms(120), OffHook)]);
 }
+
+#[test]
+fn one_scan_step_reads_hook_matrix_and_buttons_from_pins() {
+    use offhook_board::inputs::{ButtonPin, PinInputs};
+    use offhook_board::keys::KeyBank;
+    // Two steps 25 ms apart: the hook reads lifted, key 5 held, the speaker button pressed.
+    let layout = MatrixLayout::phone_4x3();
+    let (rows, cols) = mock_matrix(&layout, &[vec![d(5)], vec![d(5)]]);
+    let mut handles: Vec<PinMock> = rows.iter().chain(cols.iter()).cloned().collect();
+    let hook_pin = PinMock::new(&[Tx::get(State::High), Tx::get(State::High)]);
+    let button_pin = PinMock::new(&[Tx::get(State::Low), Tx::get(State::Low)]);
+    handles.push(hook_pin.clone());
+    handles.push(button_pin.clone());
+    let pins = MatrixPins::new(
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("row{i}"), p))
+            .collect(),
+        cols.into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("col{i}"), p))
+            .collect(),
+    )
+    .unwrap();
+    let scanner = MatrixScanner::new(layout, ms(20), KeyTiming::default());
+    let mut inputs = PinInputs::new(
+        Some((pins, scanner)),
+        vec![ButtonPin {
+            key: Key::Speaker,
+            name: "GPIO22".into(),
+            pin: button_pin,
+            active_low: true,
+        }],
+        KeyBank::new(vec![Key::Speaker], ms(20), KeyTiming::default()),
+        Some((
+            "GPIO4".into(),
+            hook_pin,
+            HookSwitch::new(HookConfig::default()),
+        )),
+    );
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    inputs.step(t0, &mut out).unwrap();
+    assert!(out.is_empty(), "nothing settled yet: {out:?}");
+    inputs.step(t0 + ms(25), &mut out).unwrap();
+    assert_eq!(out, vec![OffHook, KeyDown(d(5)), KeyDown(Key::Speaker)]);
+    for h in handles.iter_mut() {
+        h.done();
+    }
+}

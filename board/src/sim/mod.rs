@@ -29,10 +29,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::audio::{Audio, AudioConfig};
 use crate::board::Board;
 use crate::display::{Display, Layout};
 use crate::error::{BoardError, Result};
 use crate::keys::KeyTiming;
+use crate::profile::Profile;
 use input::RawInput;
 use run::{Executor, Flow};
 use state::Shared;
@@ -65,6 +67,8 @@ pub struct SimOptions {
     pub key_timing: KeyTiming,
     /// How long a tapped key stays down.
     pub tap: Duration,
+    /// Audio through ALSA (e.g. the `default` device), or none.
+    pub audio: Option<AudioConfig>,
 }
 
 impl Default for SimOptions {
@@ -80,6 +84,32 @@ impl Default for SimOptions {
             timestamps: false,
             key_timing: KeyTiming::default(),
             tap: Duration::from_millis(80),
+            audio: None,
+        }
+    }
+}
+
+impl SimOptions {
+    /// Headless options from a `simulated` profile: its display size and colour, key
+    /// timing, and audio if the profile names devices.
+    pub fn from_profile(profile: &Profile) -> SimOptions {
+        let d = &profile.display;
+        let (width, height) = (d.width.unwrap_or(128), d.height.unwrap_or(64));
+        let layout = if d.color {
+            Layout::Color { width, height }
+        } else {
+            Layout::Mono { width, height }
+        };
+        let audio = profile.audio.clone().filter(|a| {
+            [&a.handset, &a.speaker]
+                .iter()
+                .any(|p| !p.capture.is_empty() || !p.playback.is_empty())
+        });
+        SimOptions {
+            layout,
+            key_timing: profile.keys.clone(),
+            audio,
+            ..SimOptions::default()
         }
     }
 }
@@ -221,6 +251,11 @@ pub fn start(options: SimOptions) -> Result<(Board, SimHandle)> {
             terminal: options.terminal,
         }),
         display: Display::new(Box::new(panel)),
+        audio: match options.audio {
+            Some(config) => Some(Audio::start(config)?),
+            None => None,
+        },
+        _keep: Vec::new(),
     };
     Ok((
         board,
