@@ -323,3 +323,36 @@ fn one_scan_step_reads_hook_matrix_and_buttons_from_pins() {
         h.done();
     }
 }
+
+#[test]
+fn indicator_thread_drives_led_and_buzzer_pins() {
+    use offhook_board::cadence::Cadence;
+    use offhook_board::indicators::{IndicatorThread, Indicators, PinSwitch, RingerDrive};
+    use offhook_board::led::{Led, LedMode};
+    // Mute LED active high; buzzer active low. Start: both off. Then LED on, ring, silence;
+    // dropping the thread turns everything off again.
+    let led = PinMock::new(&[
+        Tx::set(State::Low),
+        Tx::set(State::High),
+        Tx::set(State::Low),
+    ]);
+    let buzzer = PinMock::new(&[
+        Tx::set(State::High),
+        Tx::set(State::Low),
+        Tx::set(State::High),
+    ]);
+    let mut handles = [led.clone(), buzzer.clone()];
+    let mut thread = IndicatorThread::spawn(
+        vec![(Led::Mute, Box::new(PinSwitch::new("GPIO23", led, false)))],
+        RingerDrive::Switch(Box::new(PinSwitch::new("GPIO25", buzzer, true))),
+    )
+    .unwrap();
+    thread.set_led(Led::Mute, LedMode::On);
+    thread.set_ringer(Some(Cadence::continuous()));
+    std::thread::sleep(Duration::from_millis(50));
+    thread.set_ringer(None);
+    drop(thread);
+    for h in handles.iter_mut() {
+        h.done();
+    }
+}

@@ -1,25 +1,77 @@
 //! SSD1306 128×64 OLED over I2C (the `ssd1306` crate in basic mode, horizontal addressing):
-//! each changed region is one address-window command plus its page bytes.
+//! each changed region is one address-window command plus its page bytes, sent as a single
+//! I2C write ([`I2cBulk`]; the stock interface splits data into 16-byte writes, which costs
+//! a start, an address byte and a control byte per 16 bytes).
 //!
 //! [`BusRecorder`] is an I2C bus that records what the driver sends and computes how long
 //! it takes on the wire, for the `display-bus-time` benchmark and the tests.
 
 use std::path::Path;
 
+use display_interface::{DataFormat, DisplayError, WriteOnlyDataCommand};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use embedded_hal::i2c::{I2c, Operation, SevenBitAddress};
+use ssd1306::Ssd1306;
 use ssd1306::command::AddrMode;
 use ssd1306::mode::BasicMode;
 use ssd1306::prelude::*;
-use ssd1306::{I2CDisplayInterface, Ssd1306};
 
 use crate::display::{Frame, Layout, Panel};
 use crate::error::{BoardError, Result};
 
+/// The SSD1306 I2C protocol with whole writes: a control byte (0x00 commands, 0x40 data)
+/// followed by all the bytes in one transaction.
+pub struct I2cBulk<I2C> {
+    i2c: I2C,
+    address: u8,
+    buf: Vec<u8>,
+}
+
+impl<I2C: I2c> I2cBulk<I2C> {
+    pub fn new(i2c: I2C, address: u8) -> Self {
+        I2cBulk {
+            i2c,
+            address,
+            buf: Vec::with_capacity(1025),
+        }
+    }
+
+    pub fn release(self) -> I2C {
+        self.i2c
+    }
+
+    fn write(
+        &mut self,
+        control: u8,
+        data: DataFormat<'_>,
+    ) -> core::result::Result<(), DisplayError> {
+        self.buf.clear();
+        self.buf.push(control);
+        match data {
+            DataFormat::U8(bytes) => self.buf.extend_from_slice(bytes),
+            DataFormat::U8Iter(iter) => self.buf.extend(iter),
+            _ => return Err(DisplayError::DataFormatNotImplemented),
+        }
+        self.i2c
+            .write(self.address, &self.buf)
+            .map_err(|_| DisplayError::BusWriteError)
+    }
+}
+
+impl<I2C: I2c> WriteOnlyDataCommand for I2cBulk<I2C> {
+    fn send_commands(&mut self, cmd: DataFormat<'_>) -> core::result::Result<(), DisplayError> {
+        self.write(0x00, cmd)
+    }
+
+    fn send_data(&mut self, buf: DataFormat<'_>) -> core::result::Result<(), DisplayError> {
+        self.write(0x40, buf)
+    }
+}
+
 /// An SSD1306 on any embedded-hal I2C bus.
 pub struct Ssd1306Panel<I2C> {
-    display: Ssd1306<I2CInterface<I2C>, DisplaySize128x64, BasicMode>,
+    display: Ssd1306<I2cBulk<I2C>, DisplaySize128x64, BasicMode>,
     name: String,
 }
 
@@ -34,7 +86,7 @@ impl<I2C: I2c> Ssd1306Panel<I2C> {
     /// Initialises the controller at `address` (usually 0x3C, or 0x3D).
     pub fn new(i2c: I2C, address: u8, name: impl Into<String>) -> Result<Self> {
         let name = name.into();
-        let interface = I2CDisplayInterface::new_custom_address(i2c, address);
+        let interface = I2cBulk::new(i2c, address);
         let mut display = Ssd1306::new(interface, DisplaySize128x64, DisplayRotation::Rotate0);
         display
             .init_with_addr_mode(AddrMode::Horizontal)
