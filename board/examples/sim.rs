@@ -81,7 +81,7 @@ fn main() {
     let mut digits = String::new();
     let mut off_hook = false;
     let mut muted = false;
-    let mut render = |board: &mut offhook_board::Board, title: &str, line: &str| {
+    let render = |board: &mut offhook_board::Board, title: &str, line: &str| {
         match board.display.canvas() {
             Canvas::Mono(f) => draw(f, title, line),
             Canvas::Color(f) => draw::<_, Rgb565>(f, title, line),
