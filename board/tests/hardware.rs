@@ -77,3 +77,11 @@ fn the_simulated_profile_starts_anywhere() {
     board.display.flush().unwrap();
     assert_eq!(handle.unwrap().state().frames, 1);
 }
+
+#[test]
+fn the_board_can_move_to_another_thread_or_task() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Board>();
+    assert_send::<offhook_board::display::Display>();
+    assert_send::<offhook_board::audio::Audio>();
+}
