@@ -17,9 +17,14 @@
 //!   writers keep their rhythm and nothing spins.
 //! - A device without a clock (ALSA `file`/`null` plugins) runs at most one second ahead of
 //!   real time, then is paced by the monotonic clock.
+//!
+//! Submodules: `device` (opening and configuring a PCM, I/O, listing), [`resample`],
+//! `slot` (device switching, failure and backoff, pacing), `worker` (the two threads),
+//! `stats` (counters), [`virtual_pulse`] (a private PulseAudio for tests and benchmarks).
 
 mod device;
 pub mod resample;
+mod slot;
 mod stats;
 pub mod virtual_pulse;
 mod worker;

@@ -18,6 +18,8 @@ use crate::keypad::MatrixLayout;
 use crate::keys::KeyTiming;
 use crate::led::Led;
 
+mod validate;
+
 /// The key matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,10 +280,10 @@ fn default_spi_hz() -> u32 {
 const BUILTIN: [(&str, &str); 3] = [
     (
         "pi-zero2w-ssd1306",
-        include_str!("../profiles/pi-zero2w-ssd1306.toml"),
+        include_str!("../../profiles/pi-zero2w-ssd1306.toml"),
     ),
-    ("pi4-st7789", include_str!("../profiles/pi4-st7789.toml")),
-    ("simulated", include_str!("../profiles/simulated.toml")),
+    ("pi4-st7789", include_str!("../../profiles/pi4-st7789.toml")),
+    ("simulated", include_str!("../../profiles/simulated.toml")),
 ];
 
 impl Profile {
@@ -410,122 +412,9 @@ impl Profile {
         Cadence::parse(&self.ringer.cadence).unwrap_or_else(Cadence::north_america)
     }
 
-    /// Checks everything that can be checked without hardware.
+    /// Checks everything that can be checked without hardware (see `validate.rs`).
     pub fn validate(&self) -> Result<(), String> {
-        if self.name.trim().is_empty() {
-            return Err("the profile needs a name".into());
-        }
-        let mut seen: BTreeMap<&str, String> = BTreeMap::new();
-        let lines = self.lines();
-        for (line, role) in &lines {
-            if line.trim().is_empty() {
-                return Err(format!("{role} has an empty line name"));
-            }
-            if let Some(first) = seen.insert(line, role.clone()) {
-                return Err(format!("line {line} is used twice: {first} and {role}"));
-            }
-        }
-        let mut keys: Vec<Key> = Vec::new();
-        if let Some(k) = &self.keypad {
-            if k.keys.len() != k.rows.len() {
-                return Err(format!(
-                    "the keypad has {} row lines but {} rows of keys",
-                    k.rows.len(),
-                    k.keys.len()
-                ));
-            }
-            if let Some((i, row)) = k
-                .keys
-                .iter()
-                .enumerate()
-                .find(|(_, r)| r.len() != k.columns.len())
-            {
-                return Err(format!(
-                    "keypad row {} has {} keys but there are {} column lines",
-                    i + 1,
-                    row.len(),
-                    k.columns.len()
-                ));
-            }
-            if k.scan_interval_ms == 0 || k.scan_interval_ms > 100 {
-                return Err("keypad scan_interval_ms must be 1–100".into());
-            }
-            if let Some(layout) = self.matrix_layout() {
-                let layout = layout?;
-                for r in 0..layout.rows() {
-                    for c in 0..layout.cols() {
-                        keys.extend(layout.key_at(r, c));
-                    }
-                }
-            }
-        }
-        for b in &self.buttons {
-            let key =
-                Key::from_name(&b.key).ok_or_else(|| format!("unknown button key {:?}", b.key))?;
-            if keys.contains(&key) {
-                return Err(format!("key {} is both in the keypad and a button", b.key));
-            }
-            keys.push(key);
-        }
-        if let Some(h) = &self.hook
-            && h.flash_min_ms >= h.flash_max_ms
-        {
-            return Err("hook flash_min_ms must be below flash_max_ms".into());
-        }
-        if Cadence::parse(&self.ringer.cadence).is_none() {
-            return Err(format!("unknown ring cadence {:?}", self.ringer.cadence));
-        }
-        match self.ringer.kind {
-            RingerKind::None => {}
-            RingerKind::Gpio if self.ringer.line.is_none() => {
-                return Err("a gpio ringer needs `line`".into());
-            }
-            RingerKind::Pwm
-                if self.ringer.pwm_chip.is_none() || self.ringer.pwm_channel.is_none() =>
-            {
-                return Err("a pwm ringer needs `pwm_chip` and `pwm_channel`".into());
-            }
-            RingerKind::Tone if self.ringer.device.as_deref().is_none_or(str::is_empty) => {
-                return Err("a tone ringer needs a playback `device`".into());
-            }
-            _ => {}
-        }
-        let d = &self.display;
-        match d.kind {
-            DisplayKind::Ssd1306 => {
-                if d.i2c.is_none() {
-                    return Err("an ssd1306 display needs `i2c` (e.g. /dev/i2c-1)".into());
-                }
-                if let Some(a) = d.address
-                    && !(0x03..=0x77).contains(&a)
-                {
-                    return Err(format!("I2C address {a:#04x} is out of range"));
-                }
-            }
-            DisplayKind::St7789 | DisplayKind::Ili9341 => {
-                if d.spi.is_none() || d.dc.is_none() {
-                    return Err("a TFT display needs `spi` and `dc`".into());
-                }
-                if ![0, 90, 180, 270].contains(&d.rotation) {
-                    return Err(format!(
-                        "display rotation {} is not 0, 90, 180 or 270",
-                        d.rotation
-                    ));
-                }
-            }
-            DisplayKind::Framebuffer if d.device.is_none() => {
-                return Err("a framebuffer display needs `device` (e.g. /dev/fb1)".into());
-            }
-            _ => {}
-        }
-        if let Some(e) = &self.evdev {
-            crate::evdev_input::EvdevMap::from_names(
-                &e.keys,
-                e.hook.as_deref(),
-                e.hook_active_is_off_hook,
-            )?;
-        }
-        Ok(())
+        validate::validate(self)
     }
 
     /// The TFT options for `st7789`/`ili9341` displays.
@@ -570,7 +459,7 @@ mod tests {
     }
 
     fn with(edit: impl Fn(&mut String)) -> Result<Profile> {
-        let mut text = include_str!("../profiles/pi-zero2w-ssd1306.toml").to_owned();
+        let mut text = include_str!("../../profiles/pi-zero2w-ssd1306.toml").to_owned();
         edit(&mut text);
         Profile::parse(&text, "test")
     }
