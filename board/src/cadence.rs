@@ -49,9 +49,10 @@ impl Cadence {
             "continuous" => return Some(Cadence::continuous()),
             _ => {}
         }
+        // At most a minute per segment: cadences are seconds long, and deadlines must not overflow.
         let values: Vec<u64> = text
             .split('/')
-            .map(|v| v.trim().parse().ok())
+            .map(|v| v.trim().parse().ok().filter(|ms| *ms <= 60_000))
             .collect::<Option<_>>()?;
         if !values.len().is_multiple_of(2) {
             return None;

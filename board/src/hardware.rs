@@ -210,7 +210,12 @@ pub fn start(profile: &Profile) -> Result<Board> {
                 .as_deref()
                 .unwrap_or(std::path::Path::new("/dev/fb0")),
         )?),
-        DisplayKind::Simulated => unreachable!("refused above"),
+        DisplayKind::Simulated => {
+            return Err(profile_err(
+                profile,
+                "a simulated display needs the simulator".into(),
+            ));
+        }
     };
 
     let audio = match &profile.audio {

@@ -110,9 +110,10 @@ impl LedMode {
                 None => LedMode::blink(1000),
                 Some(spec) => {
                     let (on, off) = spec.split_once('/')?;
+                    let ms = |v: &str| v.parse::<u64>().ok().filter(|ms| *ms <= 60_000);
                     LedMode::Blink {
-                        on: Duration::from_millis(on.parse().ok()?),
-                        off: Duration::from_millis(off.parse().ok()?),
+                        on: Duration::from_millis(ms(on)?),
+                        off: Duration::from_millis(ms(off)?),
                     }
                 }
             },

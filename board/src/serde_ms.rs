@@ -1,4 +1,8 @@
 //! Serde helpers: durations written as whole milliseconds in profiles (`debounce_ms = 20`).
+//! Values are capped at one day so that no deadline computed from them can overflow.
+
+/// The longest duration a profile may give.
+pub const MAX_MS: u64 = 86_400_000;
 
 /// `Duration` as an integer number of milliseconds.
 pub mod millis {
@@ -10,7 +14,7 @@ pub mod millis {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
+        u64::deserialize(d).map(|ms| Duration::from_millis(ms.min(super::MAX_MS)))
     }
 }
 
@@ -25,7 +29,7 @@ pub mod opt_millis {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let ms = u64::deserialize(d)?;
+        let ms = u64::deserialize(d)?.min(super::MAX_MS);
         Ok((ms > 0).then(|| Duration::from_millis(ms)))
     }
 }

@@ -476,6 +476,19 @@ mod tests {
         assert!(err.to_string().contains("unknown key \"%\""), "{err}");
         let err = with(|t| t.push_str("\n[bogus]\nx = 1\n")).unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
+        let err =
+            with(|t| *t = t.replace("flash_max_ms = 900", "flash_max_ms = 18446744073709551615"))
+                .unwrap_err();
+        assert!(err.to_string().contains("flash_max_ms"), "{err}");
+        // Durations in [keys] are capped, so no deadline can overflow.
+        let p = with(|t| {
+            *t = t.replace(
+                "long_press_ms = 800",
+                "long_press_ms = 18446744073709551615",
+            )
+        })
+        .unwrap();
+        assert_eq!(p.keys.long_press, std::time::Duration::from_secs(86_400));
         let err = with(|t| *t = t.replace("cadence = \"north-america\"", "cadence = \"martian\""))
             .unwrap_err();
         assert!(err.to_string().contains("martian"), "{err}");

@@ -62,10 +62,18 @@ pub(super) fn validate(p: &Profile) -> Result<(), String> {
         }
         keys.push(key);
     }
-    if let Some(h) = &p.hook
-        && h.flash_min_ms >= h.flash_max_ms
-    {
-        return Err("hook flash_min_ms must be below flash_max_ms".into());
+    if let Some(h) = &p.hook {
+        if h.flash_min_ms >= h.flash_max_ms {
+            return Err("hook flash_min_ms must be below flash_max_ms".into());
+        }
+        if h.debounce_ms > 1_000 || h.flash_max_ms > 10_000 {
+            return Err(
+                "hook debounce_ms must be at most 1000 and flash_max_ms at most 10000".into(),
+            );
+        }
+    }
+    if p.keypad.as_ref().is_some_and(|k| k.debounce_ms > 1_000) {
+        return Err("keypad debounce_ms must be at most 1000".into());
     }
     if Cadence::parse(&p.ringer.cadence).is_none() {
         return Err(format!("unknown ring cadence {:?}", p.ringer.cadence));
