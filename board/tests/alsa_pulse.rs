@@ -111,6 +111,10 @@ impl Loopback {
             self.captured.extend_from_slice(&buf[..n]);
             std::thread::sleep(Duration::from_millis(3));
         }
+        // Back to normal scheduling: the harness may reuse this thread.
+        let normal = libc::sched_param { sched_priority: 0 };
+        // SAFETY: as above.
+        unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_OTHER, &normal) };
     }
 
     fn stats(&self) -> AudioStats {
