@@ -57,10 +57,7 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     );
     let leg = lab_leg(&lab, "alice").await;
     let media = leg.media.as_ref().expect("media stats");
-    assert!(
-        media.packets_in > 10 && media.packets_out > 10,
-        "{media:?}"
-    );
+    assert!(media.packets_in > 10 && media.packets_out > 10, "{media:?}");
     assert!(
         media
             .loudest_dominant_hz

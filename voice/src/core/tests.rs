@@ -22,6 +22,7 @@ struct Rig {
     /// Whether the scripted server sends a heartbeat every 5 s, as a real one does.
     heartbeats: bool,
     socket_open: bool,
+    next_beat: Instant,
 }
 
 impl Rig {
@@ -42,6 +43,7 @@ impl Rig {
             connects: Vec::new(),
             heartbeats: true,
             socket_open: false,
+            next_beat: Instant::now(),
         }
     }
 
@@ -76,6 +78,7 @@ impl Rig {
         let s = self.socket.expect("a socket was requested");
         self.engine.on_socket_open(s, self.now);
         self.socket_open = true;
+        self.next_beat = self.now + Duration::from_secs(5);
         self.drain();
     }
 
@@ -88,8 +91,8 @@ impl Rig {
 
     fn advance(&mut self, d: Duration) {
         let end = self.now + d;
-        let mut next_beat = self.now + Duration::from_secs(5);
         loop {
+            let next_beat = self.next_beat;
             let timer = self.engine.poll_timeout().filter(|t| *t <= end);
             let beat =
                 (self.heartbeats && self.socket_open && next_beat <= end).then_some(next_beat);
@@ -101,7 +104,7 @@ impl Rig {
                 }
                 (_, Some(b)) => {
                     self.now = b;
-                    next_beat = b + Duration::from_secs(5);
+                    self.next_beat = b + Duration::from_secs(5);
                     let s = self.socket.expect("socket");
                     self.engine.on_socket_message(s, "\n".into(), self.now);
                     self.drain();
@@ -819,4 +822,79 @@ fn media_that_never_returns_ends_with_31003_after_30_seconds() {
         "Connection with Twilio was interrupted."
     );
     assert!(r.engine.call(id).is_none());
+}
+
+/// Ten minutes of virtual time with 60 s tokens: the scripted server checks every token as the
+/// lab does (`token::verify` against a virtual clock) and answers `connected` with the time
+/// left; the phone refreshes on `tokenWillExpire`. Registration never lapses.
+#[test]
+fn short_ttl_tokens_refreshed_for_ten_minutes_of_virtual_time() {
+    use crate::token::{AccessToken, VoiceGrant, verify};
+    let epoch = 1_800_000_000u64;
+    let mint = |at: u64| {
+        AccessToken::new("AC1", "SK1", "secret", "alice")
+            .with_ttl(60)
+            .with_voice(VoiceGrant::handset("AP1"))
+            .to_jwt(at)
+            .unwrap()
+    };
+    let mut r = Rig::new(DeviceOptions::default());
+    let start = r.now;
+    let unix = |r: &Rig| epoch + (r.now - start).as_secs();
+    r.engine.update_token(mint(epoch), r.now).unwrap();
+    r.engine.register(r.now).unwrap();
+    r.open();
+    let mut refreshes = 0;
+    let mut answered_listens = 0;
+    while r.now - start < Duration::from_secs(600) {
+        // The server answers every listen like the lab: verify, then `connected` or an error.
+        let listens: Vec<String> = r
+            .take_sent()
+            .into_iter()
+            .filter(|f| f["type"] == "listen")
+            .filter_map(|f| f["payload"]["token"].as_str().map(String::from))
+            .collect();
+        for token in listens {
+            answered_listens += 1;
+            match verify(&token, unix(&r), |_| Some("secret".into())) {
+                Ok(claims) => {
+                    let ttl = claims.exp - unix(&r);
+                    r.server(json!({"type":"connected","payload":{"region":"US_EAST_VIRGINIA","token":{"identity":"alice","ttl":ttl}}}));
+                    if r.engine.state() == DeviceState::Registering {
+                        r.server(json!({"type":"ready","payload":{}}));
+                    }
+                }
+                Err(e) => {
+                    r.server(json!({"type":"error","payload":{"error":{"code":e.twilio_code(),"message":e.to_string()}}}));
+                }
+            }
+        }
+        if r.device_events
+            .iter()
+            .any(|e| matches!(e, DeviceEvent::TokenWillExpire))
+        {
+            r.device_events
+                .retain(|e| !matches!(e, DeviceEvent::TokenWillExpire));
+            refreshes += 1;
+            let fresh = mint(unix(&r));
+            r.engine.update_token(fresh, r.now).unwrap();
+            r.drain();
+            continue;
+        }
+        r.advance(Duration::from_secs(1));
+    }
+    assert!(
+        refreshes >= 11,
+        "a 60 s token refreshed every ~50 s: {refreshes}; events {:?}; state {:?}",
+        r.device_events,
+        r.engine.state()
+    );
+    assert!(answered_listens >= refreshes);
+    assert_eq!(r.engine.state(), DeviceState::Registered);
+    let bad: Vec<&DeviceEvent> = r
+        .device_events
+        .iter()
+        .filter(|e| matches!(e, DeviceEvent::Unregistered | DeviceEvent::Error { .. }))
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}");
 }

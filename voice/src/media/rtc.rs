@@ -43,6 +43,8 @@ pub struct Negotiated {
     pub pt: u8,
     /// Whether telephone-event was negotiated at the codec's clock rate.
     pub telephone_event: bool,
+    /// Its payload type, when negotiated.
+    pub telephone_event_pt: Option<u8>,
 }
 
 /// ICE connectivity as the media session reports it.
@@ -241,7 +243,7 @@ impl Peer {
                 .iter()
                 .find(|p| p.spec().codec == codec && remote.contains(&p.pt()));
             if let Some(p) = found {
-                let telephone_event = params.iter().any(|t| {
+                let tele = params.iter().find(|t| {
                     t.spec().codec.is_tele()
                         && t.spec().clock_rate.get() == rate
                         && remote.contains(&t.pt())
@@ -249,7 +251,8 @@ impl Peer {
                 return Some(Negotiated {
                     codec: *want,
                     pt: *p.pt(),
-                    telephone_event,
+                    telephone_event: tele.is_some(),
+                    telephone_event_pt: tele.map(|t| *t.pt()),
                 });
             }
         }

@@ -29,6 +29,14 @@ const RESTART_FAILS_AFTER: Duration = Duration::from_secs(5);
 /// ICE that never connects after the answer has failed.
 const CONNECT_FAILS_AFTER: Duration = Duration::from_secs(15);
 
+/// An RFC 4733 event received (first packet of each event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedDtmf {
+    pub event: u8,
+    pub rtp_time: u32,
+    pub arrival: Instant,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     pub packets_sent: u64,
@@ -70,6 +78,7 @@ pub struct MediaSession {
     closed: bool,
     started: Instant,
     epoch_ms: u64,
+    received_dtmf: Vec<ReceivedDtmf>,
 }
 
 impl MediaSession {
@@ -116,6 +125,7 @@ impl MediaSession {
             closed: false,
             started: now,
             epoch_ms,
+            received_dtmf: Vec::new(),
         })
     }
 
@@ -125,6 +135,11 @@ impl MediaSession {
 
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// RFC 4733 events the far end sent, in arrival order.
+    pub fn received_dtmf(&self) -> &[ReceivedDtmf] {
+        &self.received_dtmf
     }
 
     pub fn is_closed(&self) -> bool {
@@ -417,8 +432,19 @@ impl MediaSession {
 
     fn on_audio(&mut self, pt: u8, seq: u16, rtp_time: u32, payload: Vec<u8>, arrival: Instant) {
         let Some(n) = self.negotiated else { return };
+        if Some(pt) == n.telephone_event_pt {
+            // One event is several packets with the same RTP time: keep the first.
+            if payload.len() >= 4 && !self.received_dtmf.iter().any(|d| d.rtp_time == rtp_time) {
+                self.received_dtmf.push(ReceivedDtmf {
+                    event: payload[0],
+                    rtp_time,
+                    arrival,
+                });
+            }
+            return;
+        }
         if pt != n.pt {
-            return; // telephone-event or an unexpected codec: not audio we play
+            return; // an unexpected codec: not audio we play
         }
         let ext = {
             let c = &mut self.counters;

@@ -204,3 +204,44 @@ fn mute_sends_silence() {
     p.run(Duration::from_secs(1));
     assert!(rms(&b_sink.last_ms(500)) > 2000.0);
 }
+
+#[test]
+fn dtmf_packets_follow_the_digit_schedule() {
+    let a_sink = RecordingSink::new(16_000);
+    let b_sink = RecordingSink::new(48_000);
+    let mut p = Pair::new(
+        &[Codec::Pcmu],
+        &[Codec::Pcmu],
+        700.0,
+        1100.0,
+        a_sink,
+        b_sink,
+    );
+    p.run(Duration::from_secs(1));
+    let sent_at = p.now;
+    p.a.handle_request(MediaRequest::SendDigits("123w#".into()), p.now);
+    p.run(Duration::from_secs(2));
+    let got = p.b.received_dtmf().to_vec();
+    let events: Vec<u8> = got.iter().map(|d| d.event).collect();
+    assert_eq!(events, vec![1, 2, 3, 11]);
+    assert!(
+        got[0].arrival - sent_at <= Duration::from_millis(45),
+        "first digit goes out on the next ticks"
+    );
+    let starts: Vec<i64> = got
+        .iter()
+        .map(|d| (d.arrival - got[0].arrival).as_millis() as i64)
+        .collect();
+    // 160 ms tones, 70 ms gaps, `w` = 500 ms more; sent on 20 ms ticks.
+    for (got, want) in starts.iter().zip([0i64, 230, 460, 1190]) {
+        assert!((got - want).abs() <= 20, "starts {starts:?}");
+    }
+    // RTP times follow the same schedule at 8 kHz.
+    let rtp: Vec<i64> = got
+        .iter()
+        .map(|d| d.rtp_time.wrapping_sub(got[0].rtp_time) as i64)
+        .collect();
+    for (got, want) in rtp.iter().zip([0i64, 1840, 3680, 9520]) {
+        assert!((got - want).abs() <= 160, "rtp times {rtp:?}");
+    }
+}
