@@ -252,7 +252,6 @@ impl Lab {
             listener,
             tls: tokio_rustls::TlsAcceptor::from(material.server_config),
             refuse_until: refuse_until.clone(),
-            inputs: inputs_tx,
             actor: actor_tx.clone(),
         };
         tasks.push(tokio::spawn(listener.run(shutdown_rx.clone())));

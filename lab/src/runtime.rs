@@ -22,13 +22,15 @@ pub enum ConnOut {
     Close { frame: bool },
 }
 
-/// Messages to the actor besides switch inputs.
+/// Messages to the actor besides media inputs. A connection sends its opening, frames and
+/// closing down this one channel, so the switch sees them in order.
 pub enum ActorMsg {
     ConnOpened {
         conn: ConnId,
         peer: std::net::SocketAddr,
         tx: mpsc::UnboundedSender<ConnOut>,
     },
+    Input(Input),
     Control(
         ControlRequest,
         oneshot::Sender<Result<ControlReply, ControlError>>,
@@ -83,6 +85,7 @@ impl Actor {
                         self.conns.insert(conn, tx);
                         self.switch.handle(Input::ConnOpened { conn, peer }, now(0));
                     }
+                    ActorMsg::Input(input) => self.switch.handle(input, now(0)),
                     ActorMsg::Control(request, reply) => {
                         let result = self.control(request);
                         let _ = reply.send(result);

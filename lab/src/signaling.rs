@@ -30,7 +30,6 @@ pub struct Listener {
     pub listener: TcpListener,
     pub tls: TlsAcceptor,
     pub refuse_until: RefuseUntil,
-    pub inputs: mpsc::UnboundedSender<Input>,
     pub actor: mpsc::UnboundedSender<ActorMsg>,
 }
 
@@ -63,11 +62,10 @@ impl Listener {
             }
             let conn = next_id.fetch_add(1, Ordering::Relaxed);
             let tls = self.tls.clone();
-            let inputs = self.inputs.clone();
             let actor = self.actor.clone();
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
-                if let Err(e) = serve(conn, tcp, peer, tls, inputs, actor, shutdown).await {
+                if let Err(e) = serve(conn, tcp, peer, tls, actor, shutdown).await {
                     tracing::debug!(conn, %peer, "connection ended: {e}");
                 }
             });
@@ -80,7 +78,6 @@ async fn serve(
     tcp: TcpStream,
     peer: SocketAddr,
     tls: TlsAcceptor,
-    inputs: mpsc::UnboundedSender<Input>,
     actor: mpsc::UnboundedSender<ActorMsg>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -117,11 +114,11 @@ async fn serve(
         tokio::select! {
             incoming = source.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    let _ = inputs.send(Input::Frame { conn, text: text.as_str().to_string() });
+                    let _ = actor.send(ActorMsg::Input(Input::Frame { conn, text: text.as_str().to_string() }));
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
-                    let _ = inputs.send(Input::Frame { conn, text });
+                    let _ = actor.send(ActorMsg::Input(Input::Frame { conn, text }));
                 }
                 Some(Ok(Message::Close(_))) | None => break Ok(()),
                 Some(Ok(_)) => {}
@@ -153,6 +150,6 @@ async fn serve(
             _ = shutdown.changed() => break Ok(()),
         }
     };
-    let _ = inputs.send(Input::ConnClosed { conn });
+    let _ = actor.send(ActorMsg::Input(Input::ConnClosed { conn }));
     result
 }

@@ -608,3 +608,25 @@ async fn call_messages_are_acked_recorded_and_sent() {
         .collect();
     assert_eq!(directions, ["received", "sent"]);
 }
+
+/// A client's first frame may arrive right behind the WebSocket handshake (the SDK sends
+/// `listen` on `open`, and queued frames after it): none may be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_right_after_the_handshake_are_not_lost() {
+    let lab = lab().await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let token = lab.credentials.token(&format!("rush{i}"), 600);
+        let mut ws = Ws::connect(&lab).await;
+        tasks.push(tokio::spawn(async move {
+            ws.send("listen", json!({ "token": token })).await;
+            ws.send("register", json!({ "media": { "audio": true } }))
+                .await;
+            ws.expect("connected").await;
+            ws.expect("ready").await;
+        }));
+    }
+    for t in tasks {
+        t.await.expect("every client got connected and ready");
+    }
+}

@@ -256,7 +256,7 @@ impl Switch {
                 }
             },
             MediaEvent::ReinviteAnswered { leg, result } => {
-                let Some(l) = self.legs.get_mut(&leg) else {
+                let Some(l) = self.legs.get_mut(&leg).filter(|l| !l.state.is_ended()) else {
                     return;
                 };
                 let Some(c) = l.client_mut() else { return };
