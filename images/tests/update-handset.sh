@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Tests images/update-handset: --dry-run prints the plan and sends nothing; a full run goes
+# through stand-in ssh/scp that execute the "handset" side locally against stand-in dpkg,
+# apt-get, systemctl and sudo, so every step (architecture check, copy, install with the
+# owner's configuration kept, version check, service check, clean-up) is exercised.
+# Usage: images/tests/update-handset.sh
+source "$(dirname "$0")/lib.sh"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+update="$here/update-handset"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/offhook-update-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export FAKE="$work/fake"
+mkdir -p "$FAKE/installed" "$FAKE/remote" "$work/bin" "$work/handset-bin"
+
+make_deb() { # NAME VERSION ARCH -> path
+  local root="$work/pkg-$1-$3-$2"
+  mkdir -p "$root/DEBIAN"
+  printf 'Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: t <t@t>\nDescription: test\n' "$1" "$2" "$3" >"$root/DEBIAN/control"
+  dpkg-deb --root-owner-group --build "$root" "$work/${1}_${2}_${3}.deb" >/dev/null
+  echo "$work/${1}_${2}_${3}.deb"
+}
+new_offhook="$(make_deb offhook 0.2.0 arm64)"
+new_server="$(make_deb offhook-server 0.2.0 arm64)"
+armhf_offhook="$(make_deb offhook 0.2.0 armhf)"
+
+# The "handset": ssh runs the command here, with /var/tmp/offhook-update moved into $FAKE.
+cat >"$work/bin/ssh" <<'EOF'
+#!/bin/bash
+args=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    -o|-p|-i) shift 2 ;;
+    -O) exit 0 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+echo "${args[*]}" >>"$FAKE/ssh.log"
+cmd="${args[*]:1}"
+cmd="${cmd//\/var\/tmp\/offhook-update/$FAKE/remote/dir}"
+PATH="$FAKE_HANDSET_BIN:$PATH" bash -c "$cmd"
+EOF
+cat >"$work/bin/scp" <<'EOF'
+#!/bin/bash
+files=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in -o|-P|-i) shift 2 ;; -q) shift ;; *) files+=("$1"); shift ;; esac
+done
+dest="${files[-1]#*:}"
+dest="${dest//\/var\/tmp\/offhook-update/$FAKE/remote/dir}"
+unset 'files[-1]'
+echo "scp ${files[*]}" >>"$FAKE/scp.log"
+cp "${files[@]}" "$dest"
+EOF
+cat >"$work/handset-bin/dpkg" <<'EOF'
+#!/bin/bash
+[ "$1" = --print-architecture ] && { echo "$FAKE_ARCH"; exit 0; }
+exit 1
+EOF
+# apt-get records each package's version as installed (read from the copied .deb itself).
+cat >"$work/handset-bin/apt-get" <<'EOF'
+#!/bin/bash
+echo "apt-get $*" >>"$FAKE/apt.log"
+for a in "$@"; do
+  case "$a" in
+    *.deb)
+      [ -f "$a" ] || { echo "missing $a" >&2; exit 100; }
+      read -r name version <<<"$(dpkg-deb --showformat='${Package} ${Version}' --show "$a")"
+      echo "$version" >"$FAKE/installed/$name" ;;
+  esac
+done
+EOF
+cat >"$work/handset-bin/dpkg-query" <<'EOF'
+#!/bin/bash
+cat "$FAKE/installed/${@: -1}"
+EOF
+cat >"$work/handset-bin/systemctl" <<'EOF'
+#!/bin/bash
+[ "$1" = is-active ] && { echo "${FAKE_STATE:-active}"; exit 0; }
+EOF
+printf '#!/bin/bash\necho "journal of $2"\n' >"$work/handset-bin/journalctl"
+printf '#!/bin/bash\necho "sudo $*" >>"$FAKE/sudo.log"\n"$@"\n' >"$work/handset-bin/sudo"
+printf '#!/bin/bash\nexit 0\n' >"$work/handset-bin/sleep"
+# install -o USER: the handset's user need not exist here.
+printf '#!/bin/bash\nargs=(); while [ "$#" -gt 0 ]; do case "$1" in -o) shift 2 ;; *) args+=("$1"); shift ;; esac; done\n/usr/bin/install "${args[@]}"\n' >"$work/handset-bin/install"
+chmod +x "$work/bin/"* "$work/handset-bin/"*
+export FAKE_HANDSET_BIN="$work/handset-bin"
+reset_fake() { rm -rf "$FAKE"; mkdir -p "$FAKE/installed" "$FAKE/remote"; }
+run() { # ARGS...: output in $out, status in $status
+  out="$(PATH="$work/bin:$PATH" "$update" "$@" 2>&1)"
+  status=$?
+}
+
+echo "== dry run"
+reset_fake
+run --dry-run offhook.local "$new_offhook" "$new_server"
+check_eq "exit status 0" 0 "$status"
+check "user defaults to root" grep -q "ssh root@offhook.local rm -rf /var/tmp/offhook-update" <<<"$out"
+check "prints the copy" grep -q "scp .*offhook_0.2.0_arm64.deb .*offhook-server_0.2.0_arm64.deb root@offhook.local:/var/tmp/offhook-update/" <<<"$out"
+check "prints an install that keeps the owner's configuration" grep -q "apt-get install .*--force-confold /var/tmp/offhook-update/offhook_0.2.0_arm64.deb /var/tmp/offhook-update/offhook-server_0.2.0_arm64.deb" <<<"$out"
+check "prints the version check" grep -q "dpkg-query .* offhook   # expect 0.2.0" <<<"$out"
+check_not "nothing sent" test -e "$FAKE/ssh.log"
+run --dry-run --arch arm64 pi@desk "$armhf_offhook"
+check_eq "a package for another architecture is refused" 1 "$status"
+check "... naming both" grep -q "is for armhf, but pi@desk is arm64" <<<"$out"
+echo "not a package" >"$work/junk.deb"
+run --dry-run desk "$work/junk.deb"
+check "a file that is not a package is refused" grep -q "is not a Debian package" <<<"$out"
+run --dry-run desk "$work/none.deb"
+check "a missing file is refused" grep -q "is not a file" <<<"$out"
+run --dry-run desk
+check "no package and no --build is refused" grep -q "give .deb files, or --build" <<<"$out"
+
+echo "== a full update through the stand-in handset"
+reset_fake
+echo "0.1.0" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run root@offhook.local "$new_offhook" "$new_server"
+check_eq "exit status 0" 0 "$status"
+check "asked the handset's architecture first" grep -qx "root@offhook.local dpkg --print-architecture" <(head -n1 "$FAKE/ssh.log")
+check "copied both packages" grep -q "offhook_0.2.0_arm64.deb .*offhook-server_0.2.0_arm64.deb" "$FAKE/scp.log"
+check "installed both with --force-confold" grep -q -- "--force-confold .*offhook_0.2.0_arm64.deb .*offhook-server_0.2.0_arm64.deb" "$FAKE/apt.log"
+check_eq "offhook now 0.2.0" 0.2.0 "$(cat "$FAKE/installed/offhook")"
+check "reports the installed versions" grep -q "offhook 0.2.0 installed" <<<"$out"
+check "reports the service running" grep -q "offhook.service is running" <<<"$out"
+check_not "the copies are removed from the handset" test -e "$FAKE/remote/dir"
+check_not "root needs no sudo" test -e "$FAKE/sudo.log"
+
+echo "== a handset of another architecture"
+reset_fake
+FAKE_ARCH=armhf run offhook.local "$new_offhook"
+check_eq "refused" 1 "$status"
+check "... before copying" test ! -e "$FAKE/scp.log"
+
+echo "== a service that does not come back"
+reset_fake
+FAKE_ARCH=arm64 FAKE_STATE=failed run offhook.local "$new_offhook"
+check_eq "exit status 1" 1 "$status"
+check "prints the service's journal" grep -q "journal of offhook.service" <<<"$out"
+
+echo "== a non-root user goes through sudo"
+reset_fake
+FAKE_ARCH=arm64 run pi@offhook.local "$new_offhook"
+check_eq "exit status 0" 0 "$status"
+check "apt-get through sudo" grep -q "sudo env DEBIAN_FRONTEND=noninteractive apt-get install" "$FAKE/sudo.log"
+
+finish
