@@ -1,6 +1,8 @@
 //! `offhook`: the desk handset — the phone's behaviour, independent of hardware and network.
 //!
 //! Module map:
+//! - [`app`] — the glue: board, Twilio Device, token client and phone in one loop (`offhook run`).
+//! - [`demo`] — `offhook demo`: server, lab and handset on one machine (also used by tests).
 //! - [`dialplan`] — digit maps, emergency numbers, speed dials, directory, E.164 normalisation.
 //! - [`tones`] — call-progress tones, DTMF feedback and ring cadences per region, as PCM.
 //! - [`phone`] — the sans-IO phone state machine: inputs, outputs and the view model.
@@ -12,8 +14,10 @@
 //! - [`token`] — when to fetch access tokens (backoff, jitter) and the HTTP request itself.
 //! - [`systemd`] — readiness, status and watchdog pings for `Type=notify`, journald logging.
 //! - [`clock`] — wall-clock time carried on the monotonic clock, and time formatting.
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod dialplan;
 pub mod history;
 pub mod phone;

@@ -84,6 +84,12 @@ pub struct DeviceOptions {
     /// Follows `phone.call_waiting`.
     pub allow_incoming_while_busy: bool,
     pub app_name: String,
+    /// `host:port` signaling hosts replacing Twilio's edges (the SDK's `chunderw`): for a
+    /// local offhook-lab. Empty: Twilio.
+    pub signaling_hosts: Vec<String>,
+    /// Extra CA certificates (PEM) trusted for signaling, from `device.signaling_ca_file`.
+    pub signaling_ca_pem: Option<Vec<u8>>,
+    pub publish_events: bool,
 }
 
 /// How the token client behaves.
@@ -404,6 +410,32 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         device_id: raw.server.device_id.get_ref().trim().to_string(),
         server: url.as_str().trim_end_matches('/').to_string(),
     };
+    let mut signaling_hosts = Vec::new();
+    for host in &device.signaling_hosts {
+        let h = host.get_ref().trim();
+        if h.is_empty() || h.contains('/') || h.contains("://") {
+            return Err(src.error(
+                Some(host.span()),
+                "device.signaling_hosts are host:port, without a scheme or path",
+            ));
+        }
+        signaling_hosts.push(h.to_string());
+    }
+    let signaling_ca_pem = match &device.signaling_ca_file {
+        Some(file) => {
+            let file_path = config_dir.join(file.get_ref());
+            Some(std::fs::read(&file_path).map_err(|e| {
+                src.error(
+                    Some(file.span()),
+                    format!(
+                        "cannot read device.signaling_ca_file {}: {e}",
+                        file_path.display()
+                    ),
+                )
+            })?)
+        }
+        None => None,
+    };
     let token = raw.token;
     if token.min_retry_ms == 0 || token.max_retry_ms < token.min_retry_ms {
         return Err(src.error(
@@ -436,6 +468,9 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             dscp: device.dscp,
             allow_incoming_while_busy: phone.call_waiting,
             app_name: device.app_name,
+            signaling_hosts,
+            signaling_ca_pem,
+            publish_events: device.publish_events,
         },
         token: TokenOptions {
             request_timeout: ms(token.request_timeout_ms),

@@ -109,6 +109,12 @@ pub struct RawDevice {
     pub max_call_signaling_timeout_ms: u64,
     pub dscp: bool,
     pub app_name: String,
+    /// Signaling hosts (`host:port`) instead of Twilio's edges: a local offhook-lab.
+    pub signaling_hosts: Vec<Spanned<String>>,
+    /// Extra CA certificates (PEM) to trust for signaling (the lab's certificate).
+    pub signaling_ca_file: Option<Spanned<PathBuf>>,
+    /// Post call events and quality samples to Twilio Insights.
+    pub publish_events: bool,
 }
 
 impl Default for RawDevice {
@@ -121,6 +127,9 @@ impl Default for RawDevice {
             max_call_signaling_timeout_ms: 30_000,
             dscp: true,
             app_name: "offhook".into(),
+            signaling_hosts: Vec::new(),
+            signaling_ca_file: None,
+            publish_events: true,
         }
     }
 }

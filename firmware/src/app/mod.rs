@@ -1,0 +1,536 @@
+//! The glue: the board, the Twilio Device, the token client and the phone core in one loop.
+//!
+//! Everything here moves events and commands between parts that decide for themselves: the
+//! phone ([`crate::phone`]) decides what the handset does, the Device
+//! ([`twilio_voice`]) speaks Twilio, the board ([`offhook_board`]) is the hardware, and
+//! the token scheduler ([`crate::token`]) decides when to fetch tokens.
+//!
+//! - [`audio`] — the audio path: microphone to the call; call audio and tones to the earpiece.
+//! - [`events`] — Device and Call events in the phone's words.
+//! - [`output`] — carrying out the phone's outputs.
+
+pub mod audio;
+pub mod events;
+mod output;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use offhook_board::audio::{Audio, AudioIo, DevicePair};
+use offhook_board::profile::Profile;
+use offhook_board::sim::{SimHandle, SimOptions};
+use offhook_board::{Board, BoardError};
+use tokio::sync::mpsc;
+use twilio_voice::{Device, DeviceEvents};
+
+use crate::config::Config;
+use crate::history::CallHistory;
+use crate::phone::{CallId, Phone, PhoneInput, TokenStatus, UserSettings};
+use crate::systemd::Systemd;
+use crate::token::http::{TokenEndpoint, fetch_token};
+use crate::token::{Backoff, TokenFetchError, TokenResponse, TokenScheduler};
+use audio::{AudioPath, CallAudio};
+
+/// Why the phone could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("board: {0}")]
+    Board(#[from] BoardError),
+    #[error("token server: {0}")]
+    Token(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How to run besides the config file.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Simulator options (terminal, script, control socket, PNG frames) for a `simulated`
+    /// board; `None` = headless from the profile.
+    pub sim: Option<SimOptions>,
+    /// Report the wall clock to the phone (off in tests, so screens are reproducible).
+    pub wall_clock: bool,
+    /// Stops the phone when it turns true (besides SIGTERM / Ctrl-C).
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Hands the simulator's handle to the caller once the board is up.
+    pub sim_handle: Option<tokio::sync::oneshot::Sender<SimHandle>>,
+}
+
+/// The board profile with the config's audio devices and rate applied.
+pub fn board_profile(config: &Config) -> Result<Profile, AppError> {
+    let mut profile = Profile::find(&config.board_profile)?;
+    let mut audio = profile.audio.clone().unwrap_or_default();
+    audio.rate = config.audio.sample_rate;
+    audio.handset = DevicePair {
+        capture: config.audio.capture.clone(),
+        playback: config.audio.playback.clone(),
+    };
+    if audio.speaker.capture.is_empty() && audio.speaker.playback.is_empty() {
+        audio.speaker = audio.handset.clone();
+    }
+    if let Some(ringer) = &config.audio.ringer {
+        audio.speaker.playback = ringer.clone();
+    }
+    profile.audio = Some(audio);
+    Ok(profile)
+}
+
+/// Device options from the config.
+pub fn device_options(config: &Config, settings: &UserSettings) -> twilio_voice::DeviceOptions {
+    let d = &config.device;
+    let codecs = settings
+        .codecs
+        .clone()
+        .unwrap_or_else(|| d.codec_preferences.clone());
+    let mut edges = d.edge.clone();
+    if let Some(edge) = &settings.edge {
+        edges.retain(|e| e != edge);
+        edges.insert(0, edge.clone());
+    }
+    twilio_voice::DeviceOptions {
+        codec_preferences: codecs.iter().map(|c| events::codec(*c)).collect(),
+        edge: edges,
+        token_refresh_ms: d.token_refresh_ms,
+        enable_improved_signaling_error_precision: d.enable_improved_signaling_error_precision,
+        max_call_signaling_timeout_ms: d.max_call_signaling_timeout_ms,
+        dscp: d.dscp,
+        allow_incoming_while_busy: d.allow_incoming_while_busy,
+        app_name: Some(d.app_name.clone()),
+        app_version: Some(env!("CARGO_PKG_VERSION").into()),
+        chunderw: (!d.signaling_hosts.is_empty()).then(|| d.signaling_hosts.clone()),
+        extra_ca_pem: d.signaling_ca_pem.clone(),
+        publish_events: d.publish_events,
+        ..Default::default()
+    }
+}
+
+/// The parts the loop owns.
+pub(crate) struct App {
+    pub config: Config,
+    pub phone: Phone,
+    pub board: Board,
+    pub path: AudioPath,
+    pub audio_io: Option<AudioIo>,
+    pub pump: Option<audio::Pump>,
+    pub device: Option<Device>,
+    /// Subscribed when the Device is made, before it can say anything.
+    pub device_events: Option<DeviceEvents>,
+    pub calls: HashMap<CallId, twilio_voice::Call>,
+    pub call_tx: mpsc::UnboundedSender<(CallId, twilio_voice::CallEvent)>,
+    pub tokens: TokenScheduler,
+    pub endpoint: Arc<TokenEndpoint>,
+    pub token_tx: mpsc::UnboundedSender<Result<TokenResponse, TokenFetchError>>,
+    pub systemd: Systemd,
+    pub last_edge: Option<String>,
+    pub last_token_status: Option<TokenStatus>,
+    pub history_path: PathBuf,
+    pub settings_path: PathBuf,
+}
+
+fn local_utc_offset() -> i32 {
+    // SAFETY: time() and localtime_r() only write to the values we own.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return 0;
+        }
+        tm.tm_gmtoff as i32
+    }
+}
+
+/// Wall-clock seconds, if the clock looks set (a Pi without an RTC starts in the past).
+fn wall_clock() -> Option<i64> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    (secs > 1_700_000_000).then_some(secs)
+}
+
+/// Runs the phone until stopped.
+pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError> {
+    let now = Instant::now();
+    let history_path = config.history_path();
+    let settings_path = config.settings_path();
+    if let Err(e) = std::fs::create_dir_all(&config.state_dir) {
+        tracing::warn!(dir = %config.state_dir.display(), error = %e, "cannot create the state directory; history will not be kept");
+    }
+    let (history, problem) = CallHistory::load(&history_path);
+    if let Some(p) = problem {
+        tracing::warn!(?p, "call history");
+    }
+    let (settings, problem) = UserSettings::load(&settings_path);
+    if let Some(p) = problem {
+        tracing::warn!(?p, "settings");
+    }
+    let profile = board_profile(&config)?;
+    let sim = options.sim.take().map(|mut s| {
+        if s.audio.is_none() {
+            s.audio = SimOptions::from_profile(&profile).audio;
+        }
+        s
+    });
+    let (mut board, sim_handle) = Board::start(&profile, sim)?;
+    if let (Some(h), Some(tx)) = (sim_handle, options.sim_handle.take()) {
+        let _ = tx.send(h);
+    }
+    let rate = board
+        .audio
+        .as_ref()
+        .map(|a| a.capture.rate())
+        .unwrap_or(config.audio.sample_rate);
+    let path = AudioPath::new(rate, config.region);
+    let (audio_io, pump) = match board.audio.take() {
+        Some(Audio {
+            io,
+            capture,
+            playback,
+        }) => {
+            let pump = path
+                .start_pump(capture, playback)
+                .map_err(|e| AppError::Other(format!("audio mixer: {e}")))?;
+            (Some(io), Some(pump))
+        }
+        None => (None, None),
+    };
+    let endpoint = TokenEndpoint::new(&config.server, config.token.request_timeout)
+        .map_err(|e| AppError::Token(e.to_string()))?;
+    let phone = Phone::new(config.phone_config(), settings, history, now);
+    let (call_tx, mut call_rx) = mpsc::unbounded_channel();
+    let (token_tx, mut token_rx) = mpsc::unbounded_channel();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ u64::from(std::process::id());
+    let tokens = TokenScheduler::new(
+        Backoff {
+            min: config.token.min_retry,
+            max: config.token.max_retry,
+            jitter: 0.4,
+        },
+        seed,
+        now,
+    );
+    let mut app = App {
+        phone,
+        board,
+        path,
+        audio_io,
+        pump,
+        device: None,
+        device_events: None,
+        calls: HashMap::new(),
+        call_tx,
+        tokens,
+        endpoint: Arc::new(endpoint),
+        token_tx,
+        systemd: Systemd::from_env(now),
+        last_edge: None,
+        last_token_status: None,
+        history_path,
+        settings_path,
+        config,
+    };
+    app.start_inputs(options.wall_clock);
+    let _ = app.systemd.ready("starting");
+    let mut stop = options.stop.take();
+    let mut next_clock = Instant::now();
+    let sigterm = async {
+        #[cfg(unix)]
+        {
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                s.recv().await;
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::pin!(sigterm);
+    loop {
+        app.flush().await;
+        let now = Instant::now();
+        if app.tokens.poll_fetch(now) {
+            app.spawn_token_fetch();
+        }
+        app.report_token_status(now);
+        if options.wall_clock && now >= next_clock {
+            if let Some(unix_secs) = wall_clock() {
+                app.phone.handle(
+                    PhoneInput::WallClock {
+                        unix_secs,
+                        utc_offset_secs: local_utc_offset(),
+                    },
+                    now,
+                );
+            }
+            next_clock = now + Duration::from_secs(30);
+        }
+        let deadline = [
+            app.phone.poll_timeout(),
+            app.tokens.poll_timeout(),
+            app.systemd.poll_timeout(),
+            options.wall_clock.then_some(next_clock),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(tokio::time::Instant::from_std);
+        let stopped = async {
+            match stop.as_mut() {
+                Some(rx) => {
+                    let _ = rx.wait_for(|v| *v).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            input = app.board.events.recv() => match input {
+                Some(ev) => app.phone.handle(PhoneInput::Input(ev), Instant::now()),
+                None => {
+                    tracing::info!("the board's inputs ended");
+                    break;
+                }
+            },
+            ev = next_device_event(&mut app.device_events) => match ev {
+                Some(ev) => app.on_device_event(ev),
+                None => app.device_events = None,
+            },
+            Some((call, ev)) = call_rx.recv() => app.on_call_event(call, ev),
+            Some(result) = token_rx.recv() => app.on_token_result(result).await,
+            _ = sleep_until(deadline) => {
+                let now = Instant::now();
+                if let Err(e) = app.systemd.on_timeout(now) {
+                    tracing::debug!(error = %e, "watchdog ping");
+                }
+                app.phone.handle(PhoneInput::Timer, now);
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut sigterm => break,
+            _ = stopped => break,
+        }
+    }
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn next_device_event(
+    events: &mut Option<DeviceEvents>,
+) -> Option<twilio_voice::DeviceEvent<twilio_voice::Call>> {
+    match events.as_mut() {
+        Some(e) => e.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl App {
+    fn start_inputs(&mut self, _wall_clock: bool) {
+        let now = Instant::now();
+        let devices = offhook_board::audio::list_devices();
+        let pick = |capture: bool| {
+            devices
+                .iter()
+                .filter(|d| if capture { d.capture } else { d.playback })
+                .map(|d| crate::phone::AudioDevice {
+                    id: d.name.clone(),
+                    label: d.description.clone(),
+                })
+                .collect::<Vec<_>>()
+        };
+        self.phone.handle(
+            PhoneInput::AudioDevices {
+                microphones: pick(true),
+                speakers: pick(false),
+            },
+            now,
+        );
+        let ip = twilio_voice::media::task::local_ip_towards(std::net::IpAddr::V4(
+            std::net::Ipv4Addr::new(8, 8, 8, 8),
+        ));
+        let ip = (!ip.is_loopback()).then(|| ip.to_string());
+        self.phone.handle(PhoneInput::Network { ip }, now);
+    }
+
+    fn spawn_token_fetch(&self) {
+        let endpoint = self.endpoint.clone();
+        let tx = self.token_tx.clone();
+        tokio::spawn(async move {
+            let result = fetch_token(&endpoint).await;
+            let _ = tx.send(result);
+        });
+    }
+
+    fn report_token_status(&mut self, now: Instant) {
+        let status = self.tokens.status(now);
+        let same = match (&self.last_token_status, &status) {
+            // `Valid.ttl` and `Failing.retry_in` count down: only the kind and the problem
+            // matter to the phone.
+            (
+                Some(TokenStatus::Valid { identity: a, .. }),
+                TokenStatus::Valid { identity: b, .. },
+            ) => a == b,
+            (
+                Some(TokenStatus::Failing { problem: a, .. }),
+                TokenStatus::Failing { problem: b, .. },
+            ) => a == b,
+            (Some(TokenStatus::Fetching), TokenStatus::Fetching) => true,
+            _ => false,
+        };
+        if !same {
+            self.last_token_status = Some(status.clone());
+            self.phone.handle(PhoneInput::Token(status), now);
+        }
+    }
+
+    async fn on_token_result(&mut self, result: Result<TokenResponse, TokenFetchError>) {
+        let now = Instant::now();
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "no token from offhook-server");
+        }
+        let Some(response) = self.tokens.on_result(result, now) else {
+            self.report_token_status(now);
+            return;
+        };
+        tracing::info!(identity = %response.identity, ttl = response.ttl, "new access token");
+        match &self.device {
+            Some(device) => {
+                if let Err(e) = device.update_token(response.token.clone()).await {
+                    tracing::warn!(error = %e, "update_token refused");
+                }
+                if device.state() == twilio_voice::DeviceState::Unregistered {
+                    spawn_register(device.clone());
+                }
+            }
+            None => {
+                let options = device_options(&self.config, self.phone.user_settings());
+                let audio = Arc::new(CallAudio::new(self.path.clone()));
+                match Device::with_audio(response.token.clone(), options, audio) {
+                    Ok(device) => {
+                        self.device_events = Some(device.events());
+                        spawn_register(device.clone());
+                        self.device = Some(device);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot create the Twilio Device");
+                        self.phone.handle(
+                            PhoneInput::Device(crate::phone::DeviceEvent::Error(
+                                crate::phone::TwilioError::new(
+                                    e.twilio_code().unwrap_or(31000),
+                                    e.to_string(),
+                                ),
+                            )),
+                            now,
+                        );
+                    }
+                }
+            }
+        }
+        self.report_token_status(now);
+    }
+
+    fn on_device_event(&mut self, ev: twilio_voice::DeviceEvent<twilio_voice::Call>) {
+        let now = Instant::now();
+        if let Some(input) = events::device_input(ev, self) {
+            self.phone.handle(input, now);
+        }
+        let edge = self.device.as_ref().and_then(|d| d.edge());
+        if edge != self.last_edge {
+            self.last_edge = edge.clone();
+            self.phone.handle(
+                PhoneInput::Device(crate::phone::DeviceEvent::Edge(edge)),
+                now,
+            );
+        }
+    }
+
+    fn on_call_event(&mut self, call: CallId, ev: twilio_voice::CallEvent) {
+        let ends = matches!(
+            ev,
+            twilio_voice::CallEvent::Disconnect
+                | twilio_voice::CallEvent::Cancel
+                | twilio_voice::CallEvent::Reject
+        );
+        if let Some(e) = events::call_event(ev) {
+            self.phone.handle(PhoneInput::Call(call, e), Instant::now());
+        }
+        if ends {
+            // An error may still follow a disconnect (the SDK's order): keep the handle a
+            // little; the forwarder ends when the Device drops the call.
+            if let Some(c) = self.calls.get(&call) {
+                tracing::debug!(?call, status = %c.status(), "call ended");
+            }
+        }
+    }
+
+    /// Registers a call so its events reach the phone.
+    pub(crate) fn track_call(&mut self, id: CallId, call: twilio_voice::Call) {
+        let mut events = call.events();
+        let tx = self.call_tx.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if matches!(ev, twilio_voice::CallEvent::Volume { .. }) {
+                    continue;
+                }
+                if tx.send((id, ev)).is_err() {
+                    return;
+                }
+            }
+        });
+        self.calls.insert(id, call);
+    }
+
+    async fn shutdown(mut self) {
+        let now = Instant::now();
+        let _ = self.systemd.stopping();
+        self.phone.shutdown(now);
+        self.flush().await;
+        if let Some(device) = self.device.take() {
+            // Let a hang-up reach Twilio before the socket closes.
+            if device.is_busy() {
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while device.is_busy() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            device.force_destroy();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.save_state();
+        if let Some(p) = self.pump.take() {
+            p.stop();
+        }
+        if let Some(io) = self.audio_io.take() {
+            io.stop();
+        }
+        tracing::info!("stopped");
+    }
+
+    fn save_state(&self) {
+        if let Err(e) = self.phone.history().save(&self.history_path) {
+            tracing::warn!(error = %e, "cannot save the call history");
+        }
+        if let Err(e) = self.phone.user_settings().save(&self.settings_path) {
+            tracing::warn!(error = %e, "cannot save the settings");
+        }
+    }
+}
+
+fn spawn_register(device: Device) {
+    tokio::spawn(async move {
+        if let Err(e) = device.register().await {
+            tracing::warn!(error = %e, "registration did not complete");
+        }
+    });
+}

@@ -1,0 +1,237 @@
+//! `offhook demo`: the whole system on one machine, with no Twilio account and no Pi.
+//!
+//! An `offhook-server` and an `offhook-lab` start in this process with freshly generated
+//! credentials; the lab fetches its TwiML from the server exactly as Twilio would, and the
+//! handset (the simulated board) gets its tokens from the server. Tests use the same set-up.
+
+use std::path::{Path, PathBuf};
+
+use offhook_lab::{Credentials, Lab, LabConfig, LabHandle};
+use offhook_server::{AppState, Handset, Handsets, RunningServer};
+
+use crate::config::Config;
+
+/// The demo handset's identity, extension and credentials.
+pub const DEMO_IDENTITY: &str = "desk";
+pub const DEMO_EXTENSION: &str = "101";
+pub const DEMO_DEVICE_ID: &str = "desk-1";
+
+/// The running lab and server, and the handset config that reaches them.
+pub struct DemoEnv {
+    pub lab: LabHandle,
+    pub server: RunningServer,
+    pub credentials: Credentials,
+    pub config_path: PathBuf,
+    pub dir: PathBuf,
+}
+
+/// What the handset config should say besides the essentials.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// ALSA capture and playback PCM names (empty: no audio).
+    pub capture: String,
+    pub playback: String,
+    pub sample_rate: u32,
+    /// Token lifetime from the server, seconds.
+    pub token_ttl_secs: u64,
+    /// tokenWillExpire this long before expiry.
+    pub token_refresh_ms: u64,
+    /// Codecs, in preference order (`pcmu`, `opus`).
+    pub codecs: Vec<String>,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            capture: String::new(),
+            playback: String::new(),
+            sample_rate: 16_000,
+            token_ttl_secs: 3600,
+            token_refresh_ms: 10_000,
+            codecs: vec!["pcmu".into(), "opus".into()],
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("offhook-server: {0}")]
+    Server(String),
+    #[error("offhook-lab: {0}")]
+    Lab(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+fn random_secret() -> String {
+    let bytes: [u8; 16] = rand_bytes();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rand_bytes() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    // A demo secret: the process clock and pid are enough to make it unguessable from outside.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        ^ (std::process::id() as u128) << 64;
+    let mut x = seed as u64 ^ (seed >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15;
+    for b in out.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    out
+}
+
+/// Starts the server and the lab and writes the handset's config into `dir`.
+pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoError> {
+    std::fs::create_dir_all(dir).map_err(|e| DemoError::Io(format!("{}: {e}", dir.display())))?;
+    let credentials = Credentials::generate();
+    let secret = random_secret();
+    let env_text = format!(
+        "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN=127.0.0.1:0\n",
+        credentials.to_env_text(),
+        options.token_ttl_secs
+    );
+    let settings: std::collections::HashMap<String, String> = env_text
+        .lines()
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        })
+        .collect();
+    let server_config = offhook_server::Config::from_settings(|k| settings.get(k).cloned())
+        .map_err(|e| DemoError::Server(e.to_string()))?;
+    let handset = Handset::with_secret(
+        DEMO_DEVICE_ID,
+        DEMO_IDENTITY,
+        DEMO_EXTENSION,
+        "Desk phone",
+        &secret,
+    )
+    .map_err(|e| DemoError::Server(e.to_string()))?;
+    let handsets = Handsets::new(vec![handset]).map_err(DemoError::Server)?;
+    let listen = server_config.listen;
+    let server = offhook_server::start_at(AppState::new(server_config, handsets), listen)
+        .await
+        .map_err(|e| DemoError::Server(e.to_string()))?;
+    let base = server.base_url();
+    let mut lab_config = LabConfig::new(credentials.clone());
+    lab_config.app_url = Some(format!("{base}/hooks/call/connect"));
+    lab_config.number_url = Some(format!("{base}/hooks/voice"));
+    lab_config.ca_cert_path = Some(dir.join("lab-ca.pem"));
+    let lab = Lab::start(lab_config)
+        .await
+        .map_err(|e| DemoError::Lab(e.to_string()))?;
+    let codecs = options
+        .codecs
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let config = format!(
+        r#"# Written by `offhook demo`: a handset on a local offhook-server and offhook-lab.
+[server]
+url = "{base}"
+device_id = "{DEMO_DEVICE_ID}"
+device_secret = "{secret}"
+
+[board]
+profile = "simulated"
+
+[audio]
+capture = "{capture}"
+playback = "{playback}"
+sample_rate = {rate}
+
+[phone]
+country = "US"
+own_number = "Ext {DEMO_EXTENSION}"
+call_waiting = false
+
+[[contacts]]
+name = "Echo test"
+number = "+12025550100"
+
+[[contacts]]
+name = "Lab caller"
+number = "+12025550170"
+
+[speed_dial]
+2 = "+12025550100"
+3 = "+12025550101"
+
+[device]
+signaling_hosts = ["{signaling}"]
+signaling_ca_file = "lab-ca.pem"
+publish_events = false
+token_refresh_ms = {refresh}
+codec_preferences = [{codecs}]
+edge = ["roaming"]
+
+[state]
+dir = "{state}"
+"#,
+        capture = options.capture,
+        playback = options.playback,
+        rate = options.sample_rate,
+        signaling = lab.signaling_addr,
+        refresh = options.token_refresh_ms,
+        state = dir.join("state").display(),
+    );
+    let config_path = dir.join("offhook.toml");
+    std::fs::write(&config_path, config)
+        .map_err(|e| DemoError::Io(format!("{}: {e}", config_path.display())))?;
+    Ok(DemoEnv {
+        lab,
+        server,
+        credentials,
+        config_path,
+        dir: dir.to_path_buf(),
+    })
+}
+
+impl DemoEnv {
+    /// The handset's config.
+    pub fn config(&self) -> Result<Config, DemoError> {
+        Config::load(&self.config_path).map_err(|e| DemoError::Io(e.to_string()))
+    }
+
+    /// A caller ringing the handset's number (through the server's `/hooks/voice`), sending
+    /// a tone at `hz`.
+    pub async fn call_in(
+        &self,
+        from: &str,
+        hz: f32,
+        timeout_secs: u32,
+    ) -> Result<String, DemoError> {
+        let request = offhook_lab::control::types::StartCall {
+            from: from.to_string(),
+            to: self.credentials.phone_number.clone(),
+            caller: offhook_lab::Behaviour::Tone { hz },
+            timeout_secs: Some(timeout_secs),
+            params: Vec::new(),
+        };
+        self.lab
+            .control()
+            .start_inbound_call(&request)
+            .await
+            .map_err(|e| DemoError::Lab(e.to_string()))
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.server.shutdown().await;
+        self.lab.shutdown().await;
+    }
+}
+
+/// Where a running demo notes its control API, for `offhook demo-call`.
+pub fn state_file() -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("offhook-demo.json")
+}
