@@ -38,6 +38,8 @@ pub struct DemoOptions {
     pub token_refresh_ms: u64,
     /// Codecs, in preference order (`pcmu`, `opus`).
     pub codecs: Vec<String>,
+    /// Board profile: a built-in name or a TOML file.
+    pub board_profile: String,
 }
 
 impl Default for DemoOptions {
@@ -49,6 +51,7 @@ impl Default for DemoOptions {
             token_ttl_secs: 3600,
             token_refresh_ms: 10_000,
             codecs: vec!["pcmu".into(), "opus".into()],
+            board_profile: "simulated".into(),
         }
     }
 }
@@ -140,7 +143,7 @@ device_id = "{DEMO_DEVICE_ID}"
 device_secret = "{secret}"
 
 [board]
-profile = "simulated"
+profile = "{profile}"
 
 [audio]
 capture = "{capture}"
@@ -181,6 +184,7 @@ dir = "{state}"
         signaling = lab.signaling_addr,
         refresh = options.token_refresh_ms,
         state = dir.join("state").display(),
+        profile = options.board_profile,
     );
     let config_path = dir.join("offhook.toml");
     std::fs::write(&config_path, config)

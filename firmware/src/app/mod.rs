@@ -6,10 +6,12 @@
 //! the token scheduler ([`crate::token`]) decides when to fetch tokens.
 //!
 //! - [`audio`] — the audio path: microphone to the call; call audio and tones to the earpiece.
+//! - [`describe`] — the screen in words (the simulator's summary; golden-image keys).
 //! - [`events`] — Device and Call events in the phone's words.
 //! - [`output`] — carrying out the phone's outputs.
 
 pub mod audio;
+pub mod describe;
 pub mod events;
 mod output;
 

@@ -133,7 +133,7 @@ impl App {
 
     fn draw(&mut self, now: Instant) {
         let view = self.phone.view(now);
-        let summary = crate::systemd::status_line(&view);
+        let summary = super::describe::describe(&view);
         let drawn = match self.board.display.canvas() {
             Canvas::Mono(frame) => {
                 crate::screens::mono::render(&view, frame).map_err(|e| format!("{e:?}"))
@@ -149,7 +149,7 @@ impl App {
         if let Err(e) = self.board.display.flush() {
             tracing::warn!(error = %e, "display flush failed");
         }
-        let _ = self.systemd.status(&summary);
+        let _ = self.systemd.status(&crate::systemd::status_line(&view));
     }
 
     /// Switches a microphone or speaker: the audio threads restart on the new device.
