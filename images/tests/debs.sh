@@ -61,6 +61,7 @@ inspect() { # DEB
       check "the default config is the documented example" cmp -s "$repo/firmware/offhook.example.toml" \
         <(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/offhook/offhook.toml)
       check "udev rules for gpio/i2c/spi" grep -q './usr/lib/udev/rules.d/60-offhook.rules' <<<"$files"
+      check "i2c-dev loaded at boot" grep -q './usr/lib/modules-load.d/offhook.conf' <<<"$files"
       check "the binary is for $arch" binary_is "$deb" "$arch" offhook ;;
     offhook-server)
       check_eq "conffiles" "$(printf '/etc/offhook-server/env\n/etc/offhook-server/handsets.toml')" "$(cat "$ctrl/conffiles")"
