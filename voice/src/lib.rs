@@ -6,6 +6,7 @@
 //! - [`core`] — the Device and its Calls as one sans-IO state machine (`device.ts` + `call.ts`).
 //! - [`media`] — call media: WebRTC (str0m), codecs, jitter buffer, DTMF, audio traits.
 //! - [`insights`] — events and samples posted to Twilio's event gateway.
+//! - [`logging`] — the `log_level` option: what a Device writes to `tracing`.
 //! - [`tls`] — rustls client configuration (public roots plus an optional extra CA).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
 //! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
@@ -21,6 +22,7 @@ pub mod core;
 pub mod device;
 pub mod error;
 pub mod insights;
+pub mod logging;
 pub mod media;
 pub mod model;
 pub mod options;

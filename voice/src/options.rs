@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::model::Codec;
 use crate::regions;
 
-/// How much this Device logs (through `tracing`, target `twilio_voice`).
+/// How much this Device logs (through `tracing`, target `twilio_voice`; see
+/// [`crate::logging`]). The SDK's `logLevel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum LogLevel {
     Trace,

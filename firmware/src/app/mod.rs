@@ -104,6 +104,7 @@ pub fn device_options(config: &Config, settings: &UserSettings) -> twilio_voice:
         chunderw: (!d.signaling_hosts.is_empty()).then(|| d.signaling_hosts.clone()),
         extra_ca_pem: d.signaling_ca_pem.clone(),
         publish_events: d.publish_events,
+        log_level: twilio_voice::options::LogLevel::Warn,
         ..Default::default()
     }
 }

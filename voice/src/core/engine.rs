@@ -944,7 +944,7 @@ impl Engine {
                 );
             }
             StreamEvent::Malformed(e) => {
-                tracing::warn!(error = %e, "ignoring a malformed signaling frame")
+                crate::device_log!(self.options.log_level, WARN, error = %e, "ignoring a malformed signaling frame")
             }
             StreamEvent::Closed => {
                 self.stream = None;
@@ -971,7 +971,11 @@ impl Engine {
                 voiceeventsid,
             } => {
                 let Some(error) = error else {
-                    tracing::warn!("ignoring an error frame without an error object");
+                    crate::device_log!(
+                        self.options.log_level,
+                        WARN,
+                        "ignoring an error frame without an error object"
+                    );
                     return;
                 };
                 if let Some(kx) = voiceeventsid {
@@ -1050,7 +1054,7 @@ impl Engine {
                     .find(|(_, c)| c.call_sid() == Some(sid.as_str()))
                     .map(|(i, _)| *i)
                 else {
-                    tracing::warn!(callsid = %sid, "message for an unknown call");
+                    crate::device_log!(self.options.log_level, WARN, callsid = %sid, "message for an unknown call");
                     return;
                 };
                 self.outputs.push_back(Output::Call(
@@ -1064,7 +1068,7 @@ impl Engine {
                 ));
             }
             ServerMessage::Unknown { type_name } => {
-                tracing::debug!(%type_name, "ignoring an unknown signaling frame")
+                crate::device_log!(self.options.log_level, DEBUG, %type_name, "ignoring an unknown signaling frame")
             }
         }
     }
@@ -1136,6 +1140,7 @@ impl Engine {
             self.register_at = None;
         }
         let e = TwilioError::from_signaling(error.code, &error.message, precise);
+        crate::device_log!(self.options.log_level, ERROR, error = %e, "signaling error");
         self.last_error = Some(e.clone());
         self.outputs
             .push_back(Output::Device(DeviceEvent::Error { error: e, call }));
@@ -1173,7 +1178,11 @@ impl Engine {
         now: Instant,
     ) {
         if self.active_call.is_some() && !self.options.allow_incoming_while_busy {
-            tracing::info!("busy: ignoring an incoming invite");
+            crate::device_log!(
+                self.options.log_level,
+                INFO,
+                "busy: ignoring an incoming invite"
+            );
             return;
         }
         let (Some(callsid), Some(sdp)) = (callsid, sdp) else {
@@ -1474,6 +1483,7 @@ impl Engine {
             return;
         }
         self.state = state;
+        crate::device_log!(self.options.log_level, INFO, state = %state, "device state");
         let ev = match state {
             DeviceState::Unregistered => DeviceEvent::Unregistered,
             DeviceState::Registering => DeviceEvent::Registering,

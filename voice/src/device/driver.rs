@@ -236,7 +236,7 @@ impl Driver {
             Command::Mute(id, m) => self.engine.mute(id, m),
             Command::SendDigits(id, digits) => {
                 if let Err(e) = self.engine.send_digits(id, &digits, now) {
-                    tracing::warn!(error = %e, "send_digits refused");
+                    crate::device_log!(self.engine.options().log_level, WARN, error = %e, "send_digits refused");
                 }
             }
             Command::SendMessage {

@@ -335,7 +335,13 @@ impl Peer {
                         });
                     }
                     Event::PeerStats(s) => {
-                        if let Some(rtt) = s.rtt {
+                        // RTCP's round trip when known, else the ICE pair's (as the SDK reads
+                        // `currentRoundTripTime` when remote stats have none).
+                        let pair_rtt = s
+                            .selected_candidate_pair
+                            .as_ref()
+                            .and_then(|p| p.current_round_trip_time);
+                        if let Some(rtt) = s.rtt.or(pair_rtt) {
                             return Ok(PeerOutput::Rtt(rtt));
                         }
                     }
