@@ -21,6 +21,7 @@ pub const KNOWN_EDGES: &[&str] = &[
     "singapore-ix",
     "sydney-ix",
     "tokyo-ix",
+    "sao-paulo-ix",
 ];
 
 /// The signaling host for an edge: `voice-js.<edge>.twilio.com`.

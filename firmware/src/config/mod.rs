@@ -21,25 +21,7 @@ use crate::tones::{Region, RingCadence, Segment};
 pub const DEFAULT_PATH: &str = "/etc/offhook/offhook.toml";
 
 /// Twilio edges the Device accepts (research doc §5.2).
-pub const KNOWN_EDGES: &[&str] = &[
-    "roaming",
-    "ashburn",
-    "dublin",
-    "frankfurt",
-    "sao-paulo",
-    "singapore",
-    "sydney",
-    "tokyo",
-    "umatilla",
-    "ashburn-ix",
-    "san-jose-ix",
-    "london-ix",
-    "frankfurt-ix",
-    "singapore-ix",
-    "sydney-ix",
-    "tokyo-ix",
-    "sao-paulo-ix",
-];
+pub use twilio_voice::regions::KNOWN_EDGES;
 
 /// The device's credentials for offhook-server.
 #[derive(Clone, PartialEq, Eq)]

@@ -31,6 +31,25 @@ pub enum Playout {
     Lost { next: Option<Vec<u8>> },
 }
 
+/// A 16-bit RTP sequence number extended to 64 bits: the value nearest to `reference` (the
+/// highest extended number seen so far), so wrap-arounds count up. The first one starts one
+/// cycle in, so that a little reordering before it cannot go below zero.
+pub fn extend_seq(reference: Option<u64>, seq: u16) -> u64 {
+    let Some(reference) = reference else {
+        return 1 << 16 | seq as u64;
+    };
+    let base = reference & !0xFFFF;
+    let candidates = [
+        base.wrapping_sub(1 << 16) | seq as u64,
+        base | seq as u64,
+        (base + (1 << 16)) | seq as u64,
+    ];
+    candidates
+        .into_iter()
+        .min_by_key(|c| c.abs_diff(reference))
+        .unwrap_or(base | seq as u64)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JitterStats {
     pub received: u64,
@@ -108,19 +127,7 @@ impl JitterBuffer {
 
     /// Extends a 16-bit sequence number next to the ones seen.
     fn extend(&self, seq: u16) -> u64 {
-        let Some(reference) = self.highest.or(self.next) else {
-            return 1 << 16 | seq as u64;
-        };
-        let base = reference & !0xFFFF;
-        let candidates = [
-            base.wrapping_sub(1 << 16) | seq as u64,
-            base | seq as u64,
-            (base + (1 << 16)) | seq as u64,
-        ];
-        candidates
-            .into_iter()
-            .min_by_key(|c| c.abs_diff(reference))
-            .unwrap_or(base | seq as u64)
+        extend_seq(self.highest.or(self.next), seq)
     }
 
     pub fn insert(&mut self, seq: u16, rtp_time: u32, payload: Vec<u8>, arrival: Instant) {

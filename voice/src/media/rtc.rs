@@ -356,6 +356,20 @@ impl Peer {
         }
     }
 
+    /// The writer for our audio m-line and the RTP clock of `pt` (8 kHz PCMU, else 48 kHz).
+    fn writer(
+        &mut self,
+        pt: u8,
+    ) -> Result<Option<(str0m::media::Writer<'_>, Frequency)>, RtcFailure> {
+        let mid = self.mid.ok_or(RtcFailure::NoCodec)?;
+        let rate = if pt == PT_PCMU {
+            Frequency::EIGHT_KHZ
+        } else {
+            Frequency::FORTY_EIGHT_KHZ
+        };
+        Ok(self.rtc.writer(mid).map(|w| (w, rate)))
+    }
+
     /// Sends one encoded frame; `rtp_time` counts samples at the codec's clock.
     pub fn write_audio(
         &mut self,
@@ -364,13 +378,7 @@ impl Peer {
         rtp_time: u64,
         payload: &[u8],
     ) -> Result<(), RtcFailure> {
-        let mid = self.mid.ok_or(RtcFailure::NoCodec)?;
-        let rate = if pt == PT_PCMU {
-            Frequency::EIGHT_KHZ
-        } else {
-            Frequency::FORTY_EIGHT_KHZ
-        };
-        let Some(writer) = self.rtc.writer(mid) else {
+        let Some((writer, rate)) = self.writer(pt)? else {
             return Ok(());
         };
         writer
@@ -392,13 +400,7 @@ impl Peer {
         event: u8,
         duration: Duration,
     ) -> Result<(), RtcFailure> {
-        let mid = self.mid.ok_or(RtcFailure::NoCodec)?;
-        let rate = if pt == PT_PCMU {
-            Frequency::EIGHT_KHZ
-        } else {
-            Frequency::FORTY_EIGHT_KHZ
-        };
-        let Some(writer) = self.rtc.writer(mid) else {
+        let Some((writer, rate)) = self.writer(pt)? else {
             return Ok(());
         };
         writer

@@ -446,20 +446,7 @@ impl MediaSession {
         if pt != n.pt {
             return; // an unexpected codec: not audio we play
         }
-        let ext = {
-            let c = &mut self.counters;
-            let reference = c.highest_seq.unwrap_or(seq as u64 + (1 << 16));
-            let base = reference & !0xFFFF;
-            let cands = [
-                base.wrapping_sub(1 << 16) | seq as u64,
-                base | seq as u64,
-                (base + (1 << 16)) | seq as u64,
-            ];
-            cands
-                .into_iter()
-                .min_by_key(|x| x.abs_diff(reference))
-                .unwrap_or(seq as u64)
-        };
+        let ext = super::jitter::extend_seq(self.counters.highest_seq, seq);
         let c = &mut self.counters;
         c.packets_received += 1;
         c.bytes_received += payload.len() as u64;
