@@ -46,9 +46,10 @@ impl CloseProtection {
     }
 }
 
-/// A STUN or TURN server for host/server-reflexive candidates (the SDK's `rtcConfiguration`
-/// `iceServers`). Twilio's gateway is ICE-lite on a public address, so none are needed
-/// unless the network blocks direct UDP.
+/// A STUN server for a server-reflexive candidate (the SDK's `rtcConfiguration.iceServers`).
+/// Twilio's gateway is ICE-lite on a public address and learns our address from our checks,
+/// so none is needed. `stun:host[:port]` URLs are used; TURN (`turn:`/`turns:`) relays are
+/// refused by [`DeviceOptions::validate`]: this media stack has no TURN client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceServer {
     pub urls: Vec<String>,
@@ -176,6 +177,18 @@ impl DeviceOptions {
         if self.codec_preferences.is_empty() {
             return Err("codec_preferences is empty".into());
         }
+        for server in &self.ice_servers {
+            for url in &server.urls {
+                if url.starts_with("turn:") || url.starts_with("turns:") {
+                    return Err(format!(
+                        "{url}: TURN relays are not supported (only stun: servers)"
+                    ));
+                }
+                if crate::media::stun::stun_server(url).is_none() {
+                    return Err(format!("{url}: not a stun:host[:port] URL"));
+                }
+            }
+        }
         if let Some(hosts) = &self.chunderw {
             if hosts.iter().any(|h| h.is_empty() || h.contains('/')) {
                 return Err("chunderw hosts are host[:port] without a scheme or path".into());
@@ -232,5 +245,23 @@ mod tests {
             .validate()
             .is_err()
         );
+        let turn = DeviceOptions {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:relay.example.com".into()],
+                username: None,
+                credential: None,
+            }],
+            ..Default::default()
+        };
+        assert!(turn.validate().unwrap_err().contains("TURN"));
+        let stun = DeviceOptions {
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:stun.example.com:3478".into()],
+                username: None,
+                credential: None,
+            }],
+            ..Default::default()
+        };
+        assert!(stun.validate().is_ok());
     }
 }

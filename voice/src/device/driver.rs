@@ -517,6 +517,13 @@ impl Driver {
             codec_preferences: options.codec_preferences.clone(),
             max_average_bitrate: options.max_average_bitrate,
             dscp: options.dscp,
+            stun_urls: options
+                .ice_servers
+                .iter()
+                .flat_map(|s| s.urls.iter())
+                .filter(|u| u.starts_with("stun:"))
+                .cloned()
+                .collect(),
         };
         match media_task::spawn(config, source, sink, self.media_tx.clone()).await {
             Ok(tx) => {

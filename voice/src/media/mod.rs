@@ -8,6 +8,7 @@
 //! - [`dtmf`] — the `send_digits` schedule.
 //! - [`analysis`] — level and dominant-frequency measurements.
 //! - [`rtc`] — the str0m boundary (SDP, ICE, DTLS-SRTP, RTP, RFC 4733).
+//! - [`stun`] — server-reflexive candidates from `stun:` servers.
 //! - [`session`] — one call's media, sans-IO.
 //! - [`task`] — the tokio shell: one UDP socket per call.
 
@@ -19,6 +20,7 @@ pub mod jitter;
 pub mod resample;
 pub mod rtc;
 pub mod session;
+pub mod stun;
 pub mod task;
 
 pub use audio::{AudioDevice, AudioSink, AudioSource};

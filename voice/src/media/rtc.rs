@@ -170,6 +170,14 @@ impl Peer {
         self.local
     }
 
+    /// Adds a server-reflexive candidate (our address as a STUN server saw it).
+    pub fn add_reflexive(&mut self, mapped: SocketAddr) -> Result<(), RtcFailure> {
+        let c = Candidate::server_reflexive(mapped, self.local, "udp")
+            .map_err(|e| RtcFailure::Engine(e.to_string()))?;
+        self.rtc.add_local_candidate(c);
+        Ok(())
+    }
+
     /// Our offer for an outgoing call.
     pub fn create_offer(&mut self) -> Result<String, RtcFailure> {
         let mut change = self.rtc.sdp_api();

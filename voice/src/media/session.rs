@@ -129,6 +129,17 @@ impl MediaSession {
         })
     }
 
+    /// Offers our public address (from STUN) besides the host candidate.
+    pub fn add_reflexive(&mut self, mapped: SocketAddr, now: Instant) {
+        if mapped == self.peer.local_addr() {
+            return;
+        }
+        if let Err(e) = self.peer.add_reflexive(mapped) {
+            tracing::warn!(error = %e, %mapped, "server-reflexive candidate refused");
+        }
+        self.drain_peer(now);
+    }
+
     pub fn negotiated(&self) -> Option<Negotiated> {
         self.negotiated
     }

@@ -62,6 +62,8 @@ pub struct MediaConfig {
     pub codec_preferences: Vec<Codec>,
     pub max_average_bitrate: Option<u32>,
     pub dscp: bool,
+    /// `stun:` URLs to learn our public address from.
+    pub stun_urls: Vec<String>,
 }
 
 /// Binds the call's socket and starts its task. Requests go in on the returned sender;
@@ -94,6 +96,15 @@ pub async fn spawn(
         sink,
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut session = session;
+    if !config.stun_urls.is_empty() {
+        let timeout = std::time::Duration::from_millis(500);
+        if let Some(mapped) =
+            super::stun::reflexive_address(&socket, &config.stun_urls, timeout).await
+        {
+            session.add_reflexive(mapped, Instant::now());
+        }
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run(config.call, session, socket, rx, events));
     Ok(tx)
