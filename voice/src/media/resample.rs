@@ -1,10 +1,21 @@
 //! A streaming windowed-sinc resampler for mono i16 audio between any two rates (the
 //! device's 8/16/48 kHz and the codec's 8/48 kHz). Pure Rust, no allocation per sample.
+//!
+//! Polyphase: with `in/out = M/L` in lowest terms, output sample positions fall on `L`
+//! distinct fractions of an input sample, so the Blackman-windowed sinc is computed once per
+//! fraction at construction and each output is a dot product with one row of that table.
 
 use std::collections::VecDeque;
 
 /// Zero crossings of the sinc kernel on each side.
 const ZERO_CROSSINGS: usize = 12;
+/// Above this many phases (odd rate pairs) the table would be large; such pairs are rounded
+/// to the nearest of this many phases.
+const MAX_PHASES: u64 = 512;
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
 
 #[derive(Debug, Clone)]
 pub struct Resampler {
@@ -12,31 +23,56 @@ pub struct Resampler {
     out_rate: u32,
     /// Input samples not yet fully used, oldest first.
     history: VecDeque<f32>,
-    /// Position of the next output sample, in input samples from the start of `history`.
-    position: f64,
-    step: f64,
-    cutoff: f64,
-    half_width: f64,
+    /// Position of the next output sample, in 1/`phases` of an input sample, from the start
+    /// of `history`.
+    position: u64,
+    /// Advance per output sample, in the same unit.
+    step: u64,
+    phases: u64,
+    /// Taps either side of the centre.
+    half: usize,
+    /// `phases` rows of `2 * half` coefficients; row `p` is the kernel for a centre `p/phases`
+    /// past an input sample, taps from `-half + 1` to `+half` around it.
+    table: Vec<f32>,
     pending: VecDeque<i16>,
 }
 
 impl Resampler {
     pub fn new(in_rate: u32, out_rate: u32) -> Self {
-        let step = in_rate as f64 / out_rate as f64;
+        let (i, o) = (in_rate.max(1) as u64, out_rate.max(1) as u64);
+        let g = gcd(i, o);
+        let (mut phases, mut step) = (o / g, i / g);
+        if phases > MAX_PHASES {
+            step = ((step as f64) * MAX_PHASES as f64 / phases as f64)
+                .round()
+                .max(1.0) as u64;
+            phases = MAX_PHASES;
+        }
         // Low-pass just below the lower Nyquist frequency.
-        let cutoff = (out_rate as f64 / in_rate as f64).min(1.0) * 0.92;
+        let cutoff = (o as f64 / i as f64).min(1.0) * 0.92;
         let half_width = ZERO_CROSSINGS as f64 / cutoff;
+        let half = half_width.ceil() as usize;
+        let mut table = Vec::with_capacity(phases as usize * 2 * half);
+        for p in 0..phases {
+            let frac = p as f64 / phases as f64;
+            for j in 0..2 * half {
+                // Tap j is input sample (index - half + 1 + j); its distance from the centre:
+                let x = (half as f64 - 1.0 - j as f64) + frac;
+                table.push(kernel(x, cutoff, half_width) as f32);
+            }
+        }
         let mut history = VecDeque::new();
         // Start centred on silence so that the first output has full support.
-        history.extend(std::iter::repeat_n(0.0, half_width.ceil() as usize));
+        history.extend(std::iter::repeat_n(0.0, half));
         Resampler {
             in_rate,
             out_rate,
-            position: half_width.ceil(),
             history,
+            position: (half as u64) * phases,
             step,
-            cutoff,
-            half_width,
+            phases,
+            half,
+            table,
             pending: VecDeque::new(),
         }
     }
@@ -52,41 +88,32 @@ impl Resampler {
             return;
         }
         self.history.extend(input.iter().map(|s| *s as f32));
-        let width = self.half_width;
-        while self.position + width + 1.0 < self.history.len() as f64 {
-            let centre = self.position;
-            let first = (centre - width).ceil().max(0.0) as usize;
-            let last = ((centre + width).floor() as usize).min(self.history.len() - 1);
-            let mut acc = 0.0f64;
-            for k in first..=last {
-                let x = centre - k as f64;
-                acc += self.history[k] as f64 * self.kernel(x);
+        self.history.make_contiguous();
+        let taps = 2 * self.half;
+        loop {
+            let index = (self.position / self.phases) as usize;
+            if index + self.half >= self.history.len() {
+                break;
             }
+            let phase = (self.position % self.phases) as usize;
+            let row = &self.table[phase * taps..(phase + 1) * taps];
+            let first = index + 1 - self.half;
+            let (samples, _) = self.history.as_slices();
+            let window = &samples[first..first + taps];
+            let acc: f32 = window.iter().zip(row).map(|(s, c)| s * c).sum();
             self.pending
-                .push_back(acc.round().clamp(i16::MIN as f64, i16::MAX as f64) as i16);
+                .push_back(acc.round().clamp(i16::MIN as f32, i16::MAX as f32) as i16);
             self.position += self.step;
         }
         // Drop input no longer needed by the next output sample.
-        let keep_from = (self.position - width).floor().max(0.0) as usize;
+        let index = (self.position / self.phases) as usize;
+        let keep_from = (index + 1)
+            .saturating_sub(self.half)
+            .min(self.history.len());
         if keep_from > 0 {
-            self.history.drain(..keep_from.min(self.history.len()));
-            self.position -= keep_from as f64;
+            self.history.drain(..keep_from);
+            self.position -= keep_from as u64 * self.phases;
         }
-    }
-
-    fn kernel(&self, x: f64) -> f64 {
-        let c = self.cutoff;
-        let sinc = if x.abs() < 1e-9 {
-            1.0
-        } else {
-            (std::f64::consts::PI * c * x).sin() / (std::f64::consts::PI * c * x)
-        };
-        // Blackman window over [-width, width].
-        let t = (x / self.half_width).clamp(-1.0, 1.0);
-        let w = 0.42
-            + 0.5 * (std::f64::consts::PI * t).cos()
-            + 0.08 * (2.0 * std::f64::consts::PI * t).cos();
-        c * sinc * w
     }
 
     /// Number of output samples ready.
@@ -98,6 +125,23 @@ impl Resampler {
     pub fn take(&mut self, n: usize) -> Option<Vec<i16>> {
         (self.pending.len() >= n).then(|| self.pending.drain(..n).collect())
     }
+}
+
+/// Blackman-windowed sinc with cut-off `c` (fraction of the input Nyquist), zero beyond `width`.
+fn kernel(x: f64, c: f64, width: f64) -> f64 {
+    if x.abs() >= width {
+        return 0.0;
+    }
+    let sinc = if x.abs() < 1e-9 {
+        1.0
+    } else {
+        (std::f64::consts::PI * c * x).sin() / (std::f64::consts::PI * c * x)
+    };
+    let t = x / width;
+    let w = 0.42
+        + 0.5 * (std::f64::consts::PI * t).cos()
+        + 0.08 * (2.0 * std::f64::consts::PI * t).cos();
+    c * sinc * w
 }
 
 /// Converts a whole signal in one go (tests, tone generation).
