@@ -177,9 +177,12 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         s
     });
     let (mut board, sim_handle) = Board::start(&profile, sim)?;
-    if let (Some(h), Some(tx)) = (sim_handle, options.sim_handle.take()) {
-        let _ = tx.send(h);
-    }
+    // Held for the whole run when nobody asked for it: dropping it would close the simulated
+    // board's inputs, and a headless phone (the systemd service) would stop at once.
+    let _sim_handle = match (sim_handle, options.sim_handle.take()) {
+        (Some(h), Some(tx)) => tx.send(h).err(),
+        (h, _) => h,
+    };
     let rate = board
         .audio
         .as_ref()
