@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use offhook::demo::{DemoOptions, DEMO_IDENTITY};
+use offhook::demo::{DEMO_IDENTITY, DemoOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_headless_service_registers_and_runs_until_sigterm() {
