@@ -30,7 +30,8 @@ cat >"$work/bin/ssh" <<'EOF'
 args=()
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    -o|-p|-i) shift 2 ;;
+    -o) echo "$2" >>"$FAKE/ssh-options.log"; shift 2 ;;
+    -p|-i) shift 2 ;;
     -O) exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
@@ -44,7 +45,10 @@ cat >"$work/bin/scp" <<'EOF'
 #!/bin/bash
 files=()
 while [ "$#" -gt 0 ]; do
-  case "$1" in -o|-P|-i) shift 2 ;; -q) shift ;; *) files+=("$1"); shift ;; esac
+  case "$1" in
+    -o) echo "$2" >>"$FAKE/scp-options.log"; shift 2 ;;
+    -P|-i) shift 2 ;; -q) shift ;; *) files+=("$1"); shift ;;
+  esac
 done
 dest="${files[-1]#*:}"
 dest="${dest//\/var\/tmp\/offhook-update/$FAKE/remote/dir}"
@@ -124,6 +128,18 @@ check "reports the installed versions" grep -q "offhook 0.2.0 installed" <<<"$ou
 check "reports the service running" grep -q "offhook.service is running" <<<"$out"
 check_not "the copies are removed from the handset" test -e "$FAKE/remote/dir"
 check_not "root needs no sudo" test -e "$FAKE/sudo.log"
+
+echo "== ssh options reach ssh and scp"
+reset_fake
+FAKE_ARCH=arm64 run --ssh-option "UserKnownHostsFile=$work/known_hosts" --ssh-option StrictHostKeyChecking=yes \
+  offhook.local "$new_offhook"
+check_eq "exit status 0" 0 "$status"
+for tool in ssh scp; do
+  check "$tool got UserKnownHostsFile" grep -qx "UserKnownHostsFile=$work/known_hosts" "$FAKE/$tool-options.log"
+  check "$tool got StrictHostKeyChecking" grep -qx "StrictHostKeyChecking=yes" "$FAKE/$tool-options.log"
+done
+run --ssh-option
+check_eq "--ssh-option without a value is refused" 1 "$status"
 
 echo "== a handset of another architecture"
 reset_fake
