@@ -30,12 +30,22 @@ struct Mix {
     /// Loudest sample played in the last period (for tests and the log).
     last_out_peak: u16,
     call_open: bool,
+    /// One period of tone, reused: the mixer runs every 10 ms and should not allocate.
+    tone_scratch: Vec<i16>,
 }
 
 impl Mix {
     fn limit(&self) -> usize {
         (self.rate as u128 * QUEUE_LIMIT.as_millis() / 1000) as usize
     }
+}
+
+/// Appends `samples`, dropping the oldest beyond `limit` (a late reader loses the past, not
+/// the present).
+fn push_bounded(queue: &mut VecDeque<i16>, samples: &[i16], limit: usize) {
+    queue.extend(samples);
+    let excess = queue.len().saturating_sub(limit);
+    queue.drain(..excess);
 }
 
 /// The shared state of the audio path. Cheap to clone.
@@ -67,6 +77,7 @@ impl AudioPath {
                 speaker_gain: gain_for(7),
                 last_out_peak: 0,
                 call_open: false,
+                tone_scratch: Vec::new(),
             })),
         }
     }
@@ -119,13 +130,12 @@ impl AudioPath {
     pub fn process(&self, mic: &[i16], out: &mut [i16]) {
         self.with(|m| {
             if m.call_open {
-                m.uplink.extend(mic);
                 let limit = m.limit();
-                while m.uplink.len() > limit {
-                    m.uplink.pop_front();
-                }
+                push_bounded(&mut m.uplink, mic, limit);
             }
-            let mut tone = vec![0i16; out.len()];
+            let mut tone = std::mem::take(&mut m.tone_scratch);
+            tone.clear();
+            tone.resize(out.len(), 0);
             let mut tone_done = false;
             if let Some(player) = m.tone.as_mut() {
                 player.fill(&mut tone);
@@ -139,13 +149,14 @@ impl AudioPath {
                 AudioRoute::Speaker => m.speaker_gain,
             };
             let mut peak = 0u16;
-            for (o, t) in out.iter_mut().zip(tone) {
+            for (o, t) in out.iter_mut().zip(&tone) {
                 let call = m.downlink.pop_front().unwrap_or(0);
-                let mixed = (call as f32 + t as f32) * gain;
+                let mixed = (call as f32 + *t as f32) * gain;
                 *o = mixed.clamp(i16::MIN as f32, i16::MAX as f32) as i16;
                 peak = peak.max(o.unsigned_abs());
             }
             m.last_out_peak = peak;
+            m.tone_scratch = tone;
         });
     }
 
@@ -264,11 +275,8 @@ impl AudioSink for PathSink {
     }
     fn write(&mut self, frame: &[i16]) {
         self.0.with(|m| {
-            m.downlink.extend(frame);
             let limit = m.limit();
-            while m.downlink.len() > limit {
-                m.downlink.pop_front();
-            }
+            push_bounded(&mut m.downlink, frame, limit);
         });
     }
 }

@@ -241,7 +241,7 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         settings_path,
         config,
     };
-    app.start_inputs(options.wall_clock);
+    app.start_inputs();
     let _ = app.systemd.ready("starting");
     let mut stop = options.stop.take();
     let mut next_clock = Instant::now();
@@ -342,7 +342,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 impl App {
-    fn start_inputs(&mut self, _wall_clock: bool) {
+    fn start_inputs(&mut self) {
         let now = Instant::now();
         let devices = offhook_board::audio::list_devices();
         let pick = |capture: bool| {
@@ -524,9 +524,17 @@ impl App {
     }
 
     fn save_state(&self) {
+        self.save_history();
+        self.save_settings();
+    }
+
+    pub(crate) fn save_history(&self) {
         if let Err(e) = self.phone.history().save(&self.history_path) {
             tracing::warn!(error = %e, "cannot save the call history");
         }
+    }
+
+    pub(crate) fn save_settings(&self) {
         if let Err(e) = self.phone.user_settings().save(&self.settings_path) {
             tracing::warn!(error = %e, "cannot save the settings");
         }

@@ -102,16 +102,8 @@ impl App {
                 }
             }
             PhoneOutput::RefreshToken => self.tokens.refresh_now(now),
-            PhoneOutput::SettingsChanged => {
-                if let Err(e) = self.phone.user_settings().save(&self.settings_path) {
-                    tracing::warn!(error = %e, "cannot save the settings");
-                }
-            }
-            PhoneOutput::HistoryChanged => {
-                if let Err(e) = self.phone.history().save(&self.history_path) {
-                    tracing::warn!(error = %e, "cannot save the call history");
-                }
-            }
+            PhoneOutput::SettingsChanged => self.save_settings(),
+            PhoneOutput::HistoryChanged => self.save_history(),
             PhoneOutput::ViewChanged => self.draw(now),
         }
     }
