@@ -472,9 +472,10 @@ impl App {
             self.phone.handle(PhoneInput::Call(call, e), Instant::now());
         }
         if ends {
-            // An error may still follow a disconnect (the SDK's order): keep the handle a
-            // little; the forwarder ends when the Device drops the call.
-            if let Some(c) = self.calls.get(&call) {
+            // The handle goes: nothing more can be done with an ended call. An error that
+            // follows a disconnect (the SDK's order) still arrives: the forwarder task holds
+            // the call's own event stream, not this map.
+            if let Some(c) = self.calls.remove(&call) {
                 tracing::debug!(?call, status = %c.status(), "call ended");
             }
         }
