@@ -66,34 +66,11 @@ pub enum DemoError {
     Io(String),
 }
 
-fn random_secret() -> String {
-    let bytes: [u8; 16] = rand_bytes();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn rand_bytes() -> [u8; 16] {
-    let mut out = [0u8; 16];
-    // A demo secret: the process clock and pid are enough to make it unguessable from outside.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-        ^ (std::process::id() as u128) << 64;
-    let mut x = seed as u64 ^ (seed >> 64) as u64 ^ 0x9e37_79b9_7f4a_7c15;
-    for b in out.iter_mut() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    out
-}
-
 /// Starts the server and the lab and writes the handset's config into `dir`.
 pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoError> {
     std::fs::create_dir_all(dir).map_err(|e| DemoError::Io(format!("{}: {e}", dir.display())))?;
     let credentials = Credentials::generate();
-    let secret = random_secret();
+    let secret = offhook_server::secret::generate();
     let env_text = format!(
         "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN=127.0.0.1:0\n",
         credentials.to_env_text(),
