@@ -15,8 +15,8 @@ const MAGIC_COOKIE: u32 = 0x2112_A442;
 const XOR_MAPPED_ADDRESS: u16 = 0x0020;
 const MAPPED_ADDRESS: u16 = 0x0001;
 
-/// The host and port of a `stun:` or `stuns:` URL (`stun:host[:port]`, default 3478).
-/// `turn:` URLs are not STUN servers: `None`.
+/// The host and port of a `stun:host[:port]` URL (default port 3478). Anything else —
+/// `turn:`, `turns:`, `stuns:` (STUN over TLS, which this does not speak) — is `None`.
 pub fn stun_server(url: &str) -> Option<(String, u16)> {
     let rest = url.strip_prefix("stun:")?;
     let rest = rest.split('?').next().unwrap_or(rest);

@@ -87,7 +87,7 @@ pub async fn spawn(
         }
     }
     let local = SocketAddr::new(local_ip, socket.local_addr()?.port());
-    let session = MediaSession::new(
+    let mut session = MediaSession::new(
         Instant::now(),
         local,
         &config.codec_preferences,
@@ -96,7 +96,6 @@ pub async fn spawn(
         sink,
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut session = session;
     if !config.stun_urls.is_empty() {
         let timeout = std::time::Duration::from_millis(500);
         if let Some(mapped) =
