@@ -517,11 +517,12 @@ impl Driver {
             codec_preferences: options.codec_preferences.clone(),
             max_average_bitrate: options.max_average_bitrate,
             dscp: options.dscp,
+            // Every URL: `stun::reflexive_address` uses the `stun:` ones (and validate()
+            // has refused the rest).
             stun_urls: options
                 .ice_servers
                 .iter()
                 .flat_map(|s| s.urls.iter())
-                .filter(|u| u.starts_with("stun:"))
                 .cloned()
                 .collect(),
         };
