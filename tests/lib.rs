@@ -99,6 +99,11 @@ pub async fn collect_call_events(events: &mut CallEvents, window: Duration) -> V
     out
 }
 
+/// Call parameters with just `To` (what `Device::connect` takes for a plain call).
+pub fn to(number: &str) -> Vec<(String, String)> {
+    vec![("To".to_string(), number.to_string())]
+}
+
 pub fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

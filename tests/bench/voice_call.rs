@@ -141,7 +141,7 @@ fn main() {
         let device =
             Device::with_audio(credentials.token("bench", 3600), options, audio).expect("device");
         let call = device
-            .connect(vec![("To".into(), "+12025550100".into())])
+            .connect(offhook_e2e::to("+12025550100"))
             .await
             .expect("call");
         let mut events = call.events();

@@ -135,10 +135,7 @@ async fn the_rust_device_calls_the_browser() {
         .expect("the browser registers");
     let (device, _events, audio) =
         device_with_audio(&lab, "rusty", lab_options(&lab), Some(RUST_HZ));
-    let call = device
-        .connect(vec![("To".into(), "client:webby".into())])
-        .await
-        .unwrap();
+    let call = device.connect(to("client:webby")).await.unwrap();
     let mut call_events = call.events();
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Accept)).await;
     let (f, level) = wait_to_hear(&audio.sink(call.id()).unwrap(), BROWSER_HZ, T).await;

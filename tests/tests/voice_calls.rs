@@ -11,10 +11,6 @@ use twilio_voice::{CallEvent, CallStatus, DeviceEvent, DeviceOptions};
 
 const T: Duration = Duration::from_secs(10);
 
-fn to(number: &str) -> Vec<(String, String)> {
-    vec![("To".to_string(), number.to_string())]
-}
-
 fn client_leg<'a>(call: &'a CallInfo, identity: &str) -> Option<&'a LegInfo> {
     call.legs
         .iter()

@@ -106,12 +106,8 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
         app_version: Some("9.9".into()),
         ..lab_options(&lab)
     };
-    let token = lab.credentials.token("ivy", 600);
     let (device, _events, _audio) = device_with_audio(&lab, "ivy", options, Some(500.0));
-    let call = device
-        .connect(vec![("To".into(), "+12025550100".into())])
-        .await
-        .unwrap();
+    let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
     // Ten one-second samples make a metrics batch.
@@ -138,7 +134,6 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
             .all(|p| p.token.as_deref() == Some(device.token().as_str())),
         "X-Twilio-Token on every post"
     );
-    let _ = token;
 
     let accepted = events_named(&posts, "connection", "accepted-by-remote");
     assert_eq!(accepted.len(), 1, "{posts:#?}");
@@ -229,10 +224,7 @@ async fn an_unreachable_gateway_never_affects_the_call() {
         ..lab_options(&lab)
     };
     let (device, _events, audio) = device_with_audio(&lab, "jay", options, Some(800.0));
-    let call = device
-        .connect(vec![("To".into(), "+12025550100".into())])
-        .await
-        .unwrap();
+    let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
     let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 800.0, T).await;
