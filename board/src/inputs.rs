@@ -26,6 +26,8 @@ pub struct PinInputs<O, I> {
     buttons: Vec<ButtonPin<I>>,
     bank: KeyBank,
     hook: Option<(String, I, HookSwitch)>,
+    /// The buttons' last reading, reused each scan (no allocation per scan).
+    pressed: Vec<bool>,
 }
 
 impl<O: OutputPin, I: InputPin> PinInputs<O, I> {
@@ -36,6 +38,7 @@ impl<O: OutputPin, I: InputPin> PinInputs<O, I> {
         hook: Option<(String, I, HookSwitch)>,
     ) -> Self {
         PinInputs {
+            pressed: Vec::with_capacity(buttons.len()),
             matrix,
             buttons,
             bank: button_bank,
@@ -53,7 +56,8 @@ impl<O: OutputPin, I: InputPin> PinInputs<O, I> {
             scanner.update(&sample, now, out);
         }
         if !self.buttons.is_empty() {
-            let mut pressed = Vec::with_capacity(self.buttons.len());
+            let pressed = &mut self.pressed;
+            pressed.clear();
             for b in self.buttons.iter_mut() {
                 let high = b
                     .pin
