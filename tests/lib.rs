@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: a lab per test, Devices pointed at it, and
 //! waiting for events with deadlines (a test never hangs).
 
+pub mod real_handset;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +12,14 @@ use twilio_voice::{Call, CallEvent, CallEvents, Device, DeviceEvent, DeviceEvent
 
 /// A lab with generated credentials on loopback.
 pub async fn start_lab() -> LabHandle {
-    let credentials = Credentials::generate();
-    Lab::start(LabConfig::new(credentials))
-        .await
-        .expect("the lab starts")
+    start_lab_with(|_| {}).await
+}
+
+/// A lab with generated credentials on loopback, its configuration changed by `f`.
+pub async fn start_lab_with(f: impl FnOnce(&mut LabConfig)) -> LabHandle {
+    let mut config = LabConfig::new(Credentials::generate());
+    f(&mut config);
+    Lab::start(config).await.expect("the lab starts")
 }
 
 /// Device options that reach `lab` (its signaling address, trusting its CA), no Insights.
@@ -99,6 +105,26 @@ pub async fn collect_call_events(events: &mut CallEvents, window: Duration) -> V
     out
 }
 
+/// Polls `check` (every 100 ms) until it gives `Some`, and returns that; panics with `what`
+/// and the last value `check` described after `timeout`. The one way a test waits for a
+/// condition it cannot get as an event (lab state, levels, screens), instead of a fixed sleep.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) if tokio::time::Instant::now() >= deadline => {
+                panic!("{what}: not within {timeout:?}; last: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 /// Call parameters with just `To` (what `Device::connect` takes for a plain call).
 pub fn to(number: &str) -> Vec<(String, String)> {
     vec![("To".to_string(), number.to_string())]
@@ -125,8 +151,8 @@ pub async fn wait_to_hear(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let heard = sink.last_ms(1000);
-        let f = twilio_voice::media::analysis::dominant_frequency(&heard, sink_rate(sink));
-        let level = twilio_voice::media::analysis::rms(&heard);
+        let f = offhook_dsp::analysis::dominant_frequency(&heard, sink_rate(sink));
+        let level = offhook_dsp::analysis::rms(&heard);
         if ((f - hz).abs() < 15.0 && level > 300.0) || tokio::time::Instant::now() >= deadline {
             return (f, level);
         }

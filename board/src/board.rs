@@ -1,6 +1,9 @@
 //! The bundle the firmware gets: input events, indicators, display (and audio), whatever the
 //! board. Built by [`crate::hardware`] from a profile or by [`crate::sim`] for the simulator.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::audio::Audio;
 use crate::display::Display;
 use crate::error::Result;
@@ -10,7 +13,9 @@ use crate::profile::Profile;
 
 /// Debounced input events, in order. `recv().await` in async code, `blocking_recv()` in a
 /// thread. The stream ends (`None`) when the board shuts its inputs down, e.g. when a
-/// simulator script finishes or the user quits the terminal simulator.
+/// simulator script finishes or the user quits the terminal simulator
+/// ([`Board::quit_requested`] is then true), or when every input source is gone (a keypad
+/// unplugged, a GPIO reader failed: a fault).
 pub type InputEvents = tokio::sync::mpsc::UnboundedReceiver<InputEvent>;
 
 /// Sending half used by input drivers.
@@ -27,9 +32,17 @@ pub struct Board {
     pub audio: Option<Audio>,
     /// Resources that must live as long as the board (e.g. a backlight line held on).
     pub(crate) _keep: Vec<Box<dyn Send>>,
+    /// Set when the session was ended on purpose (the simulator's `quit`).
+    pub(crate) quit: Arc<AtomicBool>,
 }
 
 impl Board {
+    /// Whether the input stream ended because the user or a script asked to quit. When the
+    /// stream ends without it, every input source is gone.
+    pub fn quit_requested(&self) -> bool {
+        self.quit.load(Ordering::SeqCst)
+    }
+
     /// Starts the board a profile describes: the simulator for `simulated` profiles
     /// (headless, with `options`), real hardware otherwise.
     pub fn start(

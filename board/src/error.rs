@@ -46,13 +46,85 @@ pub enum BoardError {
         message: String,
     },
 
-    /// A simulator script or control command could not be understood.
-    #[error("script line {line}: {message}")]
-    Script { line: usize, message: String },
+    /// A board profile that is not valid TOML or has fields of the wrong kind.
+    #[error("board profile {origin}: {source}")]
+    ProfileSyntax {
+        origin: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
 
-    /// A script `expect` was not met.
-    #[error("script line {line}: expectation not met: {message}")]
-    ExpectationFailed { line: usize, message: String },
+    /// A board profile's settings do not fit together (found before any hardware is touched).
+    #[error("board profile {origin}: {source}")]
+    ProfileInvalid {
+        origin: String,
+        #[source]
+        source: Box<BoardError>,
+    },
+
+    /// A profile setting that cannot work, and why.
+    #[error("{reason}")]
+    Inconsistent { reason: String },
+
+    /// A name the board does not know: a key, an LED, an input code, a ring cadence.
+    #[error("unknown {what} {name:?}")]
+    UnknownName { what: &'static str, name: String },
+
+    /// A keypad matrix with no rows or columns, or more than the scanner handles.
+    #[error("the keypad matrix is {rows}×{cols}; it needs 1×1 to {max}×{max}")]
+    MatrixSize {
+        rows: usize,
+        cols: usize,
+        max: usize,
+    },
+
+    /// A keypad matrix whose rows differ in length.
+    #[error("keypad row {row} has {keys} keys, row 1 has {expected}")]
+    MatrixRow {
+        row: usize,
+        keys: usize,
+        expected: usize,
+    },
+
+    /// A key placed twice in the keypad matrix.
+    #[error("key {key} appears twice in the keypad matrix")]
+    MatrixKeyTwice { key: crate::input::Key },
+
+    /// A simulator command that is not written the way the script language wants.
+    #[error("{reason}")]
+    Command { reason: String },
+
+    /// A simulator command came after the simulator's input had ended.
+    #[error("the simulator's input has ended")]
+    SimulatorEnded,
+
+    /// A simulator `snapshot` before anything was drawn.
+    #[error("no frame has been flushed yet")]
+    NoFrameYet,
+
+    /// A simulator `expect` that did not hold in time.
+    #[error("{expected} after {within:?}: {actual}")]
+    NotMet {
+        expected: String,
+        within: std::time::Duration,
+        actual: String,
+    },
+
+    /// A simulator script or control command could not be understood.
+    #[error("script line {line}: {source}")]
+    Script {
+        line: usize,
+        #[source]
+        source: Box<BoardError>,
+    },
+
+    /// A script command failed (an `expect` not met, the input gone).
+    #[error("script line {line}: expectation not met: {source}")]
+    ExpectationFailed {
+        line: usize,
+        #[source]
+        source: Box<BoardError>,
+    },
 
     /// Any other I/O failure (files, sockets, terminals).
     #[error("{context}: {source}")]
@@ -69,6 +141,36 @@ impl BoardError {
         BoardError::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// This error, found checking the profile `origin`.
+    pub fn in_profile(self, origin: impl Into<String>) -> Self {
+        BoardError::ProfileInvalid {
+            origin: origin.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// A name the board does not know.
+    pub fn unknown(what: &'static str, name: impl Into<String>) -> Self {
+        BoardError::UnknownName {
+            what,
+            name: name.into(),
+        }
+    }
+
+    /// A profile setting that cannot work.
+    pub fn inconsistent(reason: impl Into<String>) -> Self {
+        BoardError::Inconsistent {
+            reason: reason.into(),
+        }
+    }
+
+    /// A simulator command written wrongly.
+    pub fn command(reason: impl Into<String>) -> Self {
+        BoardError::Command {
+            reason: reason.into(),
         }
     }
 

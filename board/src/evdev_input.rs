@@ -107,12 +107,13 @@ impl EvdevMap {
         keys: &BTreeMap<String, String>,
         hook: Option<&str>,
         active_is_off_hook: bool,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let mut map = EvdevMap::standard();
         for (code, key) in keys {
-            let code =
-                KeyCode::from_str(code).map_err(|_| format!("unknown input key code {code:?}"))?;
-            let key = Key::from_name(key).ok_or_else(|| format!("unknown key {key:?}"))?;
+            let code = KeyCode::from_str(code)
+                .map_err(|_| BoardError::unknown("input key code", code.as_str()))?;
+            let key =
+                Key::from_name(key).ok_or_else(|| BoardError::unknown("key", key.as_str()))?;
             map.keys.retain(|(c, _)| *c != code);
             map.keys.push((code, key));
         }
@@ -124,8 +125,9 @@ impl EvdevMap {
                 map.keys.retain(|(c, _)| *c != k);
                 HookCode::Key(k)
             } else {
-                return Err(format!(
-                    "unknown hook switch code {h:?} (e.g. SW_LID or KEY_F12)"
+                return Err(BoardError::unknown(
+                    "hook switch code (e.g. SW_LID or KEY_F12)",
+                    h,
                 ));
             }),
         };
@@ -342,6 +344,7 @@ mod tests {
         assert!(
             EvdevMap::from_names(&names, None, true)
                 .unwrap_err()
+                .to_string()
                 .contains("KEY_NOPE")
         );
         assert!(EvdevMap::from_names(&BTreeMap::new(), Some("SW_NOPE"), true).is_err());

@@ -32,7 +32,9 @@ fn profile_err(profile: &Profile, message: String) -> BoardError {
 
 /// Starts the hardware described by `profile`.
 pub fn start(profile: &Profile) -> Result<Board> {
-    profile.validate().map_err(|m| profile_err(profile, m))?;
+    profile
+        .validate()
+        .map_err(|e| e.in_profile(&profile.name))?;
     if profile.display.kind == DisplayKind::Simulated {
         return Err(profile_err(
             profile,
@@ -49,7 +51,7 @@ pub fn start(profile: &Profile) -> Result<Board> {
     // Inputs from pins.
     let matrix = match (&profile.keypad, profile.matrix_layout()) {
         (Some(k), Some(layout)) => {
-            let layout = layout.map_err(|m| profile_err(profile, m))?;
+            let layout = layout.map_err(|e| e.in_profile(&profile.name))?;
             let rows = k
                 .rows
                 .iter()
@@ -84,7 +86,7 @@ pub fn start(profile: &Profile) -> Result<Board> {
     let mut buttons = Vec::new();
     for b in &profile.buttons {
         let key = Key::from_name(&b.key)
-            .ok_or_else(|| profile_err(profile, format!("unknown key {}", b.key)))?;
+            .ok_or_else(|| BoardError::unknown("key", b.key.as_str()).in_profile(&profile.name))?;
         let role = format!("{} button", b.key);
         let pin = GpioLine::input(
             &b.line,
@@ -135,7 +137,7 @@ pub fn start(profile: &Profile) -> Result<Board> {
     // Inputs from a kernel input device.
     if let Some(e) = &profile.evdev {
         let map = EvdevMap::from_names(&e.keys, e.hook.as_deref(), e.hook_active_is_off_hook)
-            .map_err(|m| profile_err(profile, m))?;
+            .map_err(|e| e.in_profile(&profile.name))?;
         let input = EvdevInput::new(map, profile.keys.clone(), profile.hook_config());
         crate::evdev_input::spawn(&e.device, input, tx.clone())?;
     }
@@ -230,5 +232,7 @@ pub fn start(profile: &Profile) -> Result<Board> {
         display: Display::new(panel),
         audio,
         _keep: keep,
+        // Nothing on real hardware asks to quit: inputs that end are a fault.
+        quit: Default::default(),
     })
 }

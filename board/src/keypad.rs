@@ -28,33 +28,29 @@ pub struct MatrixLayout {
 
 impl MatrixLayout {
     /// Builds a layout from rows of cells; all rows must be equally long.
-    pub fn new(rows: Vec<Vec<Option<Key>>>) -> Result<Self, String> {
+    pub fn new(rows: Vec<Vec<Option<Key>>>) -> Result<Self> {
         let n_rows = rows.len();
         let n_cols = rows.first().map_or(0, Vec::len);
-        if n_rows == 0 || n_cols == 0 {
-            return Err("the keypad matrix needs at least one row and one column".into());
-        }
-        if n_rows > MAX_MATRIX_SIDE || n_cols > MAX_MATRIX_SIDE {
-            return Err(format!(
-                "the keypad matrix is {n_rows}×{n_cols}; at most {MAX_MATRIX_SIDE}×{MAX_MATRIX_SIDE} is supported"
-            ));
+        if n_rows == 0 || n_cols == 0 || n_rows > MAX_MATRIX_SIDE || n_cols > MAX_MATRIX_SIDE {
+            return Err(BoardError::MatrixSize {
+                rows: n_rows,
+                cols: n_cols,
+                max: MAX_MATRIX_SIDE,
+            });
         }
         if let Some((i, row)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_cols) {
-            return Err(format!(
-                "keypad row {} has {} keys, row 1 has {n_cols}",
-                i + 1,
-                row.len()
-            ));
+            return Err(BoardError::MatrixRow {
+                row: i + 1,
+                keys: row.len(),
+                expected: n_cols,
+            });
         }
         let cells: Vec<Option<Key>> = rows.into_iter().flatten().collect();
         for (i, key) in cells.iter().enumerate() {
             if let Some(key) = key
                 && cells[..i].contains(&Some(*key))
             {
-                return Err(format!(
-                    "key {} appears twice in the keypad matrix",
-                    key.name()
-                ));
+                return Err(BoardError::MatrixKeyTwice { key: *key });
             }
         }
         Ok(MatrixLayout {
@@ -308,7 +304,7 @@ mod tests {
         assert!(MatrixLayout::new(vec![]).is_err());
         assert!(MatrixLayout::new(vec![vec![Some(Key::Star)], vec![]]).is_err());
         let dup = MatrixLayout::new(vec![vec![Some(Key::Star), Some(Key::Star)]]);
-        assert!(dup.unwrap_err().contains("twice"));
+        assert!(dup.unwrap_err().to_string().contains("twice"));
         assert!(MatrixLayout::new(vec![vec![None; 9]]).is_err());
     }
 

@@ -2,14 +2,14 @@
 //! firmware runs the same on a Raspberry Pi, on a desktop and in CI.
 //!
 //! Module map:
-//! - [`input`] — keys and hook events shared by every input driver.
+//! - [`input`] — keys and hook events shared by every input driver (`offhook_core::handset`).
 //! - [`error`] — [`BoardError`], the crate's one error type.
 //! - [`debounce`] — time-based debouncer for one contact (sans-IO).
 //! - [`keys`] — long press, auto-repeat and stuck keys for any key source (sans-IO).
 //! - [`keypad`] — key matrix layout, ghost-aware scanner (sans-IO) and its pin shell.
 //! - [`hook`] — hook switch polarity, debounce and hook flash (sans-IO).
 //! - [`led`] — LED names and modes (off/on/blink).
-//! - [`cadence`] — ring cadences.
+//! - [`cadence`] — ring cadences (`offhook_core::handset`).
 //! - [`indicators`] — the LED/ringer trait, its sans-IO timing and the thread that drives pins.
 //! - [`evdev_input`] — keys and hook from a kernel input device (USB keypad, gpio-keys).
 //! - [`profile`] — board profiles (TOML): pins and devices per build, validated.
@@ -21,10 +21,10 @@
 //! - [`display`] — frames the firmware draws on, change tracking, panels, PNG/terminal rendering.
 //! - [`audio`] — ALSA capture/playback threads, rings, routes, recovery, device listing.
 //! - [`board`] — [`Board`], the bundle of inputs and outputs the firmware gets.
-//! - [`sim`] — the simulated board: terminal, scripts, control socket, PNG frames.
+//! - [`sim`] — the simulated board: terminal, scripts, control socket, PNG frames, and
+//!   simulated GPIO pins read by the real scanner.
 pub mod audio;
 pub mod board;
-pub mod cadence;
 pub mod debounce;
 pub mod display;
 pub mod error;
@@ -33,7 +33,6 @@ pub mod gpio;
 pub mod hardware;
 pub mod hook;
 pub mod indicators;
-pub mod input;
 pub mod inputs;
 pub mod keypad;
 pub mod keys;
@@ -45,4 +44,6 @@ mod serde_ms;
 pub mod sim;
 
 pub use board::{Board, InputEvents};
+// The handset's vocabulary lives below both the board and the phone.
 pub use error::{BoardError, Result};
+pub use offhook_core::handset::{cadence, input};

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use offhook_dsp::ToneGenerator;
+
 use crate::audio::{Audio, AudioConfig, AudioIo, DevicePair};
 use crate::cadence::Cadence;
 use crate::error::{BoardError, Result};
@@ -16,40 +18,38 @@ use crate::indicators::RingTone;
 #[derive(Debug, Clone)]
 pub struct RingToneGenerator {
     rate: u32,
-    frequencies: Vec<f32>,
-    level: f32,
+    tone: ToneGenerator,
     cadence: Cadence,
     position: u64,
+    /// Whether the last sample was in a burst (each burst starts at phase zero).
+    on: bool,
 }
 
 impl RingToneGenerator {
     /// `level` is the peak amplitude, 0–1, shared by the frequencies.
     pub fn new(rate: u32, frequencies: Vec<f32>, level: f32, cadence: Cadence) -> Self {
+        let rate = rate.max(1);
+        let freqs: Vec<f64> = frequencies.iter().map(|f| f64::from(*f)).collect();
+        let share = f64::from(level.clamp(0.0, 1.0)) / freqs.len().max(1) as f64;
         RingToneGenerator {
-            rate: rate.max(1),
-            frequencies,
-            level: level.clamp(0.0, 1.0),
+            rate,
+            tone: ToneGenerator::new(rate, &freqs, share * f64::from(i16::MAX)),
             cadence,
             position: 0,
+            on: false,
         }
     }
 
     /// Fills `out` with the next samples.
     pub fn fill(&mut self, out: &mut [i16]) {
-        let n = self.frequencies.len().max(1) as f32;
         for s in out.iter_mut() {
             let t = self.position as f64 / f64::from(self.rate);
             let on = self.cadence.is_on(Duration::from_secs_f64(t));
-            *s = if on {
-                let v: f32 = self
-                    .frequencies
-                    .iter()
-                    .map(|f| (2.0 * std::f64::consts::PI * f64::from(*f) * t).sin() as f32)
-                    .sum();
-                (v / n * self.level * f32::from(i16::MAX)) as i16
-            } else {
-                0
-            };
+            if on && !self.on {
+                self.tone.restart();
+            }
+            self.on = on;
+            *s = if on { self.tone.next_sample() } else { 0 };
             self.position += 1;
         }
     }
@@ -138,13 +138,23 @@ mod tests {
         let mut g = RingToneGenerator::new(8000, vec![440.0, 480.0], 0.5, Cadence::uk());
         let mut buf = vec![0i16; 8000]; // 1 s
         g.fill(&mut buf);
-        let rms = |s: &[i16]| {
-            (s.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / s.len() as f64).sqrt()
-        };
+        let rms = offhook_dsp::analysis::rms;
         assert!(rms(&buf[0..3200]) > 3000.0, "on for the first 400 ms");
         assert_eq!(rms(&buf[3200..4800]), 0.0, "off 400–600 ms");
         assert!(rms(&buf[4800..8000]) > 3000.0, "on again 600–1000 ms");
         let peak = buf.iter().map(|s| s.unsigned_abs()).max().unwrap();
         assert!(peak <= (0.5 * 32767.0) as u16 + 1);
+        assert!(offhook_dsp::analysis::has_frequency(
+            &buf[..3200],
+            8000,
+            440.0,
+            0.4
+        ));
+        assert!(offhook_dsp::analysis::has_frequency(
+            &buf[..3200],
+            8000,
+            480.0,
+            0.4
+        ));
     }
 }

@@ -4,6 +4,7 @@
 //! credentials; the lab fetches its TwiML from the server exactly as Twilio would, and the
 //! handset (the simulated board) gets its tokens from the server. Tests use the same set-up.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use offhook_lab::{Credentials, Lab, LabConfig, LabHandle};
@@ -40,6 +41,11 @@ pub struct DemoOptions {
     pub codecs: Vec<String>,
     /// Board profile: a built-in name or a TOML file.
     pub board_profile: String,
+    /// Where the server and the lab (signaling and media) listen. Beyond loopback the
+    /// server speaks plain HTTP (`OFFHOOK_ALLOW_PLAIN_HTTP`), as on a network of your own.
+    pub listen_ip: IpAddr,
+    /// The host name the handset's server URL uses instead of `listen_ip` (for DNS tests).
+    pub server_host: Option<String>,
 }
 
 impl Default for DemoOptions {
@@ -52,6 +58,8 @@ impl Default for DemoOptions {
             token_refresh_ms: 10_000,
             codecs: vec!["pcmu".into(), "opus".into()],
             board_profile: "simulated".into(),
+            listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            server_host: None,
         }
     }
 }
@@ -71,10 +79,12 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
     std::fs::create_dir_all(dir).map_err(|e| DemoError::Io(format!("{}: {e}", dir.display())))?;
     let credentials = Credentials::generate();
     let secret = offhook_server::secret::generate();
+    let plain_http = !options.listen_ip.is_loopback();
     let env_text = format!(
-        "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN=127.0.0.1:0\n",
+        "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN={}\nOFFHOOK_ALLOW_PLAIN_HTTP={plain_http}\n",
         credentials.to_env_text(),
-        options.token_ttl_secs
+        options.token_ttl_secs,
+        std::net::SocketAddr::new(options.listen_ip, 0),
     );
     let settings: std::collections::HashMap<String, String> = env_text
         .lines()
@@ -103,6 +113,7 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
     lab_config.app_url = Some(format!("{base}/hooks/call/connect"));
     lab_config.number_url = Some(format!("{base}/hooks/voice"));
     lab_config.ca_cert_path = Some(dir.join("lab-ca.pem"));
+    lab_config.listen = std::net::SocketAddr::new(options.listen_ip, 0);
     let lab = Lab::start(lab_config)
         .await
         .map_err(|e| DemoError::Lab(e.to_string()))?;
@@ -112,12 +123,18 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
         .map(|c| format!("{c:?}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let handset_url = match &options.server_host {
+        Some(host) => format!("http://{host}:{}", server.local_addr().port()),
+        None => base.clone(),
+    };
+    let insecure = plain_http || options.server_host.is_some();
     let config = format!(
         r#"# Written by `offhook demo`: a handset on a local offhook-server and offhook-lab.
 [server]
-url = "{base}"
+url = "{handset_url}"
 device_id = "{DEMO_DEVICE_ID}"
 device_secret = "{secret}"
+allow_insecure_http = {insecure}
 
 [board]
 profile = "{profile}"

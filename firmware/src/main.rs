@@ -7,13 +7,22 @@ use clap::{Parser, Subcommand};
 use offhook::app::RunOptions;
 use offhook::config::{Config, DEFAULT_PATH};
 use offhook_board::sim::script::Script;
-use offhook_board::sim::{SimLog, SimOptions};
+use offhook_board::sim::{SimLog, SimOptions, SimPins};
+
+/// Where `offhook demo` went in a build without it (the shipped one).
+#[cfg(not(feature = "demo"))]
+const DEMO_HINT: &str = "The demo (`offhook demo`, `offhook demo-call`) is not in this build: \
+run scripts/demo from the source tree, or build with `cargo build -p offhook --features demo`.";
 
 #[derive(Parser)]
 #[command(
     name = "offhook",
     version,
     about = "A Twilio Voice desk handset for the Raspberry Pi"
+)]
+#[cfg_attr(
+    not(feature = "demo"),
+    command(after_help = DEMO_HINT)
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +41,7 @@ enum Command {
     },
     /// List the audio devices (microphones and speakers) ALSA offers.
     Devices,
+    #[cfg(feature = "demo")]
     /// The whole system on this machine: a local Twilio stand-in (offhook-lab), the token and
     /// TwiML server, and the handset on the simulated board in this terminal.
     Demo {
@@ -45,6 +55,7 @@ enum Command {
         #[arg(long)]
         playback: Option<String>,
     },
+    #[cfg(feature = "demo")]
     /// Make the lab of a running `offhook demo` call the handset.
     DemoCall {
         /// The caller's number.
@@ -86,6 +97,11 @@ struct SimArgs {
     /// Write every screen as a PNG into this directory.
     #[arg(long)]
     frames: Option<PathBuf>,
+    /// Simulate at pin level: keys and hook close contacts on simulated GPIO pins, read by
+    /// the real keypad scanner, debouncers and hook-flash timing (wired as the profile's
+    /// keypad, buttons and hook, or as the reference builds).
+    #[arg(long)]
+    sim_pins: bool,
 }
 
 impl SimArgs {
@@ -103,6 +119,9 @@ impl SimArgs {
         }
         o.control_socket = self.control_socket.clone();
         o.frames_dir = self.frames.clone();
+        if self.sim_pins {
+            o.pins = Some(SimPins::from_profile(profile).map_err(|e| e.to_string())?);
+        }
         o.log = if self.terminal {
             SimLog::Memory
         } else {
@@ -119,11 +138,13 @@ fn main() -> ExitCode {
         Command::Screens { out, scale } => screens(&out, scale),
         Command::Run { config, sim } => run(&config, &sim),
         Command::Devices => devices(),
+        #[cfg(feature = "demo")]
         Command::Demo {
             sim,
             capture,
             playback,
         } => demo(&sim, capture, playback),
+        #[cfg(feature = "demo")]
         Command::DemoCall { from, tone } => demo_call(&from, tone),
     }
 }
@@ -187,6 +208,7 @@ fn devices() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+#[cfg(feature = "demo")]
 fn demo(sim: &SimArgs, capture: Option<String>, playback: Option<String>) -> ExitCode {
     let interactive = sim.script.is_none() && sim.control_socket.is_none();
     if !interactive {
@@ -213,6 +235,7 @@ fn demo(sim: &SimArgs, capture: Option<String>, playback: Option<String>) -> Exi
             let env = offhook::demo::start(&dir, &options).await.map_err(|e| e.to_string())?;
             let note = serde_json::json!({ "control": env.lab.control_url, "phone_number": env.credentials.phone_number });
             let _ = std::fs::write(offhook::demo::state_file(), note.to_string());
+            // images/build-debs refuses a binary with this line in it: keep them alike.
             println!("offhook demo: a local Twilio stand-in and token server are running.");
             println!("  lab signaling {}   control {}", env.lab.signaling_addr, env.lab.control_url);
             println!("  token server  {}", env.server.base_url());
@@ -221,7 +244,9 @@ fn demo(sim: &SimArgs, capture: Option<String>, playback: Option<String>) -> Exi
             println!();
             println!("Keys: space = lift/hang up · 0-9 * # = dial · Enter = menu · m mute · s speaker · r redial · +/- volume · x reject · q quit");
             println!("Dial 2025550100 (or long-press 2) for the echo test, 2025550101 for a 1 kHz tone.");
-            println!("To receive a call, run in another terminal:  offhook demo-call");
+            // scripts/demo runs it from target/, not from the PATH: name the file.
+            let exe = std::env::current_exe().map_or_else(|_| "offhook".into(), |p| p.display().to_string());
+            println!("To receive a call, run in another terminal:  {exe} demo-call");
             if interactive {
                 println!("Starting in 3 s…");
                 tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -232,6 +257,7 @@ fn demo(sim: &SimArgs, capture: Option<String>, playback: Option<String>) -> Exi
             sim_args.script = sim.script.clone();
             sim_args.control_socket = sim.control_socket.clone();
             sim_args.frames = sim.frames.clone();
+            sim_args.sim_pins = sim.sim_pins;
             let sim = sim_args.options(&profile)?;
             let result = offhook::app::run(config, RunOptions { sim, wall_clock: true, ..Default::default() }).await;
             let _ = std::fs::remove_file(offhook::demo::state_file());
@@ -249,6 +275,7 @@ fn demo(sim: &SimArgs, capture: Option<String>, playback: Option<String>) -> Exi
     }
 }
 
+#[cfg(feature = "demo")]
 fn demo_call(from: &str, tone: f32) -> ExitCode {
     let path = offhook::demo::state_file();
     let note: serde_json::Value = match std::fs::read_to_string(&path)

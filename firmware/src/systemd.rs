@@ -1,13 +1,38 @@
 //! systemd integration for `Type=notify` with `WatchdogSec=`: readiness, status text, watchdog
-//! pings paced by the main loop (so a hung loop gets the service restarted), a stopping notice,
-//! and logging to the journal when systemd runs us.
+//! pings paced by the main loop and sent only while every part that must run (the Device's
+//! task, the audio mixer) still beats its heartbeat (so a hung loop or a dead part gets the
+//! service restarted), a stopping notice, and logging to the journal when systemd runs us.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
+use twilio_voice::liveness::Heartbeat;
 
-use crate::phone::view::{Screen, View};
+/// A part whose heartbeat is older than this is stuck: the watchdog is not pinged. (The
+/// Device's task beats every second, the audio mixer every period or 100 ms.)
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
+/// A part the watchdog vouches for, by name (for the log).
+pub type Part<'a> = (&'a str, &'a Heartbeat);
+
+/// The first part that is dead or stuck at `now`, if any.
+pub fn stale_part<'a>(parts: &[Part<'a>], now: Instant) -> Option<&'a str> {
+    parts
+        .iter()
+        .find(|(_, beat)| !beat.is_fresh(now, STALE_AFTER))
+        .map(|(name, _)| *name)
+}
+
+/// What [`Systemd::on_timeout`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ping {
+    /// No watchdog, or not due yet.
+    NotDue,
+    Sent,
+    /// Due, but this part is dead or stuck: no ping, so systemd restarts us.
+    Refused(String),
+}
 
 /// Talks to systemd when `NOTIFY_SOCKET` is set; does nothing otherwise.
 #[derive(Debug, Clone)]
@@ -52,46 +77,20 @@ impl Systemd {
         self.next_ping
     }
 
-    /// Call from the main loop: pings the watchdog if it is due. Returns whether it pinged.
-    pub fn on_timeout(&mut self, now: Instant) -> io::Result<bool> {
+    /// Call from the main loop: pings the watchdog if it is due and every one of `parts` is
+    /// alive.
+    pub fn on_timeout(&mut self, now: Instant, parts: &[Part<'_>]) -> io::Result<Ping> {
         match (self.next_ping, self.ping_every) {
             (Some(at), Some(every)) if at <= now => {
                 self.next_ping = Some(now + every);
+                if let Some(stale) = stale_part(parts, now) {
+                    return Ok(Ping::Refused(stale.to_string()));
+                }
                 sd_notify::notify(&[NotifyState::Watchdog])?;
-                Ok(true)
+                Ok(Ping::Sent)
             }
-            _ => Ok(false),
+            _ => Ok(Ping::NotDue),
         }
-    }
-}
-
-/// A one-line status for `systemctl status`, from what the screen shows.
-pub fn status_line(view: &View) -> String {
-    let registration = view.status.registration.label();
-    match &view.screen {
-        Screen::InCall {
-            party,
-            elapsed_secs,
-            ..
-        } => format!(
-            "In call with {} ({})",
-            party.headline(),
-            crate::clock::format_duration(Duration::from_secs(*elapsed_secs))
-        ),
-        Screen::Calling { party, .. } => format!("Calling {}", party.headline()),
-        Screen::Incoming { party } => format!("Ringing: {}", party.headline()),
-        Screen::Error {
-            code: Some(code),
-            title,
-            ..
-        } => format!("{registration}: error {code} ({title})"),
-        Screen::Error { title, .. } | Screen::NoService { title, .. } => {
-            format!("{registration}: {title}")
-        }
-        _ => match &view.status.edge {
-            Some(edge) => format!("{registration} ({edge})"),
-            None => registration.to_string(),
-        },
     }
 }
 
@@ -119,24 +118,59 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::state_file::tests::TempDir;
 
     #[test]
     fn watchdog_pings_at_half_the_timeout() {
         let t0 = Instant::now();
         let mut sd = Systemd::with_watchdog(Some(Duration::from_secs(30)), t0);
         assert_eq!(sd.poll_timeout(), Some(t0 + Duration::from_secs(15)));
-        assert!(
-            !sd.on_timeout(t0 + Duration::from_secs(14))
-                .expect("no socket: fine")
+        assert_eq!(
+            sd.on_timeout(t0 + Duration::from_secs(14), &[])
+                .expect("no socket: fine"),
+            Ping::NotDue
         );
-        assert!(
-            sd.on_timeout(t0 + Duration::from_secs(15))
-                .expect("no socket: fine")
+        assert_eq!(
+            sd.on_timeout(t0 + Duration::from_secs(15), &[])
+                .expect("no socket: fine"),
+            Ping::Sent
         );
         assert_eq!(sd.poll_timeout(), Some(t0 + Duration::from_secs(30)));
         let none = Systemd::with_watchdog(None, t0);
         assert_eq!(none.poll_timeout(), None);
+    }
+
+    /// Issue 15: the main loop alone pinged the watchdog, so a dead Device or a stuck audio
+    /// mixer went unnoticed. A stale or ended heartbeat now withholds the ping.
+    #[test]
+    fn the_watchdog_is_not_pinged_for_a_stale_or_dead_part() {
+        let t0 = Instant::now();
+        let mut sd = Systemd::with_watchdog(Some(Duration::from_secs(30)), t0);
+        let device = Heartbeat::started_at(t0);
+        let audio = Heartbeat::started_at(t0);
+        let at = t0 + Duration::from_secs(15);
+        device.beat_at(at);
+        audio.beat_at(at - STALE_AFTER - Duration::from_secs(1));
+        let parts = [("device", &device), ("audio", &audio)];
+        assert_eq!(stale_part(&parts, at), Some("audio"));
+        assert_eq!(
+            sd.on_timeout(at, &parts).expect("no socket: fine"),
+            Ping::Refused("audio".into())
+        );
+        // Both beat again: the next ping goes out.
+        audio.beat_at(at + Duration::from_secs(15));
+        device.beat_at(at + Duration::from_secs(15));
+        assert_eq!(
+            sd.on_timeout(at + Duration::from_secs(15), &parts)
+                .expect("no socket: fine"),
+            Ping::Sent
+        );
+        // A part whose loop has ended never counts as alive, however recent its last beat.
+        device.end();
+        assert_eq!(
+            sd.on_timeout(at + Duration::from_secs(30), &parts)
+                .expect("no socket: fine"),
+            Ping::Refused("device".into())
+        );
     }
 
     /// Runs in a child process with `NOTIFY_SOCKET` set (see the test below).
@@ -146,20 +180,40 @@ mod tests {
         let t0 = Instant::now();
         let mut sd = Systemd::with_watchdog(Some(Duration::from_secs(2)), t0);
         sd.ready("Ready (ashburn)").expect("ready");
-        sd.on_timeout(t0 + Duration::from_secs(1)).expect("ping");
+        sd.on_timeout(t0 + Duration::from_secs(1), &[])
+            .expect("ping");
         sd.stopping().expect("stopping");
+    }
+
+    /// This test binary as a command, run the way cargo ran it: under the cross runner
+    /// (`CARGO_TARGET_<TRIPLE>_RUNNER`, e.g. `qemu-aarch64 -L /` in `scripts/cross-build`)
+    /// when there is one for this architecture, so the child does not depend on binfmt.
+    fn this_test_binary() -> Command {
+        let exe = std::env::current_exe().expect("test binary");
+        let arch = std::env::consts::ARCH.to_uppercase();
+        let runner = std::env::vars().find(|(key, _)| {
+            key.starts_with("CARGO_TARGET_") && key.ends_with("_RUNNER") && key.contains(&arch)
+        });
+        match runner {
+            Some((_, runner)) => {
+                let mut words = runner.split_whitespace();
+                let mut command = Command::new(words.next().expect("a runner command"));
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        }
     }
 
     #[test]
     fn notifications_reach_the_socket() {
-        let dir = TempDir::new("notify");
-        let path = dir.0.join("notify.sock");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("notify.sock");
         let socket = UnixDatagram::bind(&path).expect("bind");
         socket
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        let exe = std::env::current_exe().expect("test binary");
-        let status = Command::new(exe)
+        let output = this_test_binary()
             .args([
                 "--exact",
                 "systemd::tests::child_sends_notifications",
@@ -167,9 +221,15 @@ mod tests {
                 "--test-threads=1",
             ])
             .env("NOTIFY_SOCKET", &path)
-            .status()
+            .output()
             .expect("run child");
-        assert!(status.success());
+        assert!(
+            output.status.success(),
+            "child: {}\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         let mut messages = Vec::new();
         let mut buf = [0u8; 512];
         for _ in 0..3 {
@@ -179,25 +239,6 @@ mod tests {
         assert_eq!(messages[0], "READY=1\nSTATUS=Ready (ashburn)\n");
         assert_eq!(messages[1], "WATCHDOG=1\n");
         assert_eq!(messages[2], "STOPPING=1\nSTATUS=Stopping\n");
-    }
-
-    #[test]
-    fn status_lines_follow_the_screen() {
-        let catalog = crate::screens::catalog::catalog();
-        let find = |name: &str| {
-            catalog
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| status_line(v))
-                .expect("screen in catalog")
-        };
-        assert_eq!(find("idle"), "Ready (ashburn)");
-        assert_eq!(find("in-call"), "In call with Mum (1:06)");
-        assert_eq!(
-            find("error-31202"),
-            "No token: error 31202 (Bad credentials)"
-        );
-        assert_eq!(find("incoming"), "Ringing: Mum");
     }
 }
 
@@ -212,7 +253,9 @@ mod unit_file {
             "Type=notify",
             "NotifyAccess=main",
             "WatchdogSec=30",
-            "Restart=on-failure",
+            "Restart=always",
+            "StartLimitIntervalSec=300",
+            "StartLimitBurst=20",
             "User=offhook",
             "SupplementaryGroups=audio gpio i2c spi video input",
             "StandardOutput=journal",

@@ -97,3 +97,27 @@ fn help_and_version() {
         "{help}"
     );
 }
+
+/// The shipped binary (built without the `demo` feature) lists no demo commands, says where
+/// they are, and refuses them; a `demo` build lists them.
+#[test]
+fn demo_commands_only_in_a_demo_build() {
+    let out = offhook().arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let listed = |name: &str| {
+        help.lines()
+            .any(|l| l.split_whitespace().next() == Some(name))
+    };
+    let demo = offhook().arg("demo").arg("--help").output().expect("run");
+    if cfg!(feature = "demo") {
+        assert!(listed("demo") && listed("demo-call"), "{help}");
+        assert!(demo.status.success());
+    } else {
+        assert!(!listed("demo") && !listed("demo-call"), "{help}");
+        assert!(help.contains("scripts/demo"), "{help}");
+        assert!(
+            !demo.status.success(),
+            "`offhook demo` ran in a build without it"
+        );
+    }
+}

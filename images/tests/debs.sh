@@ -103,18 +103,7 @@ for deb in "${built[@]}" "$work"/debs/*_1.0_amd64.deb; do
 done
 
 # ---- 2. life cycle in a throw-away root -------------------------------------------------
-# What the packages need besides the minimal system (the cache's name changes with the list).
-root_packages="systemd,udev,libasound2"
-cache="$repo/images/out/cache/test-root-bookworm-amd64-$(printf '%s' "$root_packages" | sha256sum | cut -c1-8).tar"
-if [ ! -f "$cache" ]; then
-  echo "== making the throw-away root (once; cached in $cache)"
-  mkdir -p "$(dirname "$cache")"
-  mmdebstrap --quiet --format=tar --variant=minbase --include="$root_packages" bookworm "$cache.tmp" >/dev/null \
-    && mv "$cache.tmp" "$cache" || { echo "$test_name: mmdebstrap failed"; exit 1; }
-fi
-mkdir -p "$root"
-tar -C "$root" -xf "$cache" || { echo "$test_name: cannot unpack $cache"; exit 1; }
-[ -x "$root/usr/bin/dpkg" ] || { echo "$test_name: $cache is not a Debian root"; exit 1; }
+unpack_test_root "$root" || exit 1
 mount -t proc proc "$root/proc"
 cp "$work"/debs/*.deb "$root/tmp/"
 in_root() { chroot "$root" "$@"; }

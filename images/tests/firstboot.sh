@@ -154,6 +154,41 @@ check "copied" file_contains "$etc/wpa_supplicant/wpa_supplicant-wlan0.conf" "WP
 check_eq "mode 0600" 600 "$(mode_of "$etc/wpa_supplicant/wpa_supplicant-wlan0.conf")"
 check_not "gone from the boot partition" test -e "$boot/wpa_supplicant.conf"
 
+echo "== imported files reach the card before their FAT copies are shredded"
+# Stand-in sync and shred that log, in order, what they were given (then do the real thing).
+mkdir -p "$work/logbin"
+printf '#!/bin/sh\necho "sync $*" >>"%s/order"\n[ -z "$FAIL_SYNC" ] || exit 1\nexec /bin/sync "$@"\n' "$work" >"$work/logbin/sync"
+printf '#!/bin/sh\necho "shred $*" >>"%s/order"\nexec /usr/bin/shred "$@"\n' "$work" >"$work/logbin/shred"
+chmod +x "$work/logbin/sync" "$work/logbin/shred"
+# first_line PATTERN: the number of the first line of the log holding PATTERN (0: none).
+first_line() { grep -nF -- "$1" "$work/order" | head -n1 | cut -d: -f1 | grep . || echo 0; }
+synced_before_shred() { # DEST FAT-COPY
+  local synced shredded
+  synced="$(first_line "sync -- $1 $(dirname "$1")")"
+  shredded="$(first_line "$2")"
+  [ "$synced" -gt 0 ] && [ "$shredded" -gt "$synced" ]
+}
+new_root
+rm -f "$work/order"
+printf '[server]\ndevice_secret = "%s"\n' "$secret" >"$boot/offhook.toml"
+mkdir -p "$boot/offhook"
+echo "$secret" >"$boot/offhook/device-secret"
+printf 'ssid=Home\npsk=%s\n' "$wifi_pass" >"$boot/wifi.conf"
+PATH="$work/logbin:$PATH" run_firstboot
+check_eq "exit status 0" 0 "$?"
+check "offhook.toml and /etc/offhook synced before the FAT copy is shredded" \
+  synced_before_shred "$etc/offhook/offhook.toml" "$boot/offhook.toml"
+check "offhook/device-secret synced before its FAT copy is shredded" \
+  synced_before_shred "$etc/offhook/device-secret" "$boot/offhook/device-secret"
+check "the Wi-Fi settings synced before wifi.conf is shredded" \
+  synced_before_shred "$etc/wpa_supplicant/wpa_supplicant-wlan0.conf" "$boot/wifi.conf"
+new_root
+printf '[server]\ndevice_secret = "%s"\n' "$secret" >"$boot/offhook.toml"
+FAIL_SYNC=1 PATH="$work/logbin:$PATH" run_firstboot
+check_eq "a copy that cannot be flushed: exit status 1" 1 "$?"
+check "... and the FAT copy stays, to try again" test -f "$boot/offhook.toml"
+check "... and the report says so" file_contains "$boot/offhook-setup.txt" "could not install offhook.toml"
+
 echo "== without the offhook group (package missing) nothing is half-installed"
 new_root
 printf 'root:x:0:\n' >"$etc/group"

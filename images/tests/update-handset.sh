@@ -2,7 +2,8 @@
 # Tests images/update-handset: --dry-run prints the plan and sends nothing; a full run goes
 # through stand-in ssh/scp that execute the "handset" side locally against stand-in dpkg,
 # apt-get, systemctl and sudo, so every step (architecture check, copy, install with the
-# owner's configuration kept, version check, service check, clean-up) is exercised.
+# owner's configuration kept, version check, service check, clean-up) is exercised, as are
+# the refusals: a package that is not offhook's, another architecture, a downgrade unless asked.
 # Usage: images/tests/update-handset.sh
 source "$(dirname "$0")/lib.sh"
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,16 +14,21 @@ trap 'rm -rf "$work"' EXIT
 export FAKE="$work/fake"
 mkdir -p "$FAKE/installed" "$FAKE/remote" "$work/bin" "$work/handset-bin"
 
-make_deb() { # NAME VERSION ARCH -> path
-  local root="$work/pkg-$1-$3-$2"
-  mkdir -p "$root/DEBIAN"
+make_deb() { # NAME VERSION ARCH [FILE] -> path
+  local root="$work/pkg-$1-$3-$2" out="${4:-$work/${1}_${2}_${3}.deb}"
+  mkdir -p "$root/DEBIAN" "$(dirname "$out")"
   printf 'Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: t <t@t>\nDescription: test\n' "$1" "$2" "$3" >"$root/DEBIAN/control"
-  dpkg-deb --root-owner-group --build "$root" "$work/${1}_${2}_${3}.deb" >/dev/null
-  echo "$work/${1}_${2}_${3}.deb"
+  dpkg-deb --root-owner-group --build "$root" "$out" >/dev/null
+  echo "$out"
 }
 new_offhook="$(make_deb offhook 0.2.0 arm64)"
 new_server="$(make_deb offhook-server 0.2.0 arm64)"
 armhf_offhook="$(make_deb offhook 0.2.0 armhf)"
+old_offhook="$(make_deb offhook 0.1.5 arm64)"
+other_package="$(make_deb ffmpeg 0.2.0 arm64)"
+all_offhook="$(make_deb offhook 0.2.0 all)"
+# A path with spaces (and a quote) in the folder and the file's own name.
+spaced_offhook="$(make_deb offhook 0.2.0 arm64 "$work/my builds/it's offhook 0.2.0.deb")"
 
 # The "handset": ssh runs the command here, with /var/tmp/offhook-update moved into $FAKE.
 cat >"$work/bin/ssh" <<'EOF'
@@ -74,9 +80,12 @@ for a in "$@"; do
   esac
 done
 EOF
+# dpkg-query -W -f=FORMAT NAME: "installed VERSION" for the status format, VERSION otherwise.
 cat >"$work/handset-bin/dpkg-query" <<'EOF'
 #!/bin/bash
-cat "$FAKE/installed/${@: -1}"
+f="$FAKE/installed/${@: -1}"
+[ -f "$f" ] || { echo "dpkg-query: no packages found matching ${@: -1}" >&2; exit 1; }
+case "$*" in *Status-Status*) echo "installed $(cat "$f")" ;; *) cat "$f" ;; esac
 EOF
 cat >"$work/handset-bin/systemctl" <<'EOF'
 #!/bin/bash
@@ -114,6 +123,15 @@ run --dry-run desk "$work/none.deb"
 check "a missing file is refused" grep -q "is not a file" <<<"$out"
 run --dry-run desk
 check "no package and no --build is refused" grep -q "give .deb files, or --build" <<<"$out"
+run --dry-run desk "$other_package"
+check_eq "a package that is not offhook's is refused" 1 "$status"
+check "... naming it" grep -q "is the package 'ffmpeg', not an offhook package (offhook offhook-server)" <<<"$out"
+run --dry-run desk "$all_offhook"
+check "an Architecture: all package is refused (offhook's are per architecture)" grep -q "is for all, but root@desk is arm64" <<<"$out"
+run --dry-run desk "$spaced_offhook"
+check_eq "a path with spaces: dry run passes" 0 "$status"
+check "... and prints the install with the name quoted" grep -qF "/var/tmp/offhook-update/it\'s\ offhook\ 0.2.0.deb" <<<"$out"
+check "... and prints the downgrade check" grep -q "dpkg-query .* offhook   # refuse if newer than 0.2.0" <<<"$out"
 
 echo "== a full update through the stand-in handset"
 reset_fake
@@ -128,6 +146,43 @@ check "reports the installed versions" grep -q "offhook 0.2.0 installed" <<<"$ou
 check "reports the service running" grep -q "offhook.service is running" <<<"$out"
 check_not "the copies are removed from the handset" test -e "$FAKE/remote/dir"
 check_not "root needs no sudo" test -e "$FAKE/sudo.log"
+check_not "an upgrade needs no --allow-downgrades" grep -q -- "--allow-downgrades" "$FAKE/apt.log"
+
+echo "== a fresh handset (nothing installed yet)"
+reset_fake
+FAKE_ARCH=arm64 run offhook.local "$new_offhook"
+check_eq "exit status 0" 0 "$status"
+check_eq "offhook now 0.2.0" 0.2.0 "$(cat "$FAKE/installed/offhook" 2>/dev/null)"
+
+echo "== a path with spaces and a quote"
+reset_fake
+echo "0.1.0" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run offhook.local "$spaced_offhook"
+check_eq "exit status 0" 0 "$status"
+check_eq "installed from the spaced name" 0.2.0 "$(cat "$FAKE/installed/offhook")"
+check "apt-get got it as one file" grep -qF "/remote/dir/it's offhook 0.2.0.deb" "$FAKE/apt.log"
+
+echo "== a downgrade"
+reset_fake
+echo "0.2.0" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run offhook.local "$old_offhook"
+check_eq "refused without --allow-downgrade" 1 "$status"
+check "... saying why and what to do" grep -q "offhook 0.1.5 is older than the 0.2.0 on root@offhook.local: not installed (--allow-downgrade installs it anyway)" <<<"$out"
+check_not "... before copying" test -e "$FAKE/scp.log"
+check_eq "... the handset keeps 0.2.0" 0.2.0 "$(cat "$FAKE/installed/offhook")"
+echo "0.1.10" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run offhook.local "$old_offhook"
+check_eq "versions compare as Debian's (0.1.5 < 0.1.10)" 1 "$status"
+reset_fake
+echo "0.2.0" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run --allow-downgrade offhook.local "$old_offhook"
+check_eq "installed with --allow-downgrade" 0 "$status"
+check_eq "... now 0.1.5" 0.1.5 "$(cat "$FAKE/installed/offhook")"
+check "... apt-get allowed to downgrade" grep -q -- "--allow-downgrades" "$FAKE/apt.log"
+reset_fake
+echo "0.2.0" >"$FAKE/installed/offhook"
+FAKE_ARCH=arm64 run offhook.local "$new_offhook"
+check_eq "the same version again is a reinstall, not a downgrade" 0 "$status"
 
 echo "== ssh options reach ssh and scp"
 reset_fake
@@ -146,6 +201,9 @@ reset_fake
 FAKE_ARCH=armhf run offhook.local "$new_offhook"
 check_eq "refused" 1 "$status"
 check "... before copying" test ! -e "$FAKE/scp.log"
+reset_fake
+FAKE_ARCH="" run offhook.local "$new_offhook"
+check "a handset that names no architecture is refused" grep -q "answered '' to dpkg --print-architecture" <<<"$out"
 
 echo "== a service that does not come back"
 reset_fake

@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use offhook_core::token::{AccessToken, IncomingGrant, OutgoingGrant, VoiceGrant};
 use serde::{Deserialize, Serialize};
-use twilio_voice::token::{AccessToken, IncomingGrant, OutgoingGrant, VoiceGrant};
 
 use crate::error::LabError;
 use crate::sid;
@@ -49,13 +49,13 @@ impl Credentials {
     }
 
     /// Parses `.env` text; names the first missing setting.
-    pub fn from_env_text(text: &str) -> Result<Self, String> {
+    pub fn from_env_text(text: &str) -> Result<Self, LabError> {
         let vars = parse_env(text);
-        let get = |names: &[&str]| -> Result<String, String> {
+        let get = |names: &[&'static str]| -> Result<String, LabError> {
             names
                 .iter()
                 .find_map(|n| vars.get(*n).filter(|v| !v.is_empty()).cloned())
-                .ok_or_else(|| format!("missing setting {}", names[0]))
+                .ok_or(LabError::MissingSetting(names[0]))
         };
         Ok(Credentials {
             account_sid: get(&["TWILIO_ACCOUNT_SID"])?,
@@ -184,23 +184,27 @@ pub struct VirtualNumber {
 impl VirtualNumber {
     /// Parses `NUMBER=KIND`: `echo`, `tone:HZ`, `dtmf`, `silence`, `busy`, `no-answer`,
     /// `decline` or `slow:SECS` (rings SECS seconds, then echoes).
-    pub fn parse(spec: &str) -> Result<VirtualNumber, String> {
+    pub fn parse(spec: &str) -> Result<VirtualNumber, LabError> {
+        let invalid = |value: &str, reason: String| LabError::InvalidValue {
+            value: value.to_string(),
+            reason,
+        };
         let (number, kind) = spec
             .split_once('=')
-            .ok_or_else(|| format!("{spec:?}: expected NUMBER=KIND"))?;
+            .ok_or_else(|| invalid(spec, "expected NUMBER=KIND".into()))?;
         let number = number.trim();
         if !number.starts_with('+')
             || number.len() < 3
             || !number[1..].bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(format!("{number:?} is not an E.164 number"));
+            return Err(invalid(number, "not an E.164 number".into()));
         }
         let (name, arg) = kind.trim().split_once(':').unwrap_or((kind.trim(), ""));
-        let float = |what: &str| -> Result<f32, String> {
+        let float = |what: &str| -> Result<f32, LabError> {
             arg.parse::<f32>()
                 .ok()
                 .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| format!("{spec:?}: {what} must be a number"))
+                .ok_or_else(|| invalid(spec, format!("{what} must be a number")))
         };
         let behaviour = match name {
             "echo" => Behaviour::Echo,
@@ -216,7 +220,7 @@ impl VirtualNumber {
                 ring_secs: float("the ring time")?,
                 then: Box::new(Behaviour::Echo),
             },
-            other => return Err(format!("{spec:?}: unknown kind {other:?}")),
+            other => return Err(invalid(spec, format!("unknown kind {other:?}"))),
         };
         Ok(VirtualNumber {
             number: number.to_string(),
@@ -255,6 +259,34 @@ pub fn default_virtual_numbers() -> Vec<VirtualNumber> {
             },
         ),
     ]
+}
+
+/// What `connected` carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectedForm {
+    /// `region`, `gateway`, `edge`, `home` and `token: {identity, ttl}`: everything the 2.x
+    /// SDK reads.
+    #[default]
+    Full,
+    /// Only `region` and `gateway`, as in the seed capture (lines 183–188): a client must
+    /// find its identity and token lifetime elsewhere.
+    Seed,
+}
+
+impl std::str::FromStr for ConnectedForm {
+    type Err = LabError;
+
+    fn from_str(s: &str) -> Result<Self, LabError> {
+        match s {
+            "full" => Ok(ConnectedForm::Full),
+            "seed" | "short" => Ok(ConnectedForm::Seed),
+            other => Err(LabError::InvalidValue {
+                value: other.to_string(),
+                reason: "the connected form is full or seed".into(),
+            }),
+        }
+    }
 }
 
 /// Where the signaling server's certificate comes from.
@@ -296,6 +328,8 @@ pub struct LabConfig {
     pub home: String,
     /// `connected.gateway`.
     pub gateway: String,
+    /// Which `connected` the lab sends.
+    pub connected_form: ConnectedForm,
 }
 
 impl LabConfig {
@@ -315,6 +349,7 @@ impl LabConfig {
             edge: "ashburn".to_string(),
             home: "us1".to_string(),
             gateway: "lab.offhook.invalid".to_string(),
+            connected_form: ConnectedForm::Full,
         }
     }
 
@@ -339,7 +374,11 @@ mod tests {
         assert_eq!(parsed, creds);
         let text = "# comment\nexport TWILIO_ACCOUNT_SID=\"AC1\"\nTWILIO_AUTH_TOKEN='t'\n";
         let err = Credentials::from_env_text(text).unwrap_err();
-        assert_eq!(err, "missing setting TWILIO_API_KEY");
+        assert!(
+            matches!(err, LabError::MissingSetting("TWILIO_API_KEY")),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "missing setting TWILIO_API_KEY");
     }
 
     #[test]
@@ -367,7 +406,7 @@ mod tests {
     fn minted_token_verifies_with_the_secret() {
         let creds = Credentials::generate();
         let jwt = creds.token("alice", 600);
-        let claims = twilio_voice::token::verify(&jwt, now_unix(), |iss| {
+        let claims = offhook_core::token::verify(&jwt, now_unix(), |iss| {
             (iss == creds.api_key_sid).then(|| creds.api_key_secret.clone())
         })
         .unwrap();

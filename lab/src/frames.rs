@@ -228,6 +228,12 @@ pub fn server_frame(kind: &str, payload: Value) -> String {
     )
 }
 
+/// `connected` as the seed capture shows it (lines 183–188): `region` then `gateway`, no
+/// `edge`, `home` or `token`.
+pub fn seed_connected_payload(region: &str, gateway: &str) -> Value {
+    json!({ "region": region, "gateway": gateway })
+}
+
 /// The heartbeat text frame.
 pub const HEARTBEAT: &str = "\n";
 

@@ -8,6 +8,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::error::LabError;
+
 /// Twilio gives a webhook 15 seconds.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -29,7 +31,7 @@ impl HttpClient {
         }
     }
 
-    pub async fn get(&self, url: &str) -> Result<(u16, Bytes), String> {
+    pub async fn get(&self, url: &str) -> Result<(u16, Bytes), LabError> {
         self.request("GET", url, &[], Bytes::new()).await
     }
 
@@ -40,26 +42,22 @@ impl HttpClient {
         url: &str,
         headers: &[(&str, String)],
         body: Bytes,
-    ) -> Result<(u16, Bytes), String> {
+    ) -> Result<(u16, Bytes), LabError> {
         if !url.starts_with("http://") {
-            return Err(format!("only http:// URLs are supported: {url}"));
+            return Err(LabError::UnsupportedUrl(url.to_string()));
         }
         let mut builder = http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
             builder = builder.header(*name, value.as_str());
         }
-        let request = builder
-            .body(Full::new(body))
-            .map_err(|e| format!("bad request: {e}"))?;
+        let request = builder.body(Full::new(body))?;
         let response = tokio::time::timeout(TIMEOUT, self.inner.request(request))
             .await
-            .map_err(|_| "timed out".to_string())?
-            .map_err(|e| format!("connection failed: {e}"))?;
+            .map_err(|_| LabError::Timeout("the request"))??;
         let status = response.status().as_u16();
         let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
             .await
-            .map_err(|_| "timed out reading the body".to_string())?
-            .map_err(|e| format!("reading the body: {e}"))?
+            .map_err(|_| LabError::Timeout("reading the body"))??
             .to_bytes();
         Ok((status, body))
     }

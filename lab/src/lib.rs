@@ -11,7 +11,8 @@
 //! - [`frames`] — signaling frames: parsing client messages, building server messages.
 //! - [`switch`] — the Sans-IO core: connections, calls, legs, TwiML execution, faults.
 //! - [`twiml`] — the TwiML parser (`<Dial>`, `<Say>`, `<Play>`, `<Pause>`, `<Hangup>`, …).
-//! - [`media`] — the media gateway: WebRTC legs (str0m), virtual legs, audio, SDP shaping.
+//! - [`media`] — the media gateway: WebRTC legs (str0m), virtual legs, audio, SDP shaping,
+//!   and Twilio's crypto ([`media::dtls`]: OpenSSL DTLS 1.2, ECDSA, SRTP `AES128_CM_SHA1_80`).
 //! - [`control`] — the control API: JSON types, the HTTP server, a typed [`control::Client`].
 //! - [`signature`] — `X-Twilio-Signature`.
 //! - [`tls`] — the signaling certificate (a throw-away CA and a leaf).
@@ -44,7 +45,10 @@
 //!   `sub` = `TWILIO_ACCOUNT_SID`, `exp`/`nbf`, lifetime ≤ 24 h, identity present). Refusals
 //!   send `error` (31202 signature, 31204 malformed, 31205 expired, 31207 too long, 31203 wrong
 //!   account, 31105 bad identity) then `close`. Success sends `connected {region, gateway, edge,
-//!   home, token:{identity, ttl}}`; a `listen` on a live socket (token update) is answered the same.
+//!   home, token:{identity, ttl}}` — or, with [`config::ConnectedForm::Seed`]
+//!   (`--connected-form seed`), the seed capture's `connected {region, gateway}`; a `listen` on a
+//!   live socket (token update) is answered the same. Each connection records its upgrade
+//!   request's `User-Agent` and its last `browserinfo` (`GET /v1/connections`).
 //! - `register {audio:true}` → `ready` (31201 + `offline` without an incoming grant),
 //!   `{audio:false}` → `offline`. Heartbeats `"\n"` every 5 s (configurable).
 //! - A client's `invite`: 31201 hangup without an outgoing grant, 31001 for another app; else the
@@ -95,7 +99,9 @@
 //! | `POST /v1/faults/stop-heartbeats`, `…/resume-heartbeats` `{identity?, conn?}` | heartbeats off/on |
 //! | `POST /v1/faults/refuse-connections` `{seconds}` | drop new TCP connections |
 //! | `POST /v1/faults/next-error` `{frame: listen\|invite, code, message?, retry_after?, close?}` | answer the next one with an error |
+//! | `POST /v1/faults/refuse-listen` `{code?, message?, close_frame?}`, `…/accept-listen` | refuse every `listen` (an `error` if `code`, then `close` or a dropped socket) until accepted again |
 //! | `POST /v1/legs/{sid}/stop-media` `{seconds}` | a leg's media (and ICE) goes silent |
+//! | `POST /v1/legs/{sid}/switch-ssrc` `{}` | a WebRTC leg's RTP moves to a new SSRC, sequence and timestamp base |
 
 pub mod config;
 pub mod control;

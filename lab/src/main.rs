@@ -44,6 +44,10 @@ struct Args {
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// What `connected` carries: `full` (region, gateway, edge, home, token) or `seed`
+    /// (only region and gateway, as Twilio sent in the seed capture).
+    #[arg(long, default_value = "full", value_name = "full|seed")]
+    connected_form: offhook_lab::config::ConnectedForm,
 }
 
 fn main() {
@@ -93,6 +97,7 @@ async fn run(args: Args) -> Result<(), LabError> {
     config.app_url = args.app_url;
     config.number_url = args.number_url;
     config.ca_cert_path = args.ca_cert;
+    config.connected_form = args.connected_form;
     for v in args.virtual_numbers {
         config
             .virtual_numbers

@@ -8,6 +8,7 @@ use hyper::body::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::control::types::WebhookRecord;
+use crate::error::LabError;
 use crate::http::HttpClient;
 use crate::media::Gateway;
 use crate::switch::control::ControlError;
@@ -28,6 +29,7 @@ pub enum ActorMsg {
     ConnOpened {
         conn: ConnId,
         peer: std::net::SocketAddr,
+        user_agent: Option<String>,
         tx: mpsc::UnboundedSender<ConnOut>,
     },
     Input(Input),
@@ -81,9 +83,10 @@ impl Actor {
                     self.switch.handle(input, now(0));
                 }
                 Some(msg) = messages.recv() => match msg {
-                    ActorMsg::ConnOpened { conn, peer, tx } => {
+                    ActorMsg::ConnOpened { conn, peer, user_agent, tx } => {
                         self.conns.insert(conn, tx);
-                        self.switch.handle(Input::ConnOpened { conn, peer }, now(0));
+                        self.switch
+                            .handle(Input::ConnOpened { conn, peer, user_agent }, now(0));
                     }
                     ActorMsg::Input(input) => self.switch.handle(input, now(0)),
                     ActorMsg::Control(request, reply) => {
@@ -190,9 +193,9 @@ impl Actor {
                 Ok((status, _)) => (
                     Some(status),
                     Some(format!("HTTP {status}")),
-                    Err(format!("HTTP status {status}")),
+                    Err(LabError::HttpStatus(status)),
                 ),
-                Err(e) => (None, Some(e.clone()), Err(e)),
+                Err(e) => (None, Some(e.to_string()), Err(e)),
             };
             if let Ok(mut log) = log.lock() {
                 if log.len() >= WEBHOOK_LOG {

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::error::LabError;
 use crate::runtime::{ActorMsg, ConnOut};
 use crate::switch::Input;
 
@@ -80,21 +81,30 @@ async fn serve(
     tls: TlsAcceptor,
     actor: mpsc::UnboundedSender<ActorMsg>,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), LabError> {
     let _ = tcp.set_nodelay(true);
     let stream = tokio::time::timeout(Duration::from_secs(10), tls.accept(tcp))
         .await
-        .map_err(|_| "TLS handshake timed out".to_string())?
-        .map_err(|e| format!("TLS handshake: {e}"))?;
-    let check_path = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
-        if request.uri().path() == "/signal" {
-            Ok(response)
-        } else {
-            let mut refusal = ErrorResponse::new(Some("not found".into()));
-            *refusal.status_mut() = http::StatusCode::NOT_FOUND;
-            Err(refusal)
-        }
-    };
+        .map_err(|_| LabError::Timeout("the TLS handshake"))?
+        .map_err(LabError::TlsHandshake)?;
+    let user_agent: Arc<Mutex<Option<String>>> = Arc::default();
+    let seen_agent = user_agent.clone();
+    let check_path =
+        move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+            if let Ok(mut ua) = seen_agent.lock() {
+                *ua = request
+                    .headers()
+                    .get(http::header::USER_AGENT)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            }
+            if request.uri().path() == "/signal" {
+                Ok(response)
+            } else {
+                let mut refusal = ErrorResponse::new(Some("not found".into()));
+                *refusal.status_mut() = http::StatusCode::NOT_FOUND;
+                Err(refusal)
+            }
+        };
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_WS_MESSAGE))
         .max_frame_size(Some(MAX_WS_MESSAGE));
@@ -103,12 +113,21 @@ async fn serve(
         tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config)),
     )
     .await
-    .map_err(|_| "WebSocket handshake timed out".to_string())?
-    .map_err(|e| format!("WebSocket handshake: {e}"))?;
+    .map_err(|_| LabError::Timeout("the WebSocket handshake"))?
+    .map_err(|source| LabError::WebSocket {
+        what: "WebSocket handshake",
+        source,
+    })?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let user_agent = user_agent.lock().ok().and_then(|mut ua| ua.take());
     actor
-        .send(ActorMsg::ConnOpened { conn, peer, tx })
-        .map_err(|_| "lab stopped")?;
+        .send(ActorMsg::ConnOpened {
+            conn,
+            peer,
+            user_agent,
+            tx,
+        })
+        .map_err(|_| LabError::Stopped)?;
     let (mut sink, mut source) = ws.split();
     let result = loop {
         tokio::select! {
@@ -122,12 +141,12 @@ async fn serve(
                 }
                 Some(Ok(Message::Close(_))) | None => break Ok(()),
                 Some(Ok(_)) => {}
-                Some(Err(e)) => break Err(format!("read: {e}")),
+                Some(Err(source)) => break Err(LabError::WebSocket { what: "read", source }),
             },
             out = rx.recv() => match out {
                 Some(ConnOut::Text(text)) => {
-                    if let Err(e) = sink.send(Message::text(text)).await {
-                        break Err(format!("write: {e}"));
+                    if let Err(source) = sink.send(Message::text(text)).await {
+                        break Err(LabError::WebSocket { what: "write", source });
                     }
                 }
                 Some(ConnOut::Close { frame: true }) => {

@@ -364,6 +364,8 @@ async fn echo_call(hangup: &str) {
         Some("PCMU"),
         "the SDK prefers PCMU"
     );
+    // The lab answered the browser's offer `a=setup:active`, as Twilio does.
+    common::assert_twilio_crypto(media.dtls.as_ref(), "client");
     // …and the browser heard it back from the echo.
     let browser_hz = r["heard"]["peakHz"].as_f64().unwrap_or(0.0);
     assert!(
@@ -463,6 +465,8 @@ async fn sdk_incoming_call_accepted_then_caller_hangs_up() {
         (lab_heard - 880.0).abs() < 8.0,
         "lab heard {lab_heard} Hz from the browser: {child:?}"
     );
+    // Chrome answered the lab's `a=setup:actpass` with `active`: the lab was the DTLS server.
+    common::assert_twilio_crypto(child.media.as_ref().and_then(|m| m.dtls.as_ref()), "server");
     assert_eq!(
         call.legs[0]
             .media

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use offhook_lab::config::now_unix;
 use offhook_lab::frames::parse_client_frame;
 use offhook_lab::switch::{Input, MediaCommand, MediaEvent, Now, Output, Switch, SwitchConfig};
-use offhook_lab::{Credentials, LabConfig};
+use offhook_lab::{Credentials, LabConfig, LabError};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -85,7 +85,7 @@ proptest! {
         let mut sw = Switch::new(SwitchConfig::from(&LabConfig::new(creds.clone())));
         let mut now = Now { at: Instant::now(), unix_ms: now_unix() * 1000 };
         for conn in 0..2 {
-            sw.handle(Input::ConnOpened { conn, peer: "127.0.0.1:9".parse().unwrap() }, now);
+            sw.handle(Input::ConnOpened { conn, peer: "127.0.0.1:9".parse().unwrap(), user_agent: None }, now);
             if listen_first {
                 let listen = json!({ "type": "listen", "payload": { "token": creds.token("p", 600), "reconnectTimeout": 5 } });
                 sw.handle(Input::Frame { conn, text: listen.to_string() }, now);
@@ -108,7 +108,7 @@ proptest! {
                     // The media layer alternates between accepting and refusing the SDP.
                     Output::Media(MediaCommand::CreateWebrtc { leg, .. }) => {
                         media_ok = !media_ok;
-                        let result = if media_ok { Ok("v=0\r\n".to_string()) } else { Err("bad SDP".to_string()) };
+                        let result = if media_ok { Ok("v=0\r\n".to_string()) } else { Err(LabError::Sdp("bad SDP".into())) };
                         sw.handle(Input::Media(MediaEvent::Ready { leg, result }), now);
                     }
                     Output::Media(MediaCommand::AcceptAnswer { leg, .. }) => {

@@ -630,3 +630,194 @@ async fn frames_right_after_the_handshake_are_not_lost() {
         t.await.expect("every client got connected and ready");
     }
 }
+
+/// A frame of the seed capture (`voice/tests/seed/`, copied verbatim from the seed).
+fn seed(name: &str) -> Value {
+    let text = match name {
+        "server_connected" => include_str!("../../voice/tests/seed/server_connected.json"),
+        "server_ready" => include_str!("../../voice/tests/seed/server_ready.json"),
+        "server_error_31202" => include_str!("../../voice/tests/seed/server_error_31202.json"),
+        "server_close" => include_str!("../../voice/tests/seed/server_close.json"),
+        "server_answer" => include_str!("../../voice/tests/seed/server_answer.json"),
+        "server_hangup" => include_str!("../../voice/tests/seed/server_hangup.json"),
+        "server_invite" => include_str!("../../voice/tests/seed/server_invite.json"),
+        other => panic!("no seed frame {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// Keys, nesting and types, leaves replaced by their type.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(shape).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => json!("null"),
+    }
+}
+
+/// The lab's frame has the seed's shape: the same envelope (`version: ""`), the seed's
+/// payload keys with the seed's types, and nothing more than `extra` (what the 2.x SDK reads
+/// and the 2020 capture did not have).
+fn seed_shaped(name: &str, ours: &Value, extra: &[&str]) {
+    let seed = seed(name);
+    assert_eq!(shape(&json!({"payload": {}, "type": "", "version": ""})), {
+        let mut envelope = shape(ours);
+        envelope["payload"] = json!({});
+        envelope
+    });
+    assert_eq!(ours["type"], seed["type"]);
+    assert_eq!(ours["version"], "");
+    assert_eq!(seed["version"], "");
+    let mut payload = ours["payload"].as_object().unwrap().clone();
+    for key in extra {
+        payload.remove(*key);
+    }
+    assert_eq!(
+        shape(&Value::Object(payload)),
+        shape(&seed["payload"]),
+        "{name}\nlab:  {ours}\nseed: {seed}"
+    );
+}
+
+#[tokio::test]
+async fn the_seed_form_of_connected_has_only_region_and_gateway() {
+    let lab = common::lab_with(|c| {
+        c.connected_form = offhook_lab::config::ConnectedForm::Seed;
+        c.region = "EU_IRELAND".into();
+        c.gateway = "ec2-34-244-67-48.eu-west-1.compute.amazonaws.com".into();
+    })
+    .await;
+    let mut ws = Ws::connect(&lab).await;
+    ws.send(
+        "listen",
+        json!({ "token": lab.credentials.token("alice", 600), "browserinfo": { "p": "browser" } }),
+    )
+    .await;
+    let connected = ws.recv().await;
+    assert_eq!(
+        connected,
+        seed("server_connected"),
+        "the seed's frame exactly"
+    );
+    // Registration is unchanged.
+    ws.register().await;
+    let conns = lab.control().connections().await.unwrap();
+    assert_eq!(conns[0].identity.as_deref(), Some("alice"));
+    assert!(conns[0].registered);
+    assert_eq!(conns[0].browserinfo, Some(json!({ "p": "browser" })));
+    assert_eq!(conns[0].user_agent, None, "tungstenite sends no User-Agent");
+}
+
+#[tokio::test]
+async fn the_labs_frames_have_the_seeds_shapes() {
+    let twiml = common::twiml_server(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial><Number>+12025550100</Number></Dial></Response>"#,
+    )
+    .await;
+    let lab = common::lab_with(|c| c.app_url = Some(twiml.url.clone())).await;
+    twiml.set_auth_token(&lab.credentials.auth_token);
+    // connected (full form: 2.x's edge, home and token besides the seed's region, gateway).
+    let mut ws = Ws::connect(&lab).await;
+    ws.send(
+        "listen",
+        json!({ "token": lab.credentials.token("twilio-react", 600) }),
+    )
+    .await;
+    seed_shaped(
+        "server_connected",
+        &ws.recv().await,
+        &["edge", "home", "token"],
+    );
+    ws.send("register", json!({ "media": { "audio": true } }))
+        .await;
+    assert_eq!(ws.recv().await, seed("server_ready"));
+
+    // error 31202 then close, for a token signed with the wrong secret: the seed's frames.
+    let mut wrong = lab.credentials.clone();
+    wrong.api_key_secret = "not-the-secret".into();
+    let mut refused = Ws::connect(&lab).await;
+    refused
+        .send("listen", json!({ "token": wrong.token("a", 600) }))
+        .await;
+    assert_eq!(refused.recv().await, seed("server_error_31202"));
+    assert_eq!(refused.recv().await, seed("server_close"));
+
+    // An incoming call's invite (2.x adds `reconnect`); parameters are the seed's five.
+    let control = lab.control();
+    control
+        .call_from("+447381234567", "client:twilio-react", 30)
+        .await
+        .unwrap();
+    let invite = ws.recv().await;
+    seed_shaped("server_invite", &invite, &["reconnect"]);
+    assert_eq!(invite["payload"]["parameters"]["To"], "client:twilio-react");
+    assert_eq!(invite["payload"]["parameters"]["ApiVersion"], "2010-04-01");
+    ws.send("reject", json!({ "callsid": invite["payload"]["callsid"] }))
+        .await;
+
+    // An outgoing call through the app: answer {callsid, sdp} (2.x adds `reconnect`), then
+    // the far end hangs up: hangup {callsid}.
+    let phone = Phone::offer(700.0).await;
+    ws.send(
+        "invite",
+        json!({ "callsid": "TJSdd0d056e-b21e-4521-9212-721e43cc5fe0", "sdp": phone.sdp, "twilio": { "params": "phoneNumber=%2B12031234567" } }),
+    )
+    .await;
+    let answer = ws.recv().await;
+    seed_shaped("server_answer", &answer, &["reconnect"]);
+    let sid = answer["payload"]["callsid"].as_str().unwrap().to_string();
+    control.hangup_call(&sid).await.unwrap();
+    let hangup = ws.recv().await;
+    seed_shaped("server_hangup", &hangup, &[]);
+    assert_eq!(hangup["payload"]["callsid"], sid.as_str());
+}
+
+#[tokio::test]
+async fn refused_listens_until_the_fault_is_cleared() {
+    use offhook_lab::control::types::RefuseListenFault;
+    let lab = lab().await;
+    let control = lab.control();
+    control
+        .fault_refuse_listen(&RefuseListenFault {
+            code: Some(31202),
+            message: None,
+            close_frame: true,
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let mut ws = Ws::connect(&lab).await;
+        ws.send(
+            "listen",
+            json!({ "token": lab.credentials.token("a", 600) }),
+        )
+        .await;
+        assert_eq!(ws.expect("error").await["error"]["code"], 31202);
+        ws.expect("close").await;
+        assert!(ws.closed().await);
+    }
+    // No error at all, the socket just goes (the seed's invalid Account SID).
+    control
+        .fault_refuse_listen(&RefuseListenFault {
+            code: None,
+            message: None,
+            close_frame: false,
+        })
+        .await
+        .unwrap();
+    let mut ws = Ws::connect(&lab).await;
+    ws.send(
+        "listen",
+        json!({ "token": lab.credentials.token("a", 600) }),
+    )
+    .await;
+    assert!(
+        ws.try_recv(common::WAIT).await.is_none(),
+        "no frame, just gone"
+    );
+    control.fault_accept_listen().await.unwrap();
+    Ws::online(&lab, "a").await;
+}

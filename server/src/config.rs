@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::Error;
+use crate::forwarded::TrustedProxies;
 use crate::phone::{self, Country, E164};
 
 pub const ACCOUNT_SID: &str = "TWILIO_ACCOUNT_SID";
@@ -25,11 +27,54 @@ pub const DEFAULT_COUNTRY: &str = "OFFHOOK_DEFAULT_COUNTRY";
 pub const TOKEN_TTL: &str = "OFFHOOK_TOKEN_TTL";
 pub const TRUST_PROXY: &str = "OFFHOOK_TRUST_PROXY";
 pub const LOG_FORMAT: &str = "OFFHOOK_LOG_FORMAT";
+pub const ALLOW_PLAIN_HTTP: &str = "OFFHOOK_ALLOW_PLAIN_HTTP";
+pub const MAX_CONNECTIONS: &str = "OFFHOOK_MAX_CONNECTIONS";
+pub const HEADER_TIMEOUT: &str = "OFFHOOK_HEADER_TIMEOUT";
+pub const BODY_TIMEOUT: &str = "OFFHOOK_BODY_TIMEOUT";
+pub const REQUEST_TIMEOUT: &str = "OFFHOOK_REQUEST_TIMEOUT";
+pub const MAX_TOKEN_REQUESTS: &str = "OFFHOOK_MAX_TOKEN_REQUESTS";
+pub const MAX_WEBHOOK_REQUESTS: &str = "OFFHOOK_MAX_WEBHOOK_REQUESTS";
+pub const DATABASE_URL: &str = "OFFHOOK_DATABASE_URL";
 
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// Loopback: the server speaks plain HTTP, and TLS is a reverse proxy's or tunnel's job.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_HANDSETS_PATH: &str = "handsets.toml";
 /// Tokens shorter than this would have the handset refreshing all the time.
 pub const MIN_TOKEN_TTL_SECS: u64 = 60;
+
+/// How much the server takes on at once and how long it waits for a client: what keeps
+/// slow or flooding clients (slowloris) from tying it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Connections served at once; more wait in the listen queue. Below the unit's
+    /// `LimitNOFILE` (4096), with room for the handsets file, logs and sockets in accept.
+    pub max_connections: usize,
+    /// From the first byte of a request (or an idle keep-alive connection) to the end of
+    /// its headers.
+    pub header_timeout: Duration,
+    /// For the whole body once the headers are in.
+    pub body_timeout: Duration,
+    /// From the headers to the response, queueing and hashing included (answered 408).
+    pub request_timeout: Duration,
+    /// `/api/token/generate` requests at once; more wait.
+    pub max_token_requests: usize,
+    /// `/hooks/*` requests at once, apart from the token requests, so that a flood of
+    /// logins cannot starve Twilio's webhooks.
+    pub max_webhook_requests: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_token_requests: 64,
+            max_webhook_requests: 64,
+        }
+    }
+}
 
 /// A credential that must never reach a log line.
 #[derive(Clone, PartialEq, Eq)]
@@ -77,9 +122,13 @@ pub struct Config {
     pub public_url: Option<String>,
     pub default_country: &'static Country,
     pub token_ttl_secs: u64,
-    /// Believe `X-Forwarded-For`/`X-Forwarded-Proto` (only behind a reverse proxy).
-    pub trust_proxy: bool,
+    /// The proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed.
+    pub trust_proxy: TrustedProxies,
+    pub limits: ServerLimits,
     pub log_format: LogFormat,
+    /// `sqlite://…` or `postgres://…`; by default `offhook.db` beside the handsets file.
+    /// It may hold a password, so it is kept as a secret (shown with `store::without_password`).
+    pub database_url: Secret,
 }
 
 impl Config {
@@ -127,12 +176,25 @@ impl Config {
         let handsets_path =
             PathBuf::from(get(HANDSETS).unwrap_or_else(|| DEFAULT_HANDSETS_PATH.into()));
         let listen_text = get(LISTEN).unwrap_or_else(|| DEFAULT_LISTEN.into());
-        let listen = listen_text.parse().map_err(|_| {
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
             Error::invalid(
                 LISTEN,
-                "expected an address and port such as 0.0.0.0:8080 or [::]:8080",
+                "expected an address and port such as 127.0.0.1:8080 or [::1]:8080",
             )
         })?;
+        let allow_plain_http = flag(ALLOW_PLAIN_HTTP, get(ALLOW_PLAIN_HTTP))?;
+        if !listen.ip().is_loopback() && !allow_plain_http {
+            return Err(Error::invalid(
+                LISTEN,
+                format!(
+                    "{listen} is reachable from the network, and this server speaks plain HTTP: \
+                     handset secrets, tokens and Twilio's webhooks would cross the network \
+                     readable. Listen on 127.0.0.1 behind a reverse proxy or tunnel that \
+                     terminates TLS (see README), or set {ALLOW_PLAIN_HTTP}=true if the network \
+                     in between is yours"
+                ),
+            ));
+        }
         let public_url = get(PUBLIC_URL).map(|u| public_url(&u)).transpose()?;
         let default_country = match get(DEFAULT_COUNTRY) {
             Some(iso) => phone::country(&iso).ok_or_else(|| {
@@ -147,12 +209,12 @@ impl Config {
             })?,
         };
         let token_ttl_secs = match get(TOKEN_TTL) {
-            None => twilio_voice::token::DEFAULT_TOKEN_TTL_SECS,
+            None => offhook_core::token::DEFAULT_TOKEN_TTL_SECS,
             Some(text) => text
                 .parse::<u64>()
                 .ok()
                 .filter(|t| {
-                    (MIN_TOKEN_TTL_SECS..=twilio_voice::token::MAX_TOKEN_LIFETIME_SECS).contains(t)
+                    (MIN_TOKEN_TTL_SECS..=offhook_core::token::MAX_TOKEN_LIFETIME_SECS).contains(t)
                 })
                 .ok_or_else(|| {
                     Error::invalid(
@@ -161,14 +223,35 @@ impl Config {
                     )
                 })?,
         };
-        let trust_proxy = match get(TRUST_PROXY)
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("0" | "false" | "no" | "off") => false,
-            Some("1" | "true" | "yes" | "on") => true,
-            Some(_) => return Err(Error::invalid(TRUST_PROXY, "expected true or false")),
+        let trust_proxy = match get(TRUST_PROXY) {
+            None => TrustedProxies::none(),
+            Some(text) => TrustedProxies::parse(&text)
+                .map_err(|problem| Error::invalid(TRUST_PROXY, problem))?,
+        };
+        let defaults = ServerLimits::default();
+        let limits = ServerLimits {
+            max_connections: count(
+                MAX_CONNECTIONS,
+                get(MAX_CONNECTIONS),
+                defaults.max_connections,
+            )?,
+            header_timeout: seconds(HEADER_TIMEOUT, get(HEADER_TIMEOUT), defaults.header_timeout)?,
+            body_timeout: seconds(BODY_TIMEOUT, get(BODY_TIMEOUT), defaults.body_timeout)?,
+            request_timeout: seconds(
+                REQUEST_TIMEOUT,
+                get(REQUEST_TIMEOUT),
+                defaults.request_timeout,
+            )?,
+            max_token_requests: count(
+                MAX_TOKEN_REQUESTS,
+                get(MAX_TOKEN_REQUESTS),
+                defaults.max_token_requests,
+            )?,
+            max_webhook_requests: count(
+                MAX_WEBHOOK_REQUESTS,
+                get(MAX_WEBHOOK_REQUESTS),
+                defaults.max_webhook_requests,
+            )?,
         };
         let log_format = match get(LOG_FORMAT)
             .as_deref()
@@ -178,6 +261,22 @@ impl Config {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(_) => return Err(Error::invalid(LOG_FORMAT, "expected text or json")),
+        };
+
+        let database_url = match get(DATABASE_URL) {
+            Some(url) => {
+                if crate::store::Dialect::of(&url).is_none() {
+                    return Err(Error::invalid(
+                        DATABASE_URL,
+                        format!(
+                            "{} is not a sqlite:// or postgres:// URL",
+                            crate::store::without_password(&url)
+                        ),
+                    ));
+                }
+                url
+            }
+            None => crate::store::Store::default_url(&handsets_path),
         };
 
         Ok(Config {
@@ -193,7 +292,9 @@ impl Config {
             default_country,
             token_ttl_secs,
             trust_proxy,
+            limits,
             log_format,
+            database_url: Secret(database_url),
         })
     }
 }
@@ -250,6 +351,58 @@ fn public_url(text: &str) -> Result<String, Error> {
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// Largest connection or request count a setting may ask for (past the file-descriptor
+/// limits of any sane unit).
+pub const MAX_COUNT: usize = 100_000;
+/// Longest timeout a setting may ask for.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+
+/// A whole number from 1 to [`MAX_COUNT`] (absent: `default`).
+fn count(name: &'static str, value: Option<String>, default: usize) -> Result<usize, Error> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_COUNT).contains(n))
+        .ok_or_else(|| {
+            Error::invalid(
+                name,
+                format!("expected a whole number from 1 to {MAX_COUNT}"),
+            )
+        })
+}
+
+/// Whole seconds from 1 to [`MAX_TIMEOUT_SECS`] (absent: `default`).
+fn seconds(
+    name: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, Error> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_TIMEOUT_SECS).contains(n))
+        .map(Duration::from_secs)
+        .ok_or_else(|| {
+            Error::invalid(
+                name,
+                format!("expected whole seconds from 1 to {MAX_TIMEOUT_SECS}"),
+            )
+        })
+}
+
+/// A true/false setting (absent is false).
+fn flag(name: &'static str, value: Option<String>) -> Result<bool, Error> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(_) => Err(Error::invalid(name, "expected true or false")),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -281,12 +434,13 @@ pub(crate) mod tests {
     #[test]
     fn defaults() {
         let c = load(&valid_settings()).unwrap();
-        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.default_country.iso, "GB");
         assert_eq!(c.token_ttl_secs, 3600);
         assert_eq!(c.handsets_path, PathBuf::from("handsets.toml"));
         assert_eq!(c.public_url, None);
-        assert!(!c.trust_proxy);
+        assert!(c.trust_proxy.is_empty());
+        assert_eq!(c.limits, ServerLimits::default());
         assert_eq!(c.log_format, LogFormat::Text);
         let debug = format!("{c:?}");
         assert!(debug.contains("Secret(…)"), "{debug}");
@@ -338,7 +492,22 @@ pub(crate) mod tests {
             (TOKEN_TTL, "59"),
             (TOKEN_TTL, "1h"),
             (TRUST_PROXY, "maybe"),
+            (TRUST_PROXY, "10.0.0.0/8, proxy.example.com"),
+            (TRUST_PROXY, "10.0.0.0/40"),
+            (MAX_CONNECTIONS, "0"),
+            (MAX_CONNECTIONS, "lots"),
+            (MAX_CONNECTIONS, "100001"),
+            (HEADER_TIMEOUT, "0"),
+            (HEADER_TIMEOUT, "1.5"),
+            (BODY_TIMEOUT, "3601"),
+            (REQUEST_TIMEOUT, "-1"),
+            (MAX_TOKEN_REQUESTS, "0"),
+            (MAX_WEBHOOK_REQUESTS, "x"),
             (LOG_FORMAT, "xml"),
+            (LISTEN, "0.0.0.0:8080"),
+            (LISTEN, "[::]:8080"),
+            (LISTEN, "192.0.2.10:8080"),
+            (ALLOW_PLAIN_HTTP, "sure"),
         ];
         for (name, value) in cases {
             let err = with(name, value).unwrap_err();
@@ -361,6 +530,12 @@ pub(crate) mod tests {
         s.insert(TOKEN_TTL.into(), "86400".into());
         s.insert(TRUST_PROXY.into(), "yes".into());
         s.insert(LOG_FORMAT.into(), "JSON".into());
+        s.insert(MAX_CONNECTIONS.into(), "50".into());
+        s.insert(HEADER_TIMEOUT.into(), "2".into());
+        s.insert(BODY_TIMEOUT.into(), "3".into());
+        s.insert(REQUEST_TIMEOUT.into(), "4".into());
+        s.insert(MAX_TOKEN_REQUESTS.into(), "5".into());
+        s.insert(MAX_WEBHOOK_REQUESTS.into(), "6".into());
         let c = load(&s).unwrap();
         assert_eq!(
             c.public_url.as_deref(),
@@ -368,8 +543,42 @@ pub(crate) mod tests {
         );
         assert_eq!(c.default_country.iso, "US");
         assert_eq!(c.token_ttl_secs, 86400);
-        assert!(c.trust_proxy);
+        assert_eq!(c.trust_proxy, TrustedProxies::loopback());
         assert_eq!(c.log_format, LogFormat::Json);
+        let secs = Duration::from_secs;
+        assert_eq!(
+            c.limits,
+            ServerLimits {
+                max_connections: 50,
+                header_timeout: secs(2),
+                body_timeout: secs(3),
+                request_timeout: secs(4),
+                max_token_requests: 5,
+                max_webhook_requests: 6,
+            }
+        );
+        let listed = with(TRUST_PROXY, "10.0.0.0/8,192.0.2.1")
+            .unwrap()
+            .trust_proxy;
+        assert!(
+            listed.trusts("10.1.1.1".parse().unwrap())
+                && !listed.trusts("127.0.0.1".parse().unwrap())
+        );
+        assert!(with(TRUST_PROXY, "false").unwrap().trust_proxy.is_empty());
+    }
+
+    #[test]
+    fn the_connection_cap_sits_below_the_units_file_limit() {
+        let unit = include_str!("../../images/packaging/offhook-server/offhook-server.service");
+        let nofile: usize = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("LimitNOFILE="))
+            .expect("the unit sets LimitNOFILE")
+            .trim()
+            .parse()
+            .unwrap();
+        let cap = ServerLimits::default().max_connections;
+        assert!(cap + 64 <= nofile, "cap {cap}, LimitNOFILE {nofile}");
     }
 
     #[test]
@@ -407,5 +616,21 @@ pub(crate) mod tests {
             .to_string();
         assert!(bad.ends_with("test.env:1: unterminated ' quote"), "{bad}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn plain_http_beyond_loopback_must_be_asked_for() {
+        let err = with(LISTEN, "0.0.0.0:8080").unwrap_err();
+        assert!(
+            err.contains("plain HTTP") && err.contains(ALLOW_PLAIN_HTTP),
+            "{err}"
+        );
+        let mut s = valid_settings();
+        s.insert(LISTEN.into(), "0.0.0.0:8080".into());
+        s.insert(ALLOW_PLAIN_HTTP.into(), "true".into());
+        assert_eq!(load(&s).unwrap().listen, "0.0.0.0:8080".parse().unwrap());
+        for ok in ["127.0.0.1:8080", "[::1]:8080"] {
+            assert_eq!(with(LISTEN, ok).unwrap().listen, ok.parse().unwrap());
+        }
     }
 }

@@ -27,6 +27,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database cannot be reached, migrated or queried (the URL is shown without its
+    /// password).
+    #[error("database {url}: {source}")]
+    Database {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database {url}: migrations: {source}")]
+    Migrations {
+        url: String,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database {url}: not a sqlite:// or postgres:// URL")]
+    DatabaseUrl { url: String },
+    /// A value read from the database is not one the server writes.
+    #[error("database {url}: {problem}")]
+    Corrupt { url: String, problem: String },
     #[error("cannot hash the secret: {0}")]
     Hash(String),
 }

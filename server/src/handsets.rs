@@ -19,6 +19,9 @@ use crate::Error;
 use crate::phone::E164;
 use crate::secret::{self, StoredHash};
 
+/// Longest handset id (the HTTP Basic user name).
+pub const MAX_ID_LEN: usize = 64;
+
 /// Numbers that must reach emergency services, never a handset.
 const RESERVED_EXTENSIONS: &[&str] = &["000", "110", "112", "119", "911", "999"];
 
@@ -82,7 +85,7 @@ impl Handset {
     pub fn from_entry(entry: HandsetEntry) -> Result<Handset, String> {
         let id = entry.id.trim().to_string();
         let label = format!("handset {id:?}");
-        if !token_chars(&id, 64) {
+        if !token_chars(&id, MAX_ID_LEN) {
             return Err(format!(
                 "{label}: id must be 1–64 letters, digits, '_', '-' or '.'"
             ));
@@ -259,7 +262,13 @@ impl Handsets {
 
 /// Appends a handset to the file at `path` (creating it), after checking that the result
 /// is still a valid handsets file. Returns the validated entry.
+///
+/// Two `add-handset` runs at once must not lose one of the entries, and a crash mid-write
+/// must not leave half a file: the read-modify-write holds a lock (`<path>.lock`), and the
+/// new file is written beside the old one, synced and renamed over it, mode 0640 (it holds
+/// secret hashes; the server's group reads it).
 pub fn append_to_file(path: &Path, entry: HandsetEntry) -> Result<Handset, Error> {
+    let _lock = lock_beside(path)?;
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -281,13 +290,62 @@ pub fn append_to_file(path: &Path, entry: HandsetEntry) -> Result<Handset, Error
     combined.push('\n');
     combined.push_str(&table);
     let handsets = Handsets::from_toml(&combined, path)?;
-    std::fs::write(path, combined)
+    write_atomic(path, combined.as_bytes())
         .map_err(|e| Error::io(format!("cannot write {}", path.display()), e))?;
     let id = entry.id.trim();
     handsets.by_id(id).cloned().ok_or_else(|| Error::Handsets {
         path: path.to_path_buf(),
         problem: format!("handset {id:?} vanished after writing"),
     })
+}
+
+/// Mode of the handsets file: the owner writes, the server's group reads, nobody else.
+const FILE_MODE: u32 = 0o640;
+
+/// An exclusive lock on `<path>.lock`, held until the returned file is dropped.
+fn lock_beside(path: &Path) -> Result<std::fs::File, Error> {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
+    file.lock()
+        .map_err(|e| Error::io(format!("cannot lock {}", lock_path.display()), e))?;
+    Ok(file)
+}
+
+/// Temp file beside `path`, fsync, rename over `path`, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -416,6 +474,38 @@ pub(crate) mod tests {
         let loaded = Handsets::load(&path).unwrap();
         assert_eq!(loaded.len(), 2, "a refused entry must not be written");
         assert!(loaded.authenticate("kitchen", "k").is_some());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn concurrent_appends_lose_nothing_and_the_file_is_0640() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("offhook-server-hs-c-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("handsets.toml");
+        std::fs::remove_file(&path).ok();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    append_to_file(&path, entry(&format!("h{i}"), &format!("2{i:02}"), "s"))
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(Handsets::load(&path).unwrap().len(), 8, "every entry kept");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o640, 0, "mode {mode:o}");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

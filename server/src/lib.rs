@@ -12,6 +12,8 @@
 //! - [`twiml`] — the TwiML verbs the server answers with.
 //! - [`calls`] — what incoming and outgoing calls do (pure: parameters → TwiML).
 //! - [`throttle`] — slowing down repeated login failures (Sans-IO).
+//! - [`forwarded`] — trusted proxies and the `X-Forwarded-For` walk.
+//! - [`store`] — the database (SQLite or PostgreSQL): voicemail, forwarding, DND, status.
 //! - [`clock`] — wall and monotonic time behind a trait.
 //! - [`http`] — the axum router: token endpoint, webhooks, health.
 //! - [`server`] — serving the router in-process or as a daemon with clean shutdown.
@@ -22,12 +24,14 @@ pub mod clock;
 pub mod config;
 pub mod dotenv;
 pub mod error;
+pub mod forwarded;
 pub mod handsets;
 pub mod http;
 pub mod phone;
 pub mod secret;
 pub mod server;
 pub mod signature;
+pub mod store;
 pub mod throttle;
 pub mod twiml;
 pub mod xml;

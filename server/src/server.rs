@@ -1,22 +1,36 @@
 //! Serving the router: on a listener of the caller's (the lab and `offhook demo` run the
 //! server in-process), or as the `offhook-server` daemon until SIGTERM.
+//!
+//! The accept loop is the first defence against slow and flooding clients: at most
+//! [`ServerLimits::max_connections`] connections are served at once (the rest wait in the
+//! listen queue, so file descriptors stay bounded), and a connection that has not sent a
+//! request's headers within [`ServerLimits::header_timeout`] -- a new one, or an idle
+//! keep-alive one -- is closed.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
+use tower::ServiceExt as _;
 
 use crate::Error;
-use crate::config::Config;
+use crate::config::{Config, ServerLimits};
 use crate::handsets::Handsets;
 use crate::http::{AppState, app};
 
 /// How long requests in flight may take to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The pause after a failed accept (out of file descriptors, say), so the loop does not
+/// spin while the condition lasts.
+const ACCEPT_RETRY: Duration = Duration::from_millis(250);
 
 /// Asks a running server to stop; cheap to clone and hand around.
 #[derive(Debug, Clone)]
@@ -78,27 +92,72 @@ async fn stop_requested(mut rx: watch::Receiver<bool>) {
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<RunningServer> {
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let graceful = axum::serve(listener, service)
-        .with_graceful_shutdown(stop_requested(rx.clone()))
-        .into_future();
-    let task = tokio::spawn(async move {
-        tokio::select! {
-            result = graceful => result,
-            () = async {
-                stop_requested(rx).await;
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } => {
-                tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
-                Ok(())
-            }
-        }
-    });
+    let limits = state.config.limits;
+    let task = tokio::spawn(serve(listener, app(state), limits, rx));
     Ok(RunningServer {
         local_addr,
         shutdown: ShutdownHandle(Arc::new(tx)),
         task,
     })
+}
+
+/// Accepts connections until asked to stop, then lets requests in flight finish (at most
+/// [`SHUTDOWN_GRACE`]).
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let connection_slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let stopping = stop_requested(stop);
+    tokio::pin!(stopping);
+    loop {
+        // A slot first: past the cap, connections wait in the kernel's listen queue.
+        let slot = tokio::select! {
+            slot = Arc::clone(&connection_slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut stopping => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _slot = slot;
+            if let Err(e) = connection.await {
+                // Timeouts and clients that vanish end up here; nothing to do about them.
+                tracing::debug!(%peer, error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still running after the shutdown grace period; stopping anyway");
+        }
+    }
+    Ok(())
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves `state` there.
@@ -133,7 +192,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
         token_ttl = config.token_ttl_secs,
         "offhook-server starting"
     );
-    let state = AppState::new(config, handsets);
+    let store = crate::store::Store::open(config.database_url.expose()).await?;
+    tracing::info!(database = %store.url(), "database ready");
+    let state = AppState::with_store(config, handsets, store);
     let server = start_at(state, listen)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {listen}"), e))?;

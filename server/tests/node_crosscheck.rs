@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
+use offhook_core::token::{self, TokenError};
 use serde_json::{Value, json};
-use twilio_voice::token::{self, TokenError};
 
 fn js_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js")

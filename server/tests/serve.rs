@@ -205,6 +205,40 @@ fn hash_secret_and_add_handset() {
 }
 
 #[test]
+fn an_unreachable_database_stops_start_up_naming_it_without_its_password() {
+    let dir = temp_dir("nodb");
+    std::fs::write(dir.join("handsets.toml"), handsets_toml()).unwrap();
+    let url = format!(
+        "postgres://offhook:hunter2@localhost/offhook?host={}&connect_timeout=2",
+        dir.join("no-such-socket-dir").display()
+    );
+    let s: Vec<(String, String)> = settings(&[
+        ("OFFHOOK_LISTEN", "127.0.0.1:0"),
+        ("OFFHOOK_DATABASE_URL", url.as_str()),
+    ])
+    .into_iter()
+    .collect();
+    let out = bin(&dir, &s).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("database postgres://offhook:***@localhost/offhook"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    // A URL of another kind is a bad setting, named as such.
+    let s: Vec<(String, String)> = settings(&[("OFFHOOK_DATABASE_URL", "mysql://u:pw@db/x")])
+        .into_iter()
+        .collect();
+    let out = bin(&dir, &s).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("OFFHOOK_DATABASE_URL is not valid"), "{err}");
+    assert!(!err.contains("pw@"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn sigterm_stops_the_daemon_cleanly() {
     let dir = temp_dir("sigterm");
     std::fs::write(dir.join("handsets.toml"), handsets_toml()).unwrap();
@@ -236,6 +270,12 @@ fn sigterm_stops_the_daemon_cleanly() {
     )
     .unwrap();
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    // The default database: SQLite beside the handsets file, created and migrated at start.
+    assert!(
+        body.contains(r#""ok":true"#) && body.contains("offhook.db"),
+        "{body}"
+    );
+    assert!(dir.join("offhook.db").is_file());
     // The shell's built-in kill: /bin/kill is not on every minimal system.
     let killed = Command::new("sh")
         .args(["-c", &format!("kill -TERM {}", child.id())])

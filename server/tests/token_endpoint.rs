@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::StatusCode;
 use common::*;
-use twilio_voice::token::{self, TokenError};
+use offhook_core::token::{self, TokenError};
 
 async fn get_token(f: &Fixture, auth: Option<&str>) -> Reply {
     send(&f.app, token_request(auth).body(Body::empty()).unwrap()).await
@@ -259,99 +259,188 @@ async fn exp_follows_the_server_clock_and_ttl_stays_relative() {
     assert_eq!(r.json()["error"], "clock_not_set");
 }
 
+/// A token request from `client` (through the trusted proxy on loopback).
+fn via_proxy(client: &str, auth: &str) -> axum::http::Request<Body> {
+    token_request(Some(auth))
+        .header("x-forwarded-for", client)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn assert_locked(reply: &Reply, retry_after: &str) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text()
+    );
+    assert_eq!(reply.header("retry-after"), Some(retry_after));
+    assert_eq!(reply.json()["error"], "too_many_attempts");
+}
+
 #[tokio::test]
-async fn repeated_failures_lock_the_client_then_let_it_back() {
+async fn repeated_failures_slow_guesses_but_the_right_secret_always_passes() {
     let f = fixture(&[]);
     let good = basic("desk", DESK_SECRET);
     let bad = basic("desk", "guess");
     for _ in 0..5 {
         assert_unauthorized(&get_token(&f, Some(&bad)).await);
     }
-    // The sixth failure locks the address (and the device).
+    // The sixth failure locks the key: that guess and the next are refused with 429…
+    assert_locked(&get_token(&f, Some(&bad)).await, "1");
+    // …but the right secret gets its token at once, and clears the count.
+    assert_eq!(get_token(&f, Some(&good)).await.status, StatusCode::OK);
     assert_unauthorized(&get_token(&f, Some(&bad)).await);
-    let locked = get_token(&f, Some(&good)).await;
-    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(locked.header("retry-after"), Some("1"));
-    assert_eq!(locked.json()["error"], "too_many_attempts");
-    // The lock doubles with each further failure.
-    f.clock.advance(Duration::from_secs(1));
-    assert_unauthorized(&get_token(&f, Some(&bad)).await);
-    assert_eq!(
-        get_token(&f, Some(&good)).await.header("retry-after"),
-        Some("2")
-    );
+
+    // The lock doubles with each further failure, and one guess after it ends locks the
+    // key again; the real handset is never kept out by it.
+    for _ in 0..4 {
+        get_token(&f, Some(&bad)).await;
+    }
+    assert_locked(&get_token(&f, Some(&bad)).await, "1");
+    assert_locked(&get_token(&f, Some(&bad)).await, "2");
     f.clock.advance(Duration::from_secs(2));
-    // Once the lock ends, the right secret works and clears the count.
+    assert_locked(&get_token(&f, Some(&bad)).await, "4");
     assert_eq!(get_token(&f, Some(&good)).await.status, StatusCode::OK);
     assert_unauthorized(&get_token(&f, Some(&bad)).await);
-    assert_eq!(get_token(&f, Some(&good)).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
-async fn guessing_one_device_from_many_addresses_locks_only_that_device() {
+async fn an_office_behind_one_nat_guessing_at_one_device_does_not_touch_another() {
     let f = fixture(&[("OFFHOOK_TRUST_PROXY", "true")]);
-    let from = |ip: &str, auth: &str| {
-        token_request(Some(auth))
-            .header("x-forwarded-for", format!("10.9.9.9, {ip}"))
-            .body(Body::empty())
-            .unwrap()
-    };
-    for i in 0..6 {
-        let r = send(
-            &f.app,
-            from(&format!("192.0.2.{i}"), &basic("desk", "guess")),
-        )
-        .await;
-        assert_unauthorized(&r);
+    let office = "198.51.100.7";
+    for _ in 0..5 {
+        assert_unauthorized(&send(&f.app, via_proxy(office, &basic("desk", "guess"))).await);
     }
-    let desk = send(&f.app, from("198.51.100.1", &basic("desk", DESK_SECRET))).await;
-    assert_eq!(desk.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_locked(
+        &send(&f.app, via_proxy(office, &basic("desk", "guess"))).await,
+        "1",
+    );
+    // The kitchen phone in the same office: a typo is an ordinary 401, the secret works.
+    let kitchen_typo = send(&f.app, via_proxy(office, &basic("kitchen-1", "typo"))).await;
+    assert_unauthorized(&kitchen_typo);
     let kitchen = send(
         &f.app,
-        from("198.51.100.1", &basic("kitchen-1", KITCHEN_SECRET)),
+        via_proxy(office, &basic("kitchen-1", KITCHEN_SECRET)),
     )
     .await;
     assert_eq!(kitchen.status, StatusCode::OK);
-    // The device lock is capped at a minute, so an attacker cannot keep a handset out long.
+    // The desk phone from elsewhere is not locked at all.
+    assert_unauthorized(&send(&f.app, via_proxy("203.0.113.1", &basic("desk", "typo"))).await);
+    // And the desk phone in that office still gets its token.
+    let desk = send(&f.app, via_proxy(office, &basic("desk", DESK_SECRET))).await;
+    assert_eq!(desk.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn guessing_from_many_addresses_locks_nobody_else() {
+    let f = fixture(&[("OFFHOOK_TRUST_PROXY", "true")]);
     for i in 0..20 {
-        f.clock.advance(Duration::from_secs(120));
         let r = send(
             &f.app,
-            from(&format!("203.0.113.{i}"), &basic("desk", "guess")),
+            via_proxy(&format!("192.0.2.{i}"), &basic("desk", "guess")),
         )
         .await;
         assert_unauthorized(&r);
     }
-    let r = send(&f.app, from("198.51.100.2", &basic("desk", DESK_SECRET))).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(r.header("retry-after"), Some("60"));
+    let desk = send(&f.app, via_proxy("198.51.100.1", &basic("desk", "typo"))).await;
+    assert_unauthorized(&desk);
 }
 
 #[tokio::test]
-async fn guessing_unknown_devices_locks_the_address() {
+async fn ipv6_clients_are_counted_by_their_64() {
     let f = fixture(&[("OFFHOOK_TRUST_PROXY", "true")]);
-    let from = |ip: &str, auth: &str| {
-        token_request(Some(auth))
-            .header("x-forwarded-for", ip)
-            .body(Body::empty())
-            .unwrap()
-    };
-    for i in 0..6 {
-        assert_unauthorized(
-            &send(&f.app, from("192.0.2.1", &basic(&format!("dev{i}"), "x"))).await,
-        );
+    // One household picks a new address in its /64 for every guess.
+    for i in 1..=5 {
+        let r = send(
+            &f.app,
+            via_proxy(&format!("2001:db8:1:2::{i:x}"), &basic("desk", "guess")),
+        )
+        .await;
+        assert_unauthorized(&r);
     }
-    let r = send(&f.app, from("192.0.2.1", &basic("desk", DESK_SECRET))).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    let r = send(&f.app, from("192.0.2.2", &basic("desk", DESK_SECRET))).await;
-    assert_eq!(r.status, StatusCode::OK, "another address is not affected");
+    let r = send(
+        &f.app,
+        via_proxy("[2001:db8:1:2:ffff::9]:4711", &basic("desk", "guess")),
+    )
+    .await;
+    assert_locked(&r, "1");
+    let neighbour = send(
+        &f.app,
+        via_proxy("2001:db8:1:3::1", &basic("desk", "guess")),
+    )
+    .await;
+    assert_unauthorized(&neighbour);
+    // IPv4-mapped IPv6 is the IPv4 address.
+    for _ in 0..6 {
+        send(&f.app, via_proxy("192.0.2.50", &basic("desk", "guess"))).await;
+    }
+    assert_locked(
+        &send(
+            &f.app,
+            via_proxy("::ffff:192.0.2.50", &basic("desk", "guess")),
+        )
+        .await,
+        "2",
+    );
+}
+
+#[tokio::test]
+async fn answers_never_tell_whether_a_device_id_exists() {
+    let f = fixture(&[("OFFHOOK_TRUST_PROXY", "true")]);
+    // Two clients guessing in step: one at a real id, one at an id no handset has.
+    for attempt in 1..=8 {
+        let known = send(&f.app, via_proxy("192.0.2.1", &basic("desk", "guess"))).await;
+        let unknown = send(&f.app, via_proxy("192.0.2.2", &basic("hall", "guess"))).await;
+        assert_eq!(known.status, unknown.status, "attempt {attempt}");
+        assert_eq!(known.headers, unknown.headers, "attempt {attempt}");
+        assert_eq!(known.body, unknown.body, "attempt {attempt}");
+        let expected = if attempt <= 5 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(known.status, expected, "attempt {attempt}");
+    }
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     // Without OFFHOOK_TRUST_PROXY the header is ignored: all these come from one peer.
     let f = fixture(&[]);
-    for i in 0..6 {
-        assert_unauthorized(
-            &send(&f.app, from(&format!("192.0.2.{i}"), &basic("nobody", "x"))).await,
-        );
+    for i in 0..5 {
+        let r = send(
+            &f.app,
+            via_proxy(&format!("192.0.2.{i}"), &basic("nobody", "x")),
+        )
+        .await;
+        assert_unauthorized(&r);
     }
-    let r = send(&f.app, from("192.0.2.99", &basic("desk", DESK_SECRET))).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_locked(
+        &send(&f.app, via_proxy("192.0.2.99", &basic("nobody", "x"))).await,
+        "1",
+    );
+    // A list that does not name the peer: ignored too.
+    let f = fixture(&[("OFFHOOK_TRUST_PROXY", "10.0.0.0/8")]);
+    for i in 0..5 {
+        send(
+            &f.app,
+            via_proxy(&format!("192.0.2.{i}"), &basic("nobody", "x")),
+        )
+        .await;
+    }
+    assert_locked(
+        &send(&f.app, via_proxy("192.0.2.99", &basic("nobody", "x"))).await,
+        "1",
+    );
+    // A list that names it: every client is counted apart.
+    let f = fixture(&[("OFFHOOK_TRUST_PROXY", "10.0.0.0/8, 127.0.0.1")]);
+    for i in 0..8 {
+        let r = send(
+            &f.app,
+            via_proxy(&format!("192.0.2.{i}"), &basic("nobody", "x")),
+        )
+        .await;
+        assert_unauthorized(&r);
+    }
 }

@@ -208,6 +208,18 @@ async fn without_a_public_url_the_host_header_is_used() {
         .headers_mut()
         .insert("x-forwarded-proto", "https".parse().unwrap());
     assert_eq!(send(&f.app, request).await.status, StatusCode::FORBIDDEN);
+    // From a peer that is no trusted proxy the header counts for nothing.
+    let mut request = webhook(
+        "/hooks/voice",
+        "h.example",
+        "http://h.example/hooks/voice",
+        INCOMING,
+    );
+    request
+        .headers_mut()
+        .insert("x-forwarded-proto", "https".parse().unwrap());
+    let untrusted = send(&f.app, from_peer(request, "192.0.2.1:5000")).await;
+    assert_eq!(untrusted.status, StatusCode::OK);
     let mut request = webhook(
         "/hooks/voice",
         "h.example",

@@ -11,19 +11,17 @@
 //! take turns.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use offhook::app::{AppError, RunOptions};
 use offhook::demo::{DemoEnv, DemoOptions};
 use offhook_board::audio::virtual_pulse::VirtualAudio;
-use offhook_board::audio::{Audio, AudioConfig, DevicePair};
 use offhook_board::sim::{SimHandle, SimOptions};
-use offhook_e2e::init_logs;
-use twilio_voice::media::analysis::{dominant_frequency, rms};
+use offhook_dsp::analysis::{dominant_frequency, rms};
+use offhook_e2e::real_handset::{Mouth, RATE, write_profile};
+use offhook_e2e::{init_logs, wait_until};
 
-const RATE: u32 = 16_000;
 const MOUTH_HZ: f64 = 700.0;
 
 /// One PulseAudio server for the whole test binary, and a lock so scenarios take turns.
@@ -42,6 +40,8 @@ fn pulse() -> &'static Pulse {
             VirtualAudio::start(&dir.join("pulse"), &["mic", "ear"], RATE).unwrap_or_else(|e| {
                 panic!("these tests need PulseAudio (apt-get install pulseaudio): {e}")
             });
+        // Kept in a static, never dropped: ended when the test binary exits.
+        server.end_at_exit();
         let conf = dir.join("asound.conf");
         std::fs::write(&conf, server.alsa_config(&["mic", "ear"])).expect("ALSA config");
         // SAFETY: set before any audio thread of this process reads ALSA's configuration.
@@ -52,128 +52,6 @@ fn pulse() -> &'static Pulse {
             _server: Mutex::new(server),
         }
     })
-}
-
-/// A board profile like `simulated`, with the virtual devices and deeper buffers (PulseAudio's
-/// protocol thread is not real-time on a shared machine).
-fn write_profile(dir: &Path) -> PathBuf {
-    let text = format!(
-        r#"name = "simulated-virtual-audio"
-description = "Simulated board on PulseAudio null sinks"
-[keys]
-long_press_ms = 800
-repeat_ms = 150
-[display]
-kind = "simulated"
-width = 128
-height = 64
-color = false
-[audio]
-rate = {RATE}
-period_ms = 10
-playback_periods = 6
-capture_periods = 12
-realtime_priority = 0
-handset = {{ capture = "mic_monitor", playback = "ear" }}
-speaker = {{ capture = "mic_monitor", playback = "ear" }}
-"#
-    );
-    let path = dir.join("profile.toml");
-    std::fs::write(&path, text).expect("profile");
-    path
-}
-
-/// The test's side of the handset: a tone into the microphone device, the earpiece recorded.
-struct Mouth {
-    heard: Arc<Mutex<Vec<(Instant, Vec<i16>)>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Mouth {
-    fn start(hz: f64) -> Mouth {
-        let config = AudioConfig {
-            rate: RATE,
-            playback_periods: 6,
-            capture_periods: 12,
-            realtime_priority: 0,
-            handset: DevicePair {
-                capture: "ear_monitor".into(),
-                playback: "mic".into(),
-            },
-            speaker: DevicePair {
-                capture: "ear_monitor".into(),
-                playback: "mic".into(),
-            },
-            ..AudioConfig::default()
-        };
-        let Audio {
-            io,
-            mut capture,
-            mut playback,
-        } = Audio::start(config).expect("the test's audio starts");
-        let heard = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, s) = (heard.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let mut n = 0u64;
-            let period = capture.period_frames();
-            let mut buf = vec![0i16; period];
-            while !s.load(Ordering::Relaxed) {
-                while playback.free() >= period && playback.queued() < period * 4 {
-                    let frame: Vec<i16> = (0..period)
-                        .map(|_| {
-                            n += 1;
-                            (8000.0
-                                * (2.0 * std::f64::consts::PI * hz * n as f64 / RATE as f64).sin())
-                                as i16
-                        })
-                        .collect();
-                    playback.write(&frame);
-                }
-                while capture.read_exact(&mut buf) {
-                    if let Ok(mut v) = h.lock() {
-                        v.push((Instant::now(), buf.clone()));
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            io.stop();
-        });
-        Mouth {
-            heard,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// What the earpiece played in the last `window`.
-    fn last(&self, window: Duration) -> Vec<i16> {
-        let now = Instant::now();
-        let v = self.heard.lock().unwrap();
-        v.iter()
-            .filter(|(t, _)| now.duration_since(*t) <= window)
-            .flat_map(|(_, s)| s.iter().copied())
-            .collect()
-    }
-
-    /// Periods (timestamped) heard between `from` and `to`.
-    fn between(&self, from: Instant, to: Instant) -> Vec<(Instant, Vec<i16>)> {
-        let v = self.heard.lock().unwrap();
-        v.iter()
-            .filter(|(t, _)| *t >= from && *t <= to)
-            .cloned()
-            .collect()
-    }
-}
-
-impl Drop for Mouth {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 struct Handset {
@@ -397,28 +275,19 @@ fn check_goldens(frames: &[(String, PathBuf)]) {
     );
 }
 
-fn assert_hears(mouth: &Mouth, hz: f64, what: &str) {
-    let heard = mouth.last(Duration::from_millis(1000));
-    let f = dominant_frequency(&heard, RATE);
-    let level = rms(&heard);
-    assert!(
-        level > 300.0 && (f - hz).abs() < 15.0,
-        "{what}: expected {hz} Hz, heard {f} Hz at rms {level}"
-    );
-}
-
+/// Waits until the last second the earpiece played has `hz` as its dominant frequency.
 async fn wait_hears(mouth: &Mouth, hz: f64, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
+    wait_until(timeout, &format!("the earpiece plays {hz} Hz"), || async {
         let heard = mouth.last(Duration::from_millis(1000));
-        if rms(&heard) > 300.0 && (dominant_frequency(&heard, RATE) - hz).abs() < 15.0 {
-            return;
+        let f = dominant_frequency(&heard, RATE);
+        let level = rms(&heard);
+        if level > 300.0 && (f - hz).abs() < 15.0 {
+            Ok(())
+        } else {
+            Err(format!("{f} Hz at rms {level}"))
         }
-        if Instant::now() > deadline {
-            assert_hears(mouth, hz, "waiting");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 const T: Duration = Duration::from_secs(15);
@@ -435,12 +304,15 @@ async fn lift_dial_the_echo_number_and_hear_yourself() {
     handset.cmd("hook up");
     handset.wait_screen("Dial ", T).await;
     // Dial tone in the earpiece (US: 350 + 440 Hz).
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let dial = mouth.last(Duration::from_millis(400));
-    assert!(
-        offhook::tones::analysis::has_frequency(&dial, RATE, 350.0, 0.2),
-        "dial tone"
-    );
+    wait_until(T, "dial tone in the earpiece", || async {
+        let dial = mouth.last(Duration::from_millis(400));
+        if offhook_dsp::analysis::has_frequency(&dial, RATE, 350.0, 0.2) {
+            Ok(())
+        } else {
+            Err(format!("{} samples at rms {}", dial.len(), rms(&dial)))
+        }
+    })
+    .await;
     handset.cmd("dial 2025550100");
     handset.wait_screen("In call with Echo test", T).await;
     // The echo number sends back what the microphone says.
@@ -516,6 +388,9 @@ async fn an_incoming_call_is_answered_by_lifting_the_handset() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The golden "Call ended" screen says "Duration 0:01": hang up once the timer shows it
+    // (both ends may hear each other within the first second).
+    handset.wait_screen("0:01", T).await;
     handset.env.lab.control().hangup_call(&sid).await.unwrap();
     handset.wait_screen("Call ended", T).await;
     handset.cmd("hook down");
@@ -543,7 +418,7 @@ fn assert_unbroken(mouth: &Mouth, from: Instant, to: Instant, hz: f64) {
         }
         let level = rms(block);
         assert!(
-            level > 1000.0 && offhook::tones::analysis::has_frequency(block, RATE, hz, 0.5),
+            level > 1000.0 && offhook_dsp::analysis::has_frequency(block, RATE, hz, 0.5),
             "audio broke {} ms into the window (rms {level})",
             i * 100
         );
@@ -636,7 +511,24 @@ async fn the_call_survives_the_lab_dropping_the_socket() {
         assert!(Instant::now() < deadline, "no reconnect invite: {conns:#?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A full second of the echo, all of it played after signaling came back.
+    let back_at = Instant::now();
+    wait_until(T, "the echo after signaling came back", || async {
+        let heard: Vec<i16> = mouth
+            .between(back_at, Instant::now())
+            .into_iter()
+            .flat_map(|(_, samples)| samples)
+            .collect();
+        let last_second = &heard[heard.len().saturating_sub(RATE as usize)..];
+        let f = dominant_frequency(last_second, RATE);
+        let level = rms(last_second);
+        if last_second.len() == RATE as usize && level > 300.0 && (f - MOUTH_HZ).abs() < 15.0 {
+            Ok(())
+        } else {
+            Err(format!("{} samples, {f} Hz at rms {level}", heard.len()))
+        }
+    })
+    .await;
     assert!(
         handset
             .sim
@@ -646,7 +538,6 @@ async fn the_call_survives_the_lab_dropping_the_socket() {
         "still in the call: {}",
         handset.sim.state().summary
     );
-    assert_hears(&mouth, MOUTH_HZ, "after the socket came back");
     let leg = handset.env.lab.control().calls().await.unwrap();
     let leg = leg
         .iter()

@@ -184,18 +184,33 @@ async fn digits_arrive_in_order_with_the_sdks_timing() {
     let call = device.connect(to("+12025550102")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Digits go in the media stream: wait until it flows.
+    wait_until(T, "media reaches the lab", || async {
+        let media = lab_leg(&lab, "dave").await.media;
+        match media {
+            Some(m) if m.packets_in > 0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     call.send_digits("123w#").unwrap();
     assert!(call.send_digits("12x").is_err());
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let info = lab.control().calls().await.unwrap();
-    let dtmf = info
-        .iter()
-        .flat_map(|c| c.legs.iter())
-        .filter_map(|l| l.media.as_ref())
-        .map(|m| m.dtmf.clone())
-        .find(|d| !d.is_empty())
-        .expect("the recorder got digits");
+    let dtmf = wait_until(T, "the recorder gets four digits", || async {
+        let info = lab.control().calls().await.unwrap();
+        let dtmf = info
+            .iter()
+            .flat_map(|c| c.legs.iter())
+            .filter_map(|l| l.media.as_ref())
+            .map(|m| m.dtmf.clone())
+            .find(|d| !d.is_empty())
+            .unwrap_or_default();
+        if dtmf.len() >= 4 {
+            Ok(dtmf)
+        } else {
+            Err(format!("{dtmf:?}"))
+        }
+    })
+    .await;
     let digits: String = dtmf.iter().map(|d| d.digit).collect();
     assert_eq!(digits, "123#");
     assert!(dtmf.iter().all(|d| d.source == "rfc4733"), "{dtmf:?}");
@@ -231,22 +246,33 @@ async fn mute_silences_what_the_lab_hears() {
     let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let loud = lab_leg(&lab, "erin").await.media.unwrap().level_dbfs;
-    assert!(loud > -30.0, "the lab hears us: {loud} dBFS");
+    let level = || async {
+        let level = lab_leg(&lab, "erin")
+            .await
+            .media
+            .map_or(-100.0, |m| m.level_dbfs);
+        (level, format!("{level} dBFS"))
+    };
+    wait_until(T, "the lab hears us", || async {
+        let (dbfs, said) = level().await;
+        if dbfs > -30.0 { Ok(()) } else { Err(said) }
+    })
+    .await;
     call.mute(true);
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Mute(true))).await;
     assert!(call.is_muted());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let quiet = lab_leg(&lab, "erin").await.media.unwrap().level_dbfs;
-    assert!(
-        quiet < -60.0,
-        "muted: the lab hears silence, got {quiet} dBFS"
-    );
+    wait_until(T, "muted: the lab hears silence", || async {
+        let (dbfs, said) = level().await;
+        if dbfs < -60.0 { Ok(()) } else { Err(said) }
+    })
+    .await;
     call.mute(false);
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Mute(false))).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(lab_leg(&lab, "erin").await.media.unwrap().level_dbfs > -30.0);
+    wait_until(T, "unmuted: the lab hears us again", || async {
+        let (dbfs, said) = level().await;
+        if dbfs > -30.0 { Ok(()) } else { Err(said) }
+    })
+    .await;
     call.disconnect();
     device.force_destroy();
     lab.shutdown().await;

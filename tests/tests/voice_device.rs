@@ -295,16 +295,26 @@ async fn incoming_calls_are_surfaced_rejected_ignored_and_cancelled() {
     };
     let mut call_events = call.events();
     call.ignore();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(call.status(), CallStatus::Closed);
+    wait_until(T, "an ignored call is closed", || async {
+        match call.status() {
+            CallStatus::Closed => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
     assert_eq!(
         device.calls().len(),
         1,
         "an ignored call stays until cancelled"
     );
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Cancel)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(device.calls().is_empty());
+    wait_until(T, "a cancelled call leaves the Device", || async {
+        match device.calls().len() {
+            0 => Ok(()),
+            n => Err(format!("{n} calls")),
+        }
+    })
+    .await;
     device.force_destroy();
     lab.shutdown().await;
 }
@@ -326,6 +336,174 @@ async fn misuse_is_refused_with_the_sdks_errors() {
         Device::new("t", bad),
         Err(VoiceError::InvalidArgument(_))
     ));
+    device.force_destroy();
+    lab.shutdown().await;
+}
+
+/// Issue 12 item 6: against a lab that answers `listen` with the seed's `connected` (only
+/// `region` and `gateway`), the Device registers, takes its identity from the token's grant
+/// and its `tokenWillExpire` from the token's own lifetime (12 s, refreshed 10 s early).
+#[tokio::test]
+async fn the_seeds_connected_registers_with_identity_and_expiry_from_the_token() {
+    init_logs();
+    let lab = start_lab_with(|c| {
+        c.connected_form = offhook_lab::config::ConnectedForm::Seed;
+        c.region = "EU_IRELAND".into();
+    })
+    .await;
+    let options = DeviceOptions {
+        token_refresh_ms: 10_000,
+        ..lab_options(&lab)
+    };
+    let given = tokio::time::Instant::now();
+    let device = Device::new(lab.credentials.token("alice", 12), options).unwrap();
+    let mut events = device.events();
+    device.register().await.expect("registers");
+    let conn = lab
+        .control()
+        .wait_for_connection(T, |c| c.registered)
+        .await
+        .unwrap();
+    let connected = conn
+        .frames
+        .iter()
+        .find(|f| f.kind == "connected")
+        .expect("the lab sent connected");
+    let frame: serde_json::Value = serde_json::from_str(&connected.text).unwrap();
+    assert_eq!(
+        frame["payload"].as_object().unwrap().len(),
+        2,
+        "the seed's form: {frame}"
+    );
+    assert_eq!(device.identity().as_deref(), Some("alice"));
+    assert_eq!(device.edge().as_deref(), Some("dublin"));
+    assert_eq!(device.home(), None);
+    for round in 0..2 {
+        wait_device(&mut events, Duration::from_secs(6), |e| {
+            matches!(e, DeviceEvent::TokenWillExpire)
+        })
+        .await;
+        let after = given.elapsed();
+        if round == 0 {
+            assert!(
+                after >= Duration::from_millis(1500) && after <= Duration::from_secs(4),
+                "12 s token, 10 s early: {after:?}"
+            );
+        }
+        device
+            .update_token(lab.credentials.token("alice", 12))
+            .await
+            .unwrap();
+    }
+    assert_eq!(device.state(), DeviceState::Registered);
+    device.force_destroy();
+    lab.shutdown().await;
+}
+
+/// Issue 12 item 7: while the server refuses the account (`error` 31202, `close`) the Device
+/// reports each refusal, backs off instead of spinning, and registers by itself once the
+/// server side is fixed.
+#[tokio::test]
+async fn a_refused_account_is_retried_with_backoff_until_it_is_fixed() {
+    use offhook_lab::control::types::RefuseListenFault;
+    init_logs();
+    let lab = start_lab().await;
+    let control = lab.control();
+    for (code, close_frame, expect) in [(Some(31202), true, 31202), (None, false, 31005)] {
+        control
+            .fault_refuse_listen(&RefuseListenFault {
+                code,
+                message: None,
+                close_frame,
+            })
+            .await
+            .unwrap();
+        let before = control.connections().await.unwrap().len();
+        let options = DeviceOptions {
+            enable_improved_signaling_error_precision: true,
+            ..lab_options(&lab)
+        };
+        let (device, mut events) = device(&lab, "alice", options);
+        let started = tokio::time::Instant::now();
+        assert!(device.register().await.is_err(), "the first attempt fails");
+        let mut refusals = 0;
+        while started.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(ev)) =
+                tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            {
+                match ev {
+                    DeviceEvent::Error { error, .. } if error.code == expect => refusals += 1,
+                    DeviceEvent::Registered => panic!("registered while refused"),
+                    _ => {}
+                }
+            }
+        }
+        let attempts = control.connections().await.unwrap().len() - before;
+        assert!(refusals >= 2, "each refusal is an error event: {refusals}");
+        assert!(
+            (2..=7).contains(&attempts),
+            "{code:?}: backing off, not spinning: {attempts} sockets in 3 s"
+        );
+        control.fault_accept_listen().await.unwrap();
+        wait_device(&mut events, Duration::from_secs(25), |e| {
+            matches!(e, DeviceEvent::Registered)
+        })
+        .await;
+        assert_eq!(device.state(), DeviceState::Registered);
+        assert_eq!(device.identity().as_deref(), Some("alice"));
+        device.force_destroy();
+    }
+    lab.shutdown().await;
+}
+
+/// Issue 12 item 12: the upgrade request carries a `User-Agent` naming this library, the
+/// OS and the app; `listen`'s `browserinfo` has the SDK's field set with the same user agent
+/// and the real platform. Nothing says `Mozilla/` or names a browser.
+#[tokio::test]
+async fn the_lab_sees_a_device_not_a_browser() {
+    init_logs();
+    let lab = start_lab().await;
+    let options = DeviceOptions {
+        app_name: Some("offhook".into()),
+        app_version: Some("1.2.3".into()),
+        ..lab_options(&lab)
+    };
+    let (device, _events) = device(&lab, "alice", options);
+    device.register().await.unwrap();
+    let conn = lab
+        .control()
+        .wait_for_connection(T, |c| c.registered)
+        .await
+        .unwrap();
+    let ua = conn
+        .user_agent
+        .expect("a User-Agent on the upgrade request");
+    assert_eq!(
+        ua,
+        format!(
+            "twilio-voice-rs/{} (Linux; {}) offhook/1.2.3",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH
+        )
+    );
+    let info = conn.browserinfo.expect("listen's browserinfo");
+    assert_eq!(
+        info,
+        serde_json::json!({
+            "p": "browser",
+            "v": env!("CARGO_PKG_VERSION"),
+            "browser": {
+                "userAgent": ua,
+                "platform": format!("Linux {}", std::env::consts::ARCH),
+            },
+            "plugin": "rtc",
+        })
+    );
+    for name in [
+        "Mozilla", "Chrome", "Safari", "Firefox", "Gecko", "WebKit", "Edg", "Opera",
+    ] {
+        assert!(!ua.contains(name), "{name} in {ua}");
+    }
     device.force_destroy();
     lab.shutdown().await;
 }

@@ -9,11 +9,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use offhook_e2e::*;
+use offhook_lab::Behaviour;
 use offhook_lab::TlsSource;
+use offhook_lab::control::types::StartCall;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use twilio_voice::model::FeedbackIssue;
-use twilio_voice::{CallEvent, DeviceOptions};
+use twilio_voice::{CallEvent, DeviceEvent, DeviceOptions};
 
 const T: Duration = Duration::from_secs(10);
 
@@ -90,6 +92,158 @@ fn events_named(posts: &[Post], group: &str, name: &str) -> Vec<Value> {
         .collect()
 }
 
+fn has(posts: &[Post], event: &str) -> bool {
+    let (group, name) = event.split_once('/').unwrap_or((event, ""));
+    !events_named(posts, group, name).is_empty()
+}
+
+/// What the gateway got once `done` holds, within `timeout`; panics with what it got.
+async fn wait_posts(
+    posts: &Mutex<Vec<Post>>,
+    timeout: Duration,
+    done: impl Fn(&[Post]) -> bool,
+) -> Vec<Post> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let now = posts.lock().unwrap().clone();
+        if done(&now) {
+            return now;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let names: Vec<String> = now
+                .iter()
+                .map(|p| format!("{} {}/{}", p.path, p.body["group"], p.body["name"]))
+                .collect();
+            panic!("the gateway never got what was awaited; it got {names:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `Date.prototype.toISOString`'s shape: `2020-07-21T12:17:38.956Z`.
+fn is_js_iso(s: &str) -> bool {
+    let pattern = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    s.len() == pattern.len()
+        && s.bytes().zip(pattern.iter()).all(|(c, p)| {
+            if *p == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == *p
+            }
+        })
+}
+
+/// The one `group/name` event's timestamp (events of a plain call happen once each).
+fn once(posts: &[Post], event: &str) -> String {
+    let (group, name) = event.split_once('/').unwrap();
+    let found = events_named(posts, group, name);
+    assert_eq!(found.len(), 1, "{event} once: {found:#?}");
+    found[0]["timestamp"].as_str().unwrap().to_string()
+}
+
+/// No post was made before `event`.
+fn assert_first(posts: &[Post], event: &str) {
+    let first = once(posts, event);
+    for p in posts {
+        let t = p.body["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            *first <= *t,
+            "{event} ({first}) first, yet {} came at {t}",
+            p.body["name"]
+        );
+    }
+}
+
+/// Each chain's events happened in its order (timestamps have millisecond resolution, so
+/// neighbours may tie).
+fn assert_order(posts: &[Post], chains: &[&[&str]]) {
+    for chain in chains {
+        for pair in chain.windows(2) {
+            let (a, b) = (once(posts, pair[0]), once(posts, pair[1]));
+            assert!(a <= b, "{} ({a}) before {} ({b})", pair[0], pair[1]);
+        }
+    }
+}
+
+/// What every event of a call shares: one call SID, one temp SID, the direction, the region
+/// as the server names it, JavaScript timestamps.
+fn assert_call_payloads(posts: &[Post], direction: &str) {
+    let events: Vec<&Value> = posts
+        .iter()
+        .filter(|p| p.path == "/v4/EndpointEvents")
+        .map(|p| &p.body)
+        .collect();
+    let temp = events[0]["payload"]["temp_call_sid"].clone();
+    assert!(
+        temp.as_str().is_some_and(|s| s.starts_with("TJS")),
+        "{}",
+        events[0]
+    );
+    for e in &events {
+        assert!(is_js_iso(e["timestamp"].as_str().unwrap()), "{e}");
+        assert_eq!(e["payload"]["direction"], direction, "{e}");
+        assert_eq!(e["payload"]["temp_call_sid"], temp, "{e}");
+    }
+    // An outgoing call made before `connected` has no stream region yet (the SDK's Device
+    // connects first); once there is one it is the server's name for it, never a shortcode.
+    for e in &events {
+        if let Some(region) = e["payload"].get("region") {
+            let region = region.as_str().unwrap_or_default();
+            assert!(
+                twilio_voice::regions::region_shortcode(region).is_some(),
+                "region {region:?} is a Twilio region name: {e}"
+            );
+        }
+    }
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["group"] == "connection" && e["name"] != "outgoing")
+            .all(|e| e["payload"]["region"].is_string()),
+        "{events:#?}"
+    );
+    let sids: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| e["payload"].get("call_sid"))
+        .collect();
+    assert!(
+        sids.iter()
+            .all(|s| *s == sids[0] && s.as_str().is_some_and(|s| s.starts_with("CA")))
+    );
+}
+
+/// The peer's states in the order WebRTC goes through them, and closed after the hangup.
+const PEER_CHAINS: &[&[&str]] = &[
+    &[
+        "ice-gathering-state/gathering",
+        "ice-gathering-state/complete",
+    ],
+    &[
+        "dtls-transport-state/new",
+        "dtls-transport-state/connecting",
+        "dtls-transport-state/connected",
+        "dtls-transport-state/closed",
+    ],
+    &[
+        "ice-connection-state/checking",
+        "ice-connection-state/connected",
+        "ice-connection-state/closed",
+    ],
+    &[
+        "pc-connection-state/connecting",
+        "pc-connection-state/connected",
+        "pc-connection-state/closed",
+    ],
+    &[
+        "dtls-transport-state/connected",
+        "pc-connection-state/connected",
+    ],
+    &[
+        "ice-connection-state/connected",
+        "pc-connection-state/connected",
+    ],
+];
+
 #[tokio::test]
 async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
     init_logs();
@@ -111,7 +265,10 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
     // Ten one-second samples make a metrics batch.
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    wait_posts(&posts, Duration::from_secs(20), |p| {
+        p.iter().any(|p| p.path == "/v4/EndpointMetrics")
+    })
+    .await;
     call.post_feedback(Some(5), Some(FeedbackIssue::Echo))
         .await
         .unwrap();
@@ -121,8 +278,10 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
     );
     call.disconnect();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let posts = posts.lock().unwrap().clone();
+    let posts = wait_posts(&posts, T, |p| {
+        has(p, "feedback/received") && has(p, "signaling-state/closed")
+    })
+    .await;
     assert!(
         posts
             .iter()
@@ -143,19 +302,51 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
     assert_eq!(e["payload_type"], "application/json");
     assert_eq!(e["private"], false);
     assert_eq!(e["publisher_metadata"]["app_name"], "offhook-tests");
-    assert_eq!(e["payload"]["direction"], "OUTGOING");
     assert_eq!(e["payload"]["platform"], "WebRTC");
     assert!(
         e["payload"]["call_sid"]
             .as_str()
             .is_some_and(|s| s.starts_with("CA"))
     );
-    assert!(
-        e["payload"]["temp_call_sid"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("TJS"))
+    assert_call_payloads(&posts, "OUTGOING");
+    assert_first(&posts, "connection/outgoing");
+    assert_order(&posts, PEER_CHAINS);
+    assert_order(
+        &posts,
+        &[
+            &[
+                "connection/outgoing",
+                "ice-gathering-state/gathering",
+                "signaling-state/have-local-offer",
+                "signaling-state/stable",
+                "settings/edge",
+                "connection/accepted-by-remote",
+                "settings/codec",
+                "connection/disconnected-by-local",
+                "signaling-state/closed",
+            ],
+            &[
+                "signaling-state/have-local-offer",
+                "dtls-transport-state/new",
+            ],
+            &["signaling-state/stable", "dtls-transport-state/connecting"],
+            &[
+                "connection/disconnected-by-local",
+                "dtls-transport-state/closed",
+            ],
+        ],
     );
-    assert!(!events_named(&posts, "connection", "disconnected-by-local").is_empty());
+    let states = posts.iter().filter(|p| {
+        p.body["group"]
+            .as_str()
+            .is_some_and(|g| g.ends_with("-state"))
+    });
+    assert!(states.into_iter().all(|p| p.body["level"] == "DEBUG"));
+    let edge = &events_named(&posts, "settings", "edge")[0];
+    assert!(edge["payload"]["edge"].is_string(), "{edge}");
+    let codec = &events_named(&posts, "settings", "codec")[0];
+    assert_eq!(codec["payload"]["selected_codec"], "PCMU/8000", "{codec}");
+    assert!(codec["payload"]["codec_params"].is_string(), "{codec}");
     let feedback = events_named(&posts, "feedback", "received");
     assert_eq!(feedback.len(), 1);
     assert_eq!(feedback[0]["payload"]["quality_score"], 5);
@@ -202,9 +393,99 @@ async fn events_and_metrics_are_posted_as_the_sdk_posts_them() {
             samples[5]
         );
     }
+    assert!(
+        samples
+            .iter()
+            .all(|s| is_js_iso(s["timestamp"].as_str().unwrap()))
+    );
     assert_eq!(samples[5]["audio_codec"], "PCMU");
     assert!(samples[5]["mos"].as_f64().is_some_and(|m| m > 4.0));
     assert!(samples[0]["mos"].is_null(), "the first sample has no MOS");
+    assert!(
+        samples[5]["call_volume_input"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0),
+        "our 500 Hz tone is in the volume: {}",
+        samples[5]
+    );
+    device.force_destroy();
+    lab.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_incoming_call_is_posted_from_its_invite_to_its_hangup() {
+    init_logs();
+    let lab = start_lab().await;
+    let (gateway, gateway_ca, posts) = collector().await;
+    let mut ca = lab.ca_cert_pem.clone();
+    ca.push_str(&gateway_ca);
+    let options = DeviceOptions {
+        publish_events: true,
+        eventgw: Some(gateway.to_string()),
+        eventgw_pinned: true,
+        extra_ca_pem: Some(ca.into_bytes()),
+        ..lab_options(&lab)
+    };
+    let (device, mut device_events, _audio) = device_with_audio(&lab, "kim", options, Some(700.0));
+    device.register().await.unwrap();
+    let request = StartCall {
+        from: "+12025550170".into(),
+        to: "client:kim".into(),
+        caller: Behaviour::Tone { hz: 440.0 },
+        timeout_secs: Some(30),
+        params: vec![],
+    };
+    let sid = lab.control().start_inbound_call(&request).await.unwrap();
+    let DeviceEvent::Incoming(call) = wait_device(&mut device_events, T, |e| {
+        matches!(e, DeviceEvent::Incoming(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let mut events = call.events();
+    call.accept();
+    wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
+    wait_posts(&posts, T, |p| has(p, "pc-connection-state/connected")).await;
+    lab.control().hangup_call(&sid).await.unwrap();
+    wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
+    let posts = wait_posts(&posts, T, |p| has(p, "signaling-state/closed")).await;
+    assert_call_payloads(&posts, "INCOMING");
+    assert_first(&posts, "connection/incoming");
+    assert_eq!(
+        events_named(&posts, "connection", "incoming")[0]["level"],
+        "INFO"
+    );
+    assert_order(&posts, PEER_CHAINS);
+    assert_order(
+        &posts,
+        &[
+            &[
+                "connection/incoming",
+                "ice-gathering-state/gathering",
+                "signaling-state/have-remote-offer",
+                "signaling-state/stable",
+                "settings/edge",
+                "connection/accepted-by-local",
+                "settings/codec",
+                "connection/disconnected-by-remote",
+                "signaling-state/closed",
+            ],
+            &[
+                "signaling-state/have-remote-offer",
+                "dtls-transport-state/new",
+            ],
+            &[
+                "connection/disconnected-by-remote",
+                "dtls-transport-state/closed",
+            ],
+        ],
+    );
+    assert!(!has(&posts, "connection/outgoing"));
+    assert!(
+        !has(&posts, "signaling-state/have-local-offer"),
+        "the answerer never offers"
+    );
     device.force_destroy();
     lab.shutdown().await;
 }

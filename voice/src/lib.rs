@@ -3,9 +3,11 @@
 //!
 //! Module map:
 //! - [`device`] — the async API: `Device` and `Call` (tokio), signaling sockets and media tasks.
-//! - [`core`] — the Device and its Calls as one sans-IO state machine (`device.ts` + `call.ts`).
+//! - [`core`] — the Device and its Calls, sans-IO (`device.ts` + `call.ts`): a Device engine that
+//!   owns and routes to one state machine per call, with an injected random source.
 //! - [`media`] — call media: WebRTC (str0m), codecs, jitter buffer, DTMF, audio traits.
 //! - [`insights`] — events and samples posted to Twilio's event gateway.
+//! - [`liveness`] — heartbeats: whether a Device's task (or any loop) is still running.
 //! - [`logging`] — the `log_level` option: what a Device writes to `tracing`.
 //! - [`tls`] — rustls client configuration (public roots plus an optional extra CA).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
@@ -22,6 +24,7 @@ pub mod core;
 pub mod device;
 pub mod error;
 pub mod insights;
+pub mod liveness;
 pub mod logging;
 pub mod media;
 pub mod model;
@@ -29,11 +32,12 @@ pub mod options;
 pub mod quality;
 pub mod regions;
 pub mod tls;
-pub mod token;
+/// Access Tokens, from `offhook-core` (the one implementation the server and lab use too).
+pub use offhook_core::token;
 
 pub use device::{Call, CallEvents, Device, DeviceEvents};
 pub use error::{TwilioError, VoiceError};
-pub use media::{AudioDevice, AudioSink, AudioSource};
+pub use media::{AudioDevice, AudioPort, AudioSink, AudioSource, PacedPort};
 pub use model::{CallDirection, CallEvent, CallId, CallStatus, Codec, DeviceEvent, DeviceState};
 pub use options::DeviceOptions;
 pub mod protocol;

@@ -259,6 +259,66 @@ impl CallEvent {
     }
 }
 
+/// A state a call's peer connection entered, named as WebRTC names it. Each group is one of
+/// the SDK's Insights groups (`signaling-state`, `ice-gathering-state`,
+/// `ice-connection-state`, `dtls-transport-state`, `pc-connection-state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerState {
+    HaveLocalOffer,
+    HaveRemoteOffer,
+    Stable,
+    SignalingClosed,
+    Gathering,
+    GatheringComplete,
+    IceChecking,
+    IceConnected,
+    IceDisconnected,
+    IceFailed,
+    IceClosed,
+    DtlsNew,
+    DtlsConnecting,
+    DtlsConnected,
+    DtlsClosed,
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+impl PeerState {
+    pub fn group(self) -> &'static str {
+        use PeerState::*;
+        match self {
+            HaveLocalOffer | HaveRemoteOffer | Stable | SignalingClosed => "signaling-state",
+            Gathering | GatheringComplete => "ice-gathering-state",
+            IceChecking | IceConnected | IceDisconnected | IceFailed | IceClosed => {
+                "ice-connection-state"
+            }
+            DtlsNew | DtlsConnecting | DtlsConnected | DtlsClosed => "dtls-transport-state",
+            Connecting | Connected | Disconnected | Failed | Closed => "pc-connection-state",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        use PeerState::*;
+        match self {
+            HaveLocalOffer => "have-local-offer",
+            HaveRemoteOffer => "have-remote-offer",
+            Stable => "stable",
+            Gathering => "gathering",
+            GatheringComplete => "complete",
+            IceChecking => "checking",
+            DtlsNew => "new",
+            DtlsConnecting | Connecting => "connecting",
+            IceConnected | DtlsConnected | Connected => "connected",
+            IceDisconnected | Disconnected => "disconnected",
+            IceFailed | Failed => "failed",
+            SignalingClosed | IceClosed | DtlsClosed | Closed => "closed",
+        }
+    }
+}
+
 /// `Call.FeedbackScore` is 1–5; `Call.FeedbackIssue`:
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub use crate::media::echo::{SpeechOptions, SpeechRoutes};
 use crate::model::Codec;
 use crate::regions;
 
@@ -87,7 +88,8 @@ pub struct DeviceOptions {
     /// An extra CA (PEM) trusted for signaling and Insights, besides the public roots (for
     /// `offhook-lab`'s self-signed certificate).
     pub extra_ca_pem: Option<Vec<u8>>,
-    /// Post Insights events and metrics. Default true.
+    /// Post Insights events and metrics. Default true. Feedback is posted either way, as the
+    /// SDK does.
     pub publish_events: bool,
     /// Insights host override (`eventgw`). Reset from `connected.home` like the SDK does,
     /// unless `eventgw_pinned`.
@@ -98,6 +100,9 @@ pub struct DeviceOptions {
     pub ice_servers: Vec<IceServer>,
     /// Seed for backoff jitter; `None` = from the OS. Tests pin it.
     pub random_seed: Option<u64>,
+    /// Echo cancellation, noise suppression and gain control on the uplink, per audio route
+    /// (see [`crate::media::echo`]). Default: all on for the loudspeaker, off for the handset.
+    pub speech_processing: SpeechRoutes,
 }
 
 impl Default for DeviceOptions {
@@ -122,6 +127,7 @@ impl Default for DeviceOptions {
             eventgw_pinned: false,
             ice_servers: Vec::new(),
             random_seed: None,
+            speech_processing: SpeechRoutes::default(),
         }
     }
 }
@@ -167,35 +173,49 @@ impl DeviceOptions {
         Duration::from_millis(self.max_call_signaling_timeout_ms)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), OptionsError> {
         if let Some(b) = self.max_average_bitrate {
             if !(crate::protocol::sdp::BITRATE_MIN..=crate::protocol::sdp::BITRATE_MAX).contains(&b)
             {
-                return Err(format!("max_average_bitrate {b} is outside 6000..=510000"));
+                return Err(OptionsError::Bitrate(b));
             }
         }
         if self.codec_preferences.is_empty() {
-            return Err("codec_preferences is empty".into());
+            return Err(OptionsError::NoCodecs);
         }
         for server in &self.ice_servers {
             for url in &server.urls {
                 if url.starts_with("turn:") || url.starts_with("turns:") {
-                    return Err(format!(
-                        "{url}: TURN relays are not supported (only stun: servers)"
-                    ));
+                    return Err(OptionsError::Turn(url.clone()));
                 }
                 if crate::media::stun::stun_server(url).is_none() {
-                    return Err(format!("{url}: not a stun:host[:port] URL"));
+                    return Err(OptionsError::NotStun(url.clone()));
                 }
             }
         }
         if let Some(hosts) = &self.chunderw {
             if hosts.iter().any(|h| h.is_empty() || h.contains('/')) {
-                return Err("chunderw hosts are host[:port] without a scheme or path".into());
+                return Err(OptionsError::ChunderwHost);
             }
         }
         Ok(())
     }
+}
+
+/// Why [`DeviceOptions::validate`] refused the options (the Device reports it as an
+/// `InvalidArgumentError`, as the SDK does).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OptionsError {
+    #[error("max_average_bitrate {0} is outside 6000..=510000")]
+    Bitrate(u32),
+    #[error("codec_preferences is empty")]
+    NoCodecs,
+    #[error("{0}: TURN relays are not supported (only stun: servers)")]
+    Turn(String),
+    #[error("{0}: not a stun:host[:port] URL")]
+    NotStun(String),
+    #[error("chunderw hosts are host[:port] without a scheme or path")]
+    ChunderwHost,
 }
 
 #[cfg(test)]
@@ -253,7 +273,9 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert!(turn.validate().unwrap_err().contains("TURN"));
+        let refused = turn.validate().unwrap_err();
+        assert_eq!(refused, OptionsError::Turn("turn:relay.example.com".into()));
+        assert!(refused.to_string().contains("TURN"));
         let stun = DeviceOptions {
             ice_servers: vec![IceServer {
                 urls: vec!["stun:stun.example.com:3478".into()],

@@ -20,16 +20,19 @@
 //!
 //! Submodules: `device` (opening and configuring a PCM, I/O, listing), [`resample`],
 //! `slot` (device switching, failure and backoff, pacing), `worker` (the two threads),
-//! `stats` (counters), [`virtual_pulse`] (a private PulseAudio for tests and benchmarks).
+//! `stats` (counters), `virtual_pulse` (a private PulseAudio for tests and benchmarks; a
+//! fixture, with the `testing` feature only).
 
 mod device;
 pub mod resample;
 mod slot;
 mod stats;
+#[cfg(any(test, feature = "testing"))]
 pub mod virtual_pulse;
 mod worker;
 
 pub use device::{AudioDevice, list_devices};
+pub use slot::set_realtime;
 pub use stats::{AudioStats, DirectionStats};
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -163,7 +166,33 @@ pub(crate) struct Shared {
     pub playback: stats::Counters,
     /// Wakes sleeping threads on stop or route change.
     wake: (Mutex<u64>, Condvar),
-    pub readable: Arc<tokio::sync::Notify>,
+    pub readable: Arc<Readable>,
+}
+
+/// Wakes the thread reading the capture ring when a period is pushed, without a lock: the
+/// reader registers itself on its first wait and the capture thread unparks it.
+#[derive(Debug, Default)]
+pub struct Readable {
+    reader: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl Readable {
+    pub(crate) fn wake(&self) {
+        if let Some(t) = self.reader.get() {
+            t.unpark();
+        }
+    }
+
+    fn wait(&self, timeout: Duration) {
+        let me = std::thread::current();
+        let reader = self.reader.get_or_init(|| me.clone());
+        if reader.id() == me.id() {
+            std::thread::park_timeout(timeout);
+        } else {
+            // Only the first reading thread is woken; another one polls.
+            std::thread::sleep(timeout.min(Duration::from_millis(1)));
+        }
+    }
 }
 
 impl Shared {
@@ -213,7 +242,7 @@ impl Shared {
 /// The microphone side: mono samples at the stream rate, in order, as they are captured.
 pub struct CaptureStream {
     consumer: rtrb::Consumer<i16>,
-    readable: Arc<tokio::sync::Notify>,
+    readable: Arc<Readable>,
     rate: u32,
     period_frames: usize,
 }
@@ -244,9 +273,12 @@ impl CaptureStream {
         self.consumer.pop_entire_slice(out).is_ok()
     }
 
-    /// Resolves when the capture thread has pushed more samples (async readers).
-    pub async fn readable(&self) {
-        self.readable.notified().await;
+    /// Blocks until the capture thread has pushed more samples, or `timeout` passes (it may
+    /// also return early: check [`CaptureStream::available`]). Meant for one reading thread.
+    pub fn wait_readable(&self, timeout: Duration) {
+        if self.consumer.slots() == 0 {
+            self.readable.wait(timeout);
+        }
     }
 
     /// The underlying ring, for callers that want rtrb's chunk API.
@@ -394,7 +426,7 @@ impl Audio {
         let ring = ((config.rate as u128 * config.ring.as_micros()) / 1_000_000) as usize;
         let (cap_tx, cap_rx) = rtrb::RingBuffer::new(ring);
         let (play_tx, play_rx) = rtrb::RingBuffer::new(ring);
-        let readable = Arc::new(tokio::sync::Notify::new());
+        let readable = Arc::new(Readable::default());
         let shared = Arc::new(Shared {
             route: AtomicU8::new(match config.route {
                 Route::Handset => 0,

@@ -271,8 +271,9 @@ impl Slot {
     }
 }
 
-/// Moves the calling thread to SCHED_FIFO so UI work and builds cannot delay a period.
-pub(super) fn set_realtime(priority: u8, what: &str) {
+/// Moves the calling thread to SCHED_FIFO so UI work and builds cannot delay a period;
+/// without the right (root or CAP_SYS_NICE) it keeps normal scheduling and says so.
+pub fn set_realtime(priority: u8, what: &str) {
     if priority == 0 {
         return;
     }

@@ -8,6 +8,9 @@
 //!
 //! The server runs as a child of this process with its own runtime directory (it works as
 //! root and as a normal user) and is killed, by its pid, when [`VirtualAudio`] is dropped.
+//! One kept in a `static` is never dropped: [`VirtualAudio::end_at_exit`] kills its
+//! processes when this process exits instead (left running, they load every later run, and
+//! hold whatever file locks the test process inherited).
 
 use std::fmt::Write as _;
 use std::io::Read;
@@ -265,6 +268,39 @@ impl VirtualAudio {
             );
         }
         text
+    }
+}
+
+/// Processes to kill when this process exits (see [`VirtualAudio::end_at_exit`]).
+static AT_EXIT: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn end_children_at_exit() {
+    let pids = match AT_EXIT.lock() {
+        Ok(mut p) => std::mem::take(&mut *p),
+        Err(_) => return,
+    };
+    for pid in pids {
+        // SAFETY: signals and reaps only children this process started, by their pids.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+impl VirtualAudio {
+    /// Kills this server and its helpers when the process exits, for a value that is never
+    /// dropped (a test binary's shared server in a `static`).
+    pub fn end_at_exit(&self) {
+        static REGISTER: std::sync::Once = std::sync::Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: registers a plain function; it runs once, at exit.
+            unsafe { libc::atexit(end_children_at_exit) };
+        });
+        if let Ok(mut pids) = AT_EXIT.lock() {
+            pids.push(self.child.id() as i32);
+            pids.extend(self.sinks.iter().map(|(_, _, k)| k.id() as i32));
+        }
     }
 }
 

@@ -79,7 +79,7 @@ pub(crate) fn capture(shared: Arc<Shared>, mut ring: rtrb::Producer<i16>) {
             }
         };
         if moved > 0 {
-            shared.readable.notify_one();
+            shared.readable.wake();
         }
         pacer.advance(moved);
         let due = pacer.due(MAX_LEAD);

@@ -31,8 +31,10 @@ pub fn save_png(frame: &Frame, scale: u32, path: &Path) -> Result<()> {
         .map_err(|e| BoardError::io(format!("writing {}", path.display()), e))
 }
 
-/// Renders the frame for a terminal, two pixel rows per text line, sampling every `step`-th
-/// pixel. Mono frames use plain block characters; colour frames use 24-bit ANSI colours.
+/// Renders the frame for a terminal, two pixel rows per text line, one cell per `step`
+/// pixels across. Mono frames use plain block characters, a cell half lit when any pixel of
+/// its `step`×`step` block is (so thin strokes survive the scaling); colour frames sample
+/// every `step`-th pixel in 24-bit ANSI colours.
 pub fn to_terminal(frame: &Frame, step: u32) -> String {
     let step = step.max(1);
     let size = frame.size();
@@ -48,12 +50,17 @@ pub fn to_terminal(frame: &Frame, step: u32) -> String {
                 [0; 3]
             };
             match frame {
-                Frame::Mono(_) => out.push(match (top[0] > 0, bottom[0] > 0) {
-                    (false, false) => ' ',
-                    (true, false) => '▀',
-                    (false, true) => '▄',
-                    (true, true) => '█',
-                }),
+                Frame::Mono(_) => out.push(
+                    match (
+                        any_lit(frame, x, y, step),
+                        any_lit(frame, x, y + step, step),
+                    ) {
+                        (false, false) => ' ',
+                        (true, false) => '▀',
+                        (false, true) => '▄',
+                        (true, true) => '█',
+                    },
+                ),
                 Frame::Color(_) => {
                     let _ = write!(
                         out,
@@ -71,6 +78,14 @@ pub fn to_terminal(frame: &Frame, step: u32) -> String {
         y += 2 * step;
     }
     out
+}
+
+/// Whether any pixel of the `step`×`step` block at (`x`, `y`) is lit (parts outside the
+/// frame are dark).
+fn any_lit(frame: &Frame, x: u32, y: u32, step: u32) -> bool {
+    let size = frame.size();
+    (y..(y + step).min(size.height))
+        .any(|py| (x..(x + step).min(size.width)).any(|px| frame.rgb888(px, py)[0] > 0))
 }
 
 #[cfg(test)]

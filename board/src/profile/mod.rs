@@ -326,14 +326,11 @@ impl Profile {
 
     /// Parses and validates TOML; `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Profile> {
-        let profile: Profile = toml::from_str(text).map_err(|e| BoardError::Profile {
+        let profile: Profile = toml::from_str(text).map_err(|e| BoardError::ProfileSyntax {
             origin: origin.into(),
-            message: e.to_string(),
+            source: Box::new(e),
         })?;
-        profile.validate().map_err(|message| BoardError::Profile {
-            origin: origin.into(),
-            message,
-        })?;
+        profile.validate().map_err(|e| e.in_profile(origin))?;
         Ok(profile)
     }
 
@@ -375,9 +372,9 @@ impl Profile {
     }
 
     /// The matrix layout, from key names.
-    pub fn matrix_layout(&self) -> Option<Result<MatrixLayout, String>> {
+    pub fn matrix_layout(&self) -> Option<Result<MatrixLayout>> {
         let k = self.keypad.as_ref()?;
-        let rows: Result<Vec<Vec<Option<Key>>>, String> = k
+        let rows: Result<Vec<Vec<Option<Key>>>> = k
             .keys
             .iter()
             .map(|row| {
@@ -386,7 +383,7 @@ impl Profile {
                         "" | "-" => Ok(None),
                         n => Key::from_name(n)
                             .map(Some)
-                            .ok_or_else(|| format!("unknown key {n:?} in the keypad")),
+                            .ok_or_else(|| BoardError::unknown("keypad key", n)),
                     })
                     .collect()
             })
@@ -413,7 +410,7 @@ impl Profile {
     }
 
     /// Checks everything that can be checked without hardware (see `validate.rs`).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         validate::validate(self)
     }
 
@@ -473,7 +470,10 @@ mod tests {
             "{err}"
         );
         let err = with(|t| *t = t.replace("\"#\"", "\"%\"")).unwrap_err();
-        assert!(err.to_string().contains("unknown key \"%\""), "{err}");
+        assert!(
+            err.to_string().contains("unknown keypad key \"%\""),
+            "{err}"
+        );
         let err = with(|t| t.push_str("\n[bogus]\nx = 1\n")).unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
         let err =

@@ -8,16 +8,22 @@
 //!   frame and input changes logged as lines such as `led mute on`, `ringer on 2000/4000`,
 //!   `input key-down 5`, `frame 3 regions=1 frames/frame-00003.png`, `screen "Dialling 5"`.
 //!
+//! - **Pin level** ([`SimOptions::pins`], `offhook demo --sim-pins`): keys and hook close
+//!   contacts on simulated GPIO pins ([`pins`]), and the real keypad scanner, debouncers,
+//!   long press and hook-flash timing make the events, as on a Pi.
+//!
 //! The firmware's input stream ends when the script finishes (unless a control socket or
 //! the terminal is also in use), on `quit`, or when `q` is pressed.
 
 mod input;
 mod outputs;
+pub mod pins;
 mod run;
 pub mod script;
 mod state;
 mod terminal;
 
+pub use pins::SimPins;
 pub use script::{Command, Expectation, HookAction, Script};
 pub use state::SimState;
 
@@ -69,6 +75,10 @@ pub struct SimOptions {
     pub tap: Duration,
     /// Audio through ALSA (e.g. the `default` device), or none.
     pub audio: Option<AudioConfig>,
+    /// Work at pin level: keys and hook close contacts on simulated GPIO pins, which the real
+    /// matrix scanner, debouncers and hook-flash timing read (else they become events
+    /// directly).
+    pub pins: Option<SimPins>,
 }
 
 impl Default for SimOptions {
@@ -85,6 +95,7 @@ impl Default for SimOptions {
             key_timing: KeyTiming::default(),
             tap: Duration::from_millis(80),
             audio: None,
+            pins: None,
         }
     }
 }
@@ -135,12 +146,17 @@ impl SimHandle {
 
     /// Runs one command line as the control socket would (blocks for waits and expects).
     pub fn run(&self, line: &str) -> Result<()> {
-        let cmd =
-            Command::parse(line).map_err(|message| BoardError::Script { line: 0, message })?;
+        let cmd = Command::parse(line).map_err(|e| BoardError::Script {
+            line: 0,
+            source: Box::new(e),
+        })?;
         if let Some(cmd) = cmd {
             self.exec
                 .run(&cmd)
-                .map_err(|message| BoardError::ExpectationFailed { line: 0, message })?;
+                .map_err(|e| BoardError::ExpectationFailed {
+                    line: 0,
+                    source: Box::new(e),
+                })?;
         }
         Ok(())
     }
@@ -151,7 +167,7 @@ impl SimHandle {
             Some(handle) => handle.join().unwrap_or_else(|_| {
                 Err(BoardError::Script {
                     line: 0,
-                    message: "the script thread panicked".into(),
+                    source: Box::new(BoardError::command("the script thread panicked")),
                 })
             }),
             None => Ok(()),
@@ -194,8 +210,14 @@ pub fn start(options: SimOptions) -> Result<(Board, SimHandle)> {
     }
     let shared = Arc::new(Shared::new(sink, options.timestamps));
     let (event_tx, event_rx) = tokio::sync::mpsc::unbounded_channel();
-    let input = input::spawn(shared.clone(), event_tx, options.key_timing)
-        .map_err(|e| BoardError::io("spawning the simulator input thread", e))?;
+    let quit = Arc::new(AtomicBool::new(false));
+    let input = input::spawn(
+        shared.clone(),
+        event_tx,
+        options.key_timing,
+        options.pins,
+        quit.clone(),
+    )?;
     let exec = Executor {
         shared: shared.clone(),
         input,
@@ -256,6 +278,7 @@ pub fn start(options: SimOptions) -> Result<(Board, SimHandle)> {
             None => None,
         },
         _keep: Vec::new(),
+        quit,
     };
     Ok((
         board,
@@ -274,12 +297,11 @@ fn run_script(exec: &Executor, script: &Script, ends_session: bool) -> Result<()
         match exec.run(cmd) {
             Ok(Flow::Continue) => {}
             Ok(Flow::Quit) => return Ok(()),
-            Err(message) => {
-                exec.shared
-                    .log(format!("error: script line {line}: {message}"));
+            Err(e) => {
+                exec.shared.log(format!("error: script line {line}: {e}"));
                 result = Err(BoardError::ExpectationFailed {
                     line: *line,
-                    message,
+                    source: Box::new(e),
                 });
                 break;
             }

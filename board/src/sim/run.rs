@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::display::render;
+use crate::error::{BoardError, Result};
 use crate::input::Key;
 use crate::sim::input::RawInput;
 use crate::sim::script::{Command, Expectation};
@@ -32,20 +33,18 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
-    fn send(&self, raw: RawInput) -> Result<(), String> {
-        self.input
-            .send(raw)
-            .map_err(|_| "the simulator's input has ended".to_owned())
+    fn send(&self, raw: RawInput) -> Result<()> {
+        self.input.send(raw).map_err(|_| BoardError::SimulatorEnded)
     }
 
-    fn tap(&self, key: Key) -> Result<(), String> {
+    fn tap(&self, key: Key) -> Result<()> {
         self.send(RawInput::Press(key))?;
         std::thread::sleep(self.tap);
         self.send(RawInput::Release(key))
     }
 
     /// Runs one command to completion (waits and expectations block).
-    pub fn run(&self, cmd: &Command) -> Result<Flow, String> {
+    pub fn run(&self, cmd: &Command) -> Result<Flow> {
         if !matches!(cmd, Command::Expect { .. }) {
             self.frame_mark
                 .store(self.shared.snapshot().frames, Ordering::SeqCst);
@@ -75,8 +74,8 @@ impl Executor {
                     .shared
                     .snapshot()
                     .last_frame
-                    .ok_or("no frame has been flushed yet")?;
-                render::save_png(&frame, self.png_scale, path).map_err(|e| e.to_string())?;
+                    .ok_or(BoardError::NoFrameYet)?;
+                render::save_png(&frame, self.png_scale, path)?;
                 self.shared.log(format!("snapshot {}", path.display()));
             }
             Command::Log(text) => self.shared.log(format!("log {text}")),
@@ -84,11 +83,15 @@ impl Executor {
                 let _ = self.send(RawInput::End);
                 return Ok(Flow::Quit);
             }
+            Command::Unplug => {
+                let _ = self.send(RawInput::Unplug);
+                return Ok(Flow::Quit);
+            }
         }
         Ok(Flow::Continue)
     }
 
-    fn expect(&self, what: &Expectation, within: Duration) -> Result<(), String> {
+    fn expect(&self, what: &Expectation, within: Duration) -> Result<()> {
         let frames_before = self.frame_mark.load(Ordering::SeqCst);
         let holds = |s: &SimState| match what {
             Expectation::Led(led, mode) => s.led(*led) == *mode,
@@ -111,7 +114,11 @@ impl Executor {
             Expectation::Screen(_) => format!("screen is {:?}", s.summary),
             Expectation::Frame => format!("no new frame (frames so far: {})", s.frames),
         };
-        Err(format!("{} after {:?}: {actual}", describe(what), within))
+        Err(BoardError::NotMet {
+            expected: describe(what),
+            within,
+            actual,
+        })
     }
 }
 

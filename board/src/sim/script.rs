@@ -18,6 +18,7 @@
 //! | `snapshot PATH` | write the current frame as PNG |
 //! | `log TEXT` | write a line to the log |
 //! | `quit` | end the session (the firmware's input stream ends) |
+//! | `unplug` | every input source goes, as when a keypad is unplugged (a fault for the firmware) |
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,6 +61,7 @@ pub enum Command {
     Snapshot(PathBuf),
     Log(String),
     Quit,
+    Unplug,
 }
 
 /// Default `expect` timeout.
@@ -82,9 +84,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         .then(|| Duration::from_secs_f64(secs))
 }
 
-fn key(word: Option<&str>) -> Result<Key, String> {
-    let word = word.ok_or("missing key name")?;
-    Key::from_name(word).ok_or_else(|| format!("unknown key {word:?}"))
+fn key(word: Option<&str>) -> Result<Key> {
+    let word = word.ok_or_else(|| BoardError::command("missing key name"))?;
+    Key::from_name(word).ok_or_else(|| BoardError::unknown("key", word))
 }
 
 fn unquote(text: &str) -> &str {
@@ -96,7 +98,7 @@ fn unquote(text: &str) -> &str {
 
 impl Command {
     /// Parses one line; `Ok(None)` for blank lines and comments.
-    pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    pub fn parse(line: &str) -> Result<Option<Command>> {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             return Ok(None);
@@ -109,7 +111,11 @@ impl Command {
                 Some("up") | Some("off") => HookAction::Up,
                 Some("down") | Some("on") => HookAction::Down,
                 Some("flash") => HookAction::Flash,
-                other => return Err(format!("hook wants up, down or flash, not {other:?}")),
+                other => {
+                    return Err(BoardError::command(format!(
+                        "hook wants up, down or flash, not {other:?}"
+                    )));
+                }
             }),
             "key" | "tap" => Command::Tap(key(words.next())?),
             "press" => Command::Press(key(words.next())?),
@@ -119,52 +125,56 @@ impl Command {
                 let d = words
                     .next()
                     .and_then(parse_duration)
-                    .ok_or("hold wants a key and a duration")?;
+                    .ok_or_else(|| BoardError::command("hold wants a key and a duration"))?;
                 Command::Hold(k, d)
             }
             "dial" => {
                 let keys = rest
                     .chars()
                     .filter(|c| !c.is_whitespace() && *c != '-')
-                    .map(|c| Key::from_dtmf_char(c).ok_or_else(|| format!("cannot dial {c:?}")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|c| {
+                        Key::from_dtmf_char(c)
+                            .ok_or_else(|| BoardError::command(format!("cannot dial {c:?}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 if keys.is_empty() {
-                    return Err("dial wants digits".into());
+                    return Err(BoardError::command("dial wants digits"));
                 }
                 Command::Dial(keys)
             }
-            "wait" | "sleep" => Command::Wait(
-                words
-                    .next()
-                    .and_then(parse_duration)
-                    .ok_or("wait wants a duration such as 2s or 500ms")?,
-            ),
+            "wait" | "sleep" => {
+                Command::Wait(words.next().and_then(parse_duration).ok_or_else(|| {
+                    BoardError::command("wait wants a duration such as 2s or 500ms")
+                })?)
+            }
             "expect" => Self::parse_expect(rest)?,
             "snapshot" => {
                 if rest.is_empty() {
-                    return Err("snapshot wants a file name".into());
+                    return Err(BoardError::command("snapshot wants a file name"));
                 }
                 Command::Snapshot(PathBuf::from(unquote(rest)))
             }
             "log" | "echo" => Command::Log(rest.to_owned()),
             "quit" | "exit" => Command::Quit,
-            other => return Err(format!("unknown command {other:?}")),
+            "unplug" => Command::Unplug,
+            other => return Err(BoardError::command(format!("unknown command {other:?}"))),
         };
         if !matches!(
             cmd,
             Command::Expect { .. } | Command::Log(_) | Command::Dial(_) | Command::Snapshot(_)
         ) && words.next().is_some()
         {
-            return Err(format!("too many words in {line:?}"));
+            return Err(BoardError::command(format!("too many words in {line:?}")));
         }
         Ok(Some(cmd))
     }
 
-    fn parse_expect(rest: &str) -> Result<Command, String> {
+    fn parse_expect(rest: &str) -> Result<Command> {
         let (body, within) = match rest.rsplit_once(" within ") {
             Some((body, d)) => (
                 body.trim(),
-                parse_duration(d.trim()).ok_or_else(|| format!("bad duration {d:?}"))?,
+                parse_duration(d.trim())
+                    .ok_or_else(|| BoardError::command(format!("bad duration {d:?}")))?,
             ),
             None => (rest, DEFAULT_EXPECT_WITHIN),
         };
@@ -174,28 +184,30 @@ impl Command {
             "led" => {
                 let (name, mode) = arg
                     .split_once(char::is_whitespace)
-                    .ok_or("expect led NAME MODE")?;
-                let led = Led::from_name(name).ok_or_else(|| format!("unknown LED {name:?}"))?;
-                let mode = LedMode::parse(mode.trim())
-                    .ok_or_else(|| format!("bad LED mode {mode:?} (off, on, blink ON/OFF)"))?;
+                    .ok_or_else(|| BoardError::command("expect led NAME MODE"))?;
+                let led = Led::from_name(name).ok_or_else(|| BoardError::unknown("LED", name))?;
+                let mode = LedMode::parse(mode.trim()).ok_or_else(|| {
+                    BoardError::command(format!("bad LED mode {mode:?} (off, on, blink ON/OFF)"))
+                })?;
                 Expectation::Led(led, mode)
             }
             "ringer" => match arg {
                 "on" => Expectation::RingerOn(None),
                 "off" => Expectation::RingerOff,
                 c => Expectation::RingerOn(Some(
-                    Cadence::parse(c).ok_or_else(|| format!("bad ringer state {c:?}"))?,
+                    Cadence::parse(c)
+                        .ok_or_else(|| BoardError::command(format!("bad ringer state {c:?}")))?,
                 )),
             },
             "screen" => {
                 let text = unquote(arg);
                 if text.is_empty() {
-                    return Err("expect screen wants some text".into());
+                    return Err(BoardError::command("expect screen wants some text"));
                 }
                 Expectation::Screen(text.to_owned())
             }
             "frame" if arg.is_empty() => Expectation::Frame,
-            other => return Err(format!("cannot expect {other:?}")),
+            other => return Err(BoardError::command(format!("cannot expect {other:?}"))),
         };
         Ok(Command::Expect { what, within })
     }
@@ -214,10 +226,10 @@ impl Script {
             match Command::parse(line) {
                 Ok(Some(cmd)) => commands.push((i + 1, cmd)),
                 Ok(None) => {}
-                Err(message) => {
+                Err(e) => {
                     return Err(BoardError::Script {
                         line: i + 1,
-                        message,
+                        source: Box::new(e),
                     });
                 }
             }

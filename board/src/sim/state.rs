@@ -11,6 +11,9 @@ use crate::led::{Led, LedMode};
 
 /// Lines kept in memory for [`super::SimHandle::log_lines`].
 const LOG_MEMORY: usize = 10_000;
+/// Lines kept in memory when they also go to a sink (stdout, a file), where the whole log
+/// already is: a phone run for days must not hold ~1 MB of it.
+const LOG_MEMORY_WITH_SINK: usize = 1_000;
 
 /// What the simulated hardware is doing.
 #[derive(Debug, Clone, Default)]
@@ -44,11 +47,19 @@ pub(crate) struct Shared {
     changed: Condvar,
     started: Instant,
     timestamps: bool,
+    /// How many log lines `log_lines` keeps.
+    keep: usize,
 }
 
 impl Shared {
     pub fn new(sink: Option<Box<dyn Write + Send>>, timestamps: bool) -> Self {
+        let keep = if sink.is_some() {
+            LOG_MEMORY_WITH_SINK
+        } else {
+            LOG_MEMORY
+        };
         Shared {
+            keep,
             inner: Mutex::new(Inner {
                 state: SimState::default(),
                 log: VecDeque::new(),
@@ -91,7 +102,7 @@ impl Shared {
             let _ = writeln!(sink, "{line}");
             let _ = sink.flush();
         }
-        if inner.log.len() == LOG_MEMORY {
+        while inner.log.len() >= self.keep {
             inner.log.pop_front();
         }
         inner.log.push_back(line);

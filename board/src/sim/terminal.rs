@@ -1,14 +1,16 @@
 //! The interactive simulator: the terminal in raw mode, keys from the keyboard.
 
+use std::collections::VecDeque;
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::error::{BoardError, Result};
 use crate::input::Key;
 use crate::sim::input::RawInput;
 use crate::sim::run::Executor;
-use crate::sim::script::{Command, HookAction};
+use crate::sim::script::HookAction;
 
 /// Puts stdin in raw mode (no echo, no line buffering, Ctrl-C as a key) until dropped.
 pub(crate) struct RawMode {
@@ -132,9 +134,93 @@ pub(crate) fn decode(bytes: &[u8]) -> Vec<KeyboardAction> {
     actions
 }
 
-/// Reads the keyboard until `q`, Ctrl-C or end of input; each action runs on its own thread
-/// so a long press does not block typing.
+/// How long `l` + a key holds that key down.
+const LONG_PRESS: Duration = Duration::from_millis(1500);
+
+/// The keyboard's actions turned into presses one after another, sans-IO: a burst typed
+/// faster than a keypad is pressed waits its turn. (Presses that overlapped were dropped by
+/// the press tracker, so a number typed quickly lost digits.)
+pub(crate) struct KeyQueue {
+    pending: VecDeque<KeyboardAction>,
+    /// The key now down, and when it is released.
+    down: Option<(Key, Instant)>,
+    /// When the next action may start: the gap after the last one.
+    next_at: Option<Instant>,
+    tap: Duration,
+    gap: Duration,
+}
+
+impl KeyQueue {
+    /// Each tap holds its key `tap`; `gap` separates one action from the next.
+    pub fn new(tap: Duration, gap: Duration) -> KeyQueue {
+        KeyQueue {
+            pending: VecDeque::new(),
+            down: None,
+            next_at: None,
+            tap,
+            gap,
+        }
+    }
+
+    pub fn push(&mut self, action: KeyboardAction) {
+        self.pending.push_back(action);
+    }
+
+    /// What is due at `now`, in order; `RawInput::End` (from `q`) is the last thing it gives.
+    pub fn poll(&mut self, now: Instant, out: &mut Vec<RawInput>) {
+        loop {
+            if let Some((key, release_at)) = self.down {
+                if now < release_at {
+                    return;
+                }
+                out.push(RawInput::Release(key));
+                self.down = None;
+                self.next_at = Some(release_at + self.gap);
+            }
+            if self.next_at.is_some_and(|at| now < at) {
+                return;
+            }
+            let Some(action) = self.pending.pop_front() else {
+                return;
+            };
+            let mut press = |key: Key, held: Duration, out: &mut Vec<RawInput>| {
+                out.push(RawInput::Press(key));
+                self.down = Some((key, now + held));
+            };
+            match action {
+                KeyboardAction::Tap(key) => press(key, self.tap, out),
+                KeyboardAction::LongPress(key) => press(key, LONG_PRESS, out),
+                KeyboardAction::HookToggle => {
+                    out.push(RawInput::HookToggle);
+                    self.next_at = Some(now + self.gap);
+                }
+                KeyboardAction::Flash => {
+                    out.push(RawInput::Hook(HookAction::Flash));
+                    self.next_at = Some(now + self.gap);
+                }
+                KeyboardAction::Quit => {
+                    out.push(RawInput::End);
+                    self.pending.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// When `poll` next has something to do (`None`: nothing until the next `push`).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.down {
+            Some((_, release_at)) => Some(release_at),
+            None if !self.pending.is_empty() => self.next_at,
+            None => None,
+        }
+    }
+}
+
+/// Reads the keyboard until `q`, Ctrl-C or end of input, and plays the keys through a
+/// [`KeyQueue`] on a thread of its own, so that reading never waits for a press.
 pub(crate) fn spawn_keyboard(exec: Executor) -> std::io::Result<()> {
+    let (actions, queued) = mpsc::channel();
     std::thread::Builder::new()
         .name("sim-keyboard".into())
         .spawn(move || {
@@ -143,38 +229,51 @@ pub(crate) fn spawn_keyboard(exec: Executor) -> std::io::Result<()> {
             loop {
                 let n = match stdin.read(&mut buf) {
                     Ok(0) | Err(_) => {
-                        let _ = exec.run(&Command::Quit);
+                        let _ = actions.send(KeyboardAction::Quit);
                         return;
                     }
                     Ok(n) => n,
                 };
                 for action in decode(&buf[..n]) {
-                    let cmd = match action {
-                        KeyboardAction::Tap(k) => Command::Tap(k),
-                        KeyboardAction::LongPress(k) => {
-                            Command::Hold(k, Duration::from_millis(1500))
-                        }
-                        KeyboardAction::HookToggle => {
-                            if exec.shared.snapshot().off_hook {
-                                Command::Hook(HookAction::Down)
-                            } else {
-                                Command::Hook(HookAction::Up)
-                            }
-                        }
-                        KeyboardAction::Flash => Command::Hook(HookAction::Flash),
-                        KeyboardAction::Quit => {
-                            let _ = exec.input.send(RawInput::End);
-                            return;
-                        }
-                    };
-                    let exec = exec.clone();
-                    std::thread::spawn(move || {
-                        let _ = exec.run(&cmd);
-                    });
+                    if actions.send(action).is_err() || action == KeyboardAction::Quit {
+                        return;
+                    }
                 }
             }
         })?;
+    std::thread::Builder::new()
+        .name("sim-keys".into())
+        .spawn(move || play_keys(&exec, &queued))?;
     Ok(())
+}
+
+fn play_keys(exec: &Executor, queued: &mpsc::Receiver<KeyboardAction>) {
+    let mut queue = KeyQueue::new(exec.tap, exec.gap);
+    let mut due = Vec::new();
+    loop {
+        let next = match queue.next_deadline() {
+            Some(deadline) => {
+                match queued.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(action) => Some(action),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+            None => match queued.recv() {
+                Ok(action) => Some(action),
+                Err(_) => return,
+            },
+        };
+        if let Some(action) = next {
+            queue.push(action);
+        }
+        queue.poll(Instant::now(), &mut due);
+        for raw in due.drain(..) {
+            if exec.input.send(raw).is_err() || raw == RawInput::End {
+                return;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +301,98 @@ mod tests {
                 Tap(Key::VolumeUp),
                 Tap(Key::Digit(7))
             ]
+        );
+    }
+
+    /// Plays `queue` with polls at its own deadlines only (as the keyboard thread does),
+    /// returning each output with the time it came out.
+    fn play(queue: &mut KeyQueue, start: Instant) -> Vec<(Duration, RawInput)> {
+        let mut timeline = Vec::new();
+        let mut now = start;
+        let mut out = Vec::new();
+        loop {
+            queue.poll(now, &mut out);
+            timeline.extend(out.drain(..).map(|raw| (now - start, raw)));
+            match queue.next_deadline() {
+                Some(deadline) => now = deadline,
+                None => return timeline,
+            }
+        }
+    }
+
+    #[test]
+    fn a_burst_of_keys_is_pressed_one_after_another_in_order() {
+        let tap = Duration::from_millis(80);
+        let gap = Duration::from_millis(120);
+        let mut queue = KeyQueue::new(tap, gap);
+        let start = Instant::now();
+        // "2025550100" arriving in one read, as fast typing (or a paste) gives it.
+        for action in decode(b"2025550100") {
+            queue.push(action);
+        }
+        let timeline = play(&mut queue, start);
+        let presses: Vec<char> = timeline
+            .iter()
+            .filter_map(|(_, raw)| match raw {
+                RawInput::Press(k) => k.dtmf_char(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(presses.iter().collect::<String>(), "2025550100");
+        // Never two keys down at once: press, release, press, release…
+        let mut down = None;
+        for (at, raw) in &timeline {
+            match raw {
+                RawInput::Press(k) => {
+                    assert_eq!(down, None, "{k:?} pressed at {at:?} while another is down");
+                    down = Some(*k);
+                }
+                RawInput::Release(k) => assert_eq!(down.take(), Some(*k), "at {at:?}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(down, None);
+        // Each tap held `tap`, each next press `gap` after the release.
+        let times: Vec<Duration> = timeline.iter().map(|(at, _)| *at).collect();
+        assert_eq!(times[1] - times[0], tap);
+        assert_eq!(times[2] - times[1], gap);
+        assert_eq!(*times.last().unwrap(), tap * 10 + gap * 9);
+    }
+
+    #[test]
+    fn keys_typed_during_a_long_press_wait_for_it_and_hook_toggles_keep_their_place() {
+        let mut queue = KeyQueue::new(Duration::from_millis(80), Duration::from_millis(120));
+        let start = Instant::now();
+        for action in decode(b" l05 q") {
+            queue.push(action);
+        }
+        let timeline: Vec<RawInput> = play(&mut queue, start)
+            .into_iter()
+            .map(|(_, raw)| raw)
+            .collect();
+        assert_eq!(
+            timeline,
+            vec![
+                RawInput::HookToggle,
+                RawInput::Press(Key::Digit(0)),
+                RawInput::Release(Key::Digit(0)),
+                RawInput::Press(Key::Digit(5)),
+                RawInput::Release(Key::Digit(5)),
+                RawInput::HookToggle,
+                RawInput::End,
+            ]
+        );
+        // Keys pushed while one is down come after it, not beside it.
+        let mut queue = KeyQueue::new(Duration::from_millis(80), Duration::from_millis(120));
+        let mut out = Vec::new();
+        queue.push(KeyboardAction::Tap(Key::Digit(1)));
+        queue.poll(start, &mut out);
+        queue.push(KeyboardAction::Tap(Key::Digit(2)));
+        queue.poll(start + Duration::from_millis(10), &mut out);
+        assert_eq!(out, vec![RawInput::Press(Key::Digit(1))]);
+        assert_eq!(
+            queue.next_deadline(),
+            Some(start + Duration::from_millis(80))
         );
     }
 }

@@ -1,58 +1,41 @@
 //! The audio path between the board's rings and the call: the microphone goes to the call,
 //! the call's audio and the phone's tones (dial tone, ringback, key beeps) are mixed, scaled
-//! by the route's volume, and played. A tokio task paced by the capture ring (the device
-//! clock) moves the samples; the call side reads and writes through shared queues.
+//! by the route's volume, and played.
+//!
+//! ```text
+//!  capture ring ─▶ mixer thread ─ uplink ring ─▶ call audio thread (encode, send)
+//!  playback ring ◀─ mixer thread ◀─ downlink ring ─ call audio thread (jitter buffer, decode)
+//! ```
+//!
+//! The mixer thread ([`AudioPath::start_pump`], SCHED_FIFO where allowed) is paced by the
+//! capture ring, the sound card's clock, and owns every piece of mixing state ([`Mixer`]).
+//! The rest of the program reaches it through a lock-free ring of commands, and the call
+//! through a pair of lock-free SPSC rings per call ([`CallAudio`]); the mixer never takes a
+//! lock, and nothing on its path allocates per period.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
 
-use offhook_board::audio::{CaptureStream, PlaybackStream};
+use offhook_board::audio::{CaptureStream, PlaybackStream, set_realtime};
+use twilio_voice::liveness::Heartbeat;
 use twilio_voice::model::CallId as VoiceCallId;
-use twilio_voice::{AudioDevice, AudioSink, AudioSource};
+use twilio_voice::{AudioDevice, AudioPort};
 
 use crate::phone::{AudioRoute, MAX_VOLUME, VolumePath};
 use crate::tones::{Region, Tone, TonePlayer, ToneSpec};
 
-/// At most this much call audio waits in each direction (older samples are dropped).
-const QUEUE_LIMIT: Duration = Duration::from_millis(200);
-
-struct Mix {
-    rate: u32,
-    region: Region,
-    uplink: VecDeque<i16>,
-    downlink: VecDeque<i16>,
-    tone: Option<TonePlayer>,
-    route: AudioRoute,
-    handset_gain: f32,
-    speaker_gain: f32,
-    /// Loudest sample played in the last period (for tests and the log).
-    last_out_peak: u16,
-    call_open: bool,
-    /// One period of tone, reused: the mixer runs every 10 ms and should not allocate.
-    tone_scratch: Vec<i16>,
-}
-
-impl Mix {
-    fn limit(&self) -> usize {
-        (self.rate as u128 * QUEUE_LIMIT.as_millis() / 1000) as usize
-    }
-}
-
-/// Appends `samples`, dropping the oldest beyond `limit` (a late reader loses the past, not
-/// the present).
-fn push_bounded(queue: &mut VecDeque<i16>, samples: &[i16], limit: usize) {
-    queue.extend(samples);
-    let excess = queue.len().saturating_sub(limit);
-    queue.drain(..excess);
-}
-
-/// The shared state of the audio path. Cheap to clone.
-#[derive(Clone)]
-pub struct AudioPath {
-    mix: Arc<Mutex<Mix>>,
-}
+/// Call audio each way between the mixer and the call's thread, at most.
+const CALL_RING: Duration = Duration::from_millis(200);
+/// Downlink audio beyond this many periods is late audio the mixer skips.
+const MAX_DOWNLINK_PERIODS: usize = 3;
+/// The longest period the mixer handles (it preallocates for it).
+const MAX_PERIOD: Duration = Duration::from_millis(100);
+/// Commands waiting for the mixer.
+const COMMAND_SLOTS: usize = 64;
+/// SCHED_FIFO priority of the mixer: that of the ALSA threads it sits between.
+const MIXER_PRIORITY: u8 = 40;
 
 /// Volume steps are about 3 dB; level 0 is silent.
 pub fn gain_for(level: u8) -> f32 {
@@ -63,101 +46,191 @@ pub fn gain_for(level: u8) -> f32 {
     10f32.powf(-3.0 * steps_down / 20.0)
 }
 
-impl AudioPath {
-    pub fn new(rate: u32, region: Region) -> AudioPath {
-        AudioPath {
-            mix: Arc::new(Mutex::new(Mix {
-                rate,
-                region,
-                uplink: VecDeque::new(),
-                downlink: VecDeque::new(),
-                tone: None,
-                route: AudioRoute::Handset,
-                handset_gain: gain_for(7),
-                speaker_gain: gain_for(7),
-                last_out_peak: 0,
-                call_open: false,
-                tone_scratch: Vec::new(),
-            })),
+/// What the rest of the program asks of the mixer.
+enum Command {
+    Tone(Option<TonePlayer>),
+    Route(AudioRoute),
+    Gain(VolumePath, f32),
+    Call(CallEnds),
+}
+
+/// The mixer's ends of one call's rings.
+struct CallEnds {
+    uplink: rtrb::Producer<i16>,
+    downlink: rtrb::Consumer<i16>,
+    /// The call's audio thread, woken when a period is pushed.
+    reader: Arc<OnceLock<Thread>>,
+}
+
+/// Everything the mixer thread owns.
+pub struct Mixer {
+    commands: rtrb::Consumer<Command>,
+    tone: Option<TonePlayer>,
+    route: AudioRoute,
+    handset_gain: f32,
+    speaker_gain: f32,
+    call: Option<CallEnds>,
+    /// One period of tone and one of call audio, reused.
+    tone_scratch: Vec<i16>,
+    call_scratch: Vec<i16>,
+    out_peak: Arc<AtomicU16>,
+}
+
+impl Mixer {
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::Tone(t) => self.tone = t,
+            Command::Route(r) => self.route = r,
+            Command::Gain(VolumePath::Handset, g) => self.handset_gain = g,
+            Command::Gain(VolumePath::Speaker, g) => self.speaker_gain = g,
+            Command::Gain(VolumePath::Ringer, _) => {}
+            Command::Call(ends) => self.call = Some(ends),
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&mut Mix) -> R) -> R {
-        let mut guard = match self.mix.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
+    /// One period: `mic` in (to the call), the mixed output for the earpiece out.
+    pub fn process(&mut self, mic: &[i16], out: &mut [i16]) {
+        while let Ok(c) = self.commands.pop() {
+            self.apply(c);
+        }
+        if self.call.as_ref().is_some_and(|c| c.uplink.is_abandoned()) {
+            // The call's media ended.
+            self.call = None;
+        }
+        let n = out.len().min(self.tone_scratch.len());
+        let (out, mic) = (&mut out[..n], &mic[..n.min(mic.len())]);
+        let tone = &mut self.tone_scratch[..n];
+        tone.fill(0);
+        if let Some(player) = self.tone.as_mut() {
+            player.fill(tone);
+            if player.is_finished() {
+                self.tone = None;
+            }
+        }
+        let call = &mut self.call_scratch[..n];
+        call.fill(0);
+        if let Some(ends) = self.call.as_mut() {
+            // A full ring means the call's thread is not keeping up: the newest is dropped.
+            let _ = ends.uplink.push_partial_slice(mic);
+            if let Some(t) = ends.reader.get() {
+                t.unpark();
+            }
+            let late = ends
+                .downlink
+                .slots()
+                .saturating_sub(MAX_DOWNLINK_PERIODS * n);
+            if late > 0 {
+                let _ = ends.downlink.read_chunk(late).map(|c| c.commit_all());
+            }
+            let _ = ends.downlink.pop_partial_slice(call);
+        }
+        let gain = match self.route {
+            AudioRoute::Handset => self.handset_gain,
+            AudioRoute::Speaker => self.speaker_gain,
         };
-        f(&mut guard)
+        let mut peak = 0u16;
+        for ((o, t), c) in out.iter_mut().zip(tone.iter()).zip(call.iter()) {
+            let mixed = (*c as f32 + *t as f32) * gain;
+            *o = mixed.clamp(i16::MIN as f32, i16::MAX as f32) as i16;
+            peak = peak.max(o.unsigned_abs());
+        }
+        self.out_peak.store(peak, Ordering::Relaxed);
+    }
+}
+
+struct Control {
+    rate: u32,
+    region: Region,
+    /// Only non-real-time threads take this lock (to send a command).
+    commands: Mutex<rtrb::Producer<Command>>,
+    /// The mixer while no pump runs it (taken by the pump, given back when it stops).
+    idle_mixer: Mutex<Option<Mixer>>,
+    out_peak: Arc<AtomicU16>,
+}
+
+/// The control side of the audio path. Cheap to clone.
+#[derive(Clone)]
+pub struct AudioPath {
+    control: Arc<Control>,
+}
+
+impl AudioPath {
+    pub fn new(rate: u32, region: Region) -> AudioPath {
+        let (producer, consumer) = rtrb::RingBuffer::new(COMMAND_SLOTS);
+        let max_period = (rate as u128 * MAX_PERIOD.as_millis() / 1000) as usize;
+        let out_peak = Arc::new(AtomicU16::new(0));
+        let mixer = Mixer {
+            commands: consumer,
+            tone: None,
+            route: AudioRoute::Handset,
+            handset_gain: gain_for(7),
+            speaker_gain: gain_for(7),
+            call: None,
+            tone_scratch: vec![0; max_period],
+            call_scratch: vec![0; max_period],
+            out_peak: out_peak.clone(),
+        };
+        AudioPath {
+            control: Arc::new(Control {
+                rate,
+                region,
+                commands: Mutex::new(producer),
+                idle_mixer: Mutex::new(Some(mixer)),
+                out_peak,
+            }),
+        }
     }
 
     pub fn rate(&self) -> u32 {
-        self.with(|m| m.rate)
+        self.control.rate
+    }
+
+    fn send(&self, command: Command) {
+        let mut commands = match self.control.commands.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if commands.push(command).is_err() {
+            tracing::warn!("audio mixer command dropped: the mixer is not taking them");
+        }
     }
 
     /// Plays `tone` from now on (replacing any other); `None` stops it.
     pub fn play_tone(&self, tone: Option<Tone>) {
-        self.with(|m| {
-            m.tone =
-                tone.and_then(
-                    |t| match TonePlayer::new(ToneSpec::for_tone(t, m.region), m.rate) {
-                        Ok(p) => Some(p),
-                        Err(e) => {
-                            tracing::warn!(rate = e.0, "no tone player at this rate");
-                            None
-                        }
-                    },
-                );
-        });
+        let c = &self.control;
+        let player =
+            tone.and_then(
+                |t| match TonePlayer::new(ToneSpec::for_tone(t, c.region), c.rate) {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        tracing::warn!(rate = e.0, "no tone player at this rate");
+                        None
+                    }
+                },
+            );
+        self.send(Command::Tone(player));
     }
 
     pub fn set_route(&self, route: AudioRoute) {
-        self.with(|m| m.route = route);
+        self.send(Command::Route(route));
     }
 
     pub fn set_volume(&self, path: VolumePath, level: u8) {
-        self.with(|m| match path {
-            VolumePath::Handset => m.handset_gain = gain_for(level),
-            VolumePath::Speaker => m.speaker_gain = gain_for(level),
-            VolumePath::Ringer => {}
-        });
+        self.send(Command::Gain(path, gain_for(level)));
     }
 
     pub fn last_output_peak(&self) -> u16 {
-        self.with(|m| m.last_out_peak)
+        self.control.out_peak.load(Ordering::Relaxed)
     }
 
-    /// One period: `mic` in (to the call), the mixed output for the earpiece out.
-    pub fn process(&self, mic: &[i16], out: &mut [i16]) {
-        self.with(|m| {
-            if m.call_open {
-                let limit = m.limit();
-                push_bounded(&mut m.uplink, mic, limit);
-            }
-            let mut tone = std::mem::take(&mut m.tone_scratch);
-            tone.clear();
-            tone.resize(out.len(), 0);
-            let mut tone_done = false;
-            if let Some(player) = m.tone.as_mut() {
-                player.fill(&mut tone);
-                tone_done = player.is_finished();
-            }
-            if tone_done {
-                m.tone = None;
-            }
-            let gain = match m.route {
-                AudioRoute::Handset => m.handset_gain,
-                AudioRoute::Speaker => m.speaker_gain,
-            };
-            let mut peak = 0u16;
-            for (o, t) in out.iter_mut().zip(&tone) {
-                let call = m.downlink.pop_front().unwrap_or(0);
-                let mixed = (call as f32 + *t as f32) * gain;
-                *o = mixed.clamp(i16::MIN as f32, i16::MAX as f32) as i16;
-                peak = peak.max(o.unsigned_abs());
-            }
-            m.last_out_peak = peak;
-            m.tone_scratch = tone;
-        });
+    /// The mixer, for running it by hand (tests); `None` while a pump runs it.
+    pub fn take_mixer(&self) -> Option<Mixer> {
+        lock(&self.control.idle_mixer).take()
+    }
+
+    /// Gives a mixer taken with [`AudioPath::take_mixer`] back.
+    pub fn put_mixer(&self, mixer: Mixer) {
+        *lock(&self.control.idle_mixer) = Some(mixer);
     }
 
     /// Starts the thread that moves audio between the board's rings and the path, paced by
@@ -167,58 +240,79 @@ impl AudioPath {
         capture: CaptureStream,
         playback: PlaybackStream,
     ) -> std::io::Result<Pump> {
+        let mut mixer = self
+            .take_mixer()
+            .ok_or_else(|| std::io::Error::other("the audio mixer is already running"))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let path = self.clone();
+        let heartbeat = Heartbeat::new();
+        let beat = heartbeat.clone();
         let thread = std::thread::Builder::new()
             .name("audio-mix".into())
-            .spawn(move || path.pump(capture, playback, &flag))?;
+            .spawn(move || {
+                // Ends the heartbeat however the thread ends, a panic included.
+                let _alive = beat.guard();
+                set_realtime(MIXER_PRIORITY, "audio mixer");
+                pump(&mut mixer, capture, playback, &flag, &beat);
+                mixer
+            })?;
         Ok(Pump {
             stop,
             thread: Some(thread),
+            heartbeat,
+            path: self.clone(),
         })
     }
+}
 
-    fn pump(&self, mut capture: CaptureStream, mut playback: PlaybackStream, stop: &AtomicBool) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "audio mixer cannot start");
-                return;
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn pump(
+    mixer: &mut Mixer,
+    mut capture: CaptureStream,
+    mut playback: PlaybackStream,
+    stop: &AtomicBool,
+    heartbeat: &Heartbeat,
+) {
+    let period = capture.period_frames().max(1);
+    let mut mic = vec![0i16; period];
+    let mut out = vec![0i16; period];
+    while !stop.load(Ordering::Relaxed) {
+        heartbeat.beat();
+        // Woken by the capture thread; the timeout only lets a stop request through.
+        capture.wait_readable(Duration::from_millis(100));
+        while capture.available() >= period {
+            if !capture.read_exact(&mut mic) {
+                break;
             }
-        };
-        let period = capture.period_frames().max(1);
-        let mut mic = vec![0i16; period];
-        let mut out = vec![0i16; period];
-        runtime.block_on(async {
-            while !stop.load(Ordering::Relaxed) {
-                // Woken by the capture thread; the timeout only lets a stop request through.
-                let _ = tokio::time::timeout(Duration::from_millis(100), capture.readable()).await;
-                while capture.available() >= period {
-                    if !capture.read_exact(&mut mic) {
-                        break;
-                    }
-                    self.process(&mic, &mut out);
-                    // Keep the playback ring from growing without bound if its device stalls.
-                    if playback.queued() < period * 6 {
-                        playback.write(&out);
-                    }
-                }
+            mixer.process(&mic, &mut out);
+            // Keep the playback ring from growing without bound if its device stalls.
+            if playback.queued() < period * 6 {
+                playback.write(&out);
             }
-        });
+        }
     }
 }
 
 /// The mixer thread; stops when dropped.
 pub struct Pump {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Option<std::thread::JoinHandle<Mixer>>,
+    heartbeat: Heartbeat,
+    path: AudioPath,
 }
 
 impl Pump {
+    /// Beats on every turn of the mixer loop (at least every 100 ms); ends with the thread.
+    pub fn heartbeat(&self) -> &Heartbeat {
+        &self.heartbeat
+    }
+
     pub fn stop(mut self) {
         self.halt();
     }
@@ -226,7 +320,11 @@ impl Pump {
     fn halt(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            match t.join() {
+                // The next pump (after a device change) goes on with the same state.
+                Ok(mixer) => self.path.put_mixer(mixer),
+                Err(_) => tracing::error!("the audio mixer thread panicked"),
+            }
         }
     }
 }
@@ -248,47 +346,43 @@ impl CallAudio {
     }
 }
 
-struct PathSource(AudioPath);
-struct PathSink(AudioPath);
-
-impl AudioSource for PathSource {
-    fn sample_rate(&self) -> u32 {
-        self.0.rate()
-    }
-    fn read(&mut self, frame: &mut [i16]) -> bool {
-        self.0.with(|m| {
-            if m.uplink.len() < frame.len() {
-                frame.fill(0);
-                return false;
-            }
-            for s in frame.iter_mut() {
-                *s = m.uplink.pop_front().unwrap_or(0);
-            }
-            true
-        })
-    }
+/// One call's port: its ends of the two rings to the mixer.
+struct RingPort {
+    rate: u32,
+    uplink: rtrb::Consumer<i16>,
+    downlink: rtrb::Producer<i16>,
+    reader: Arc<OnceLock<Thread>>,
 }
 
-impl AudioSink for PathSink {
+impl AudioPort for RingPort {
     fn sample_rate(&self) -> u32 {
-        self.0.rate()
+        self.rate
     }
-    fn write(&mut self, frame: &[i16]) {
-        self.0.with(|m| {
-            let limit = m.limit();
-            push_bounded(&mut m.downlink, frame, limit);
-        });
-    }
-}
 
-impl Drop for PathSink {
-    fn drop(&mut self) {
-        // The call's media ended: stop feeding the microphone into a queue nobody reads.
-        self.0.with(|m| {
-            m.call_open = false;
-            m.uplink.clear();
-            m.downlink.clear();
-        });
+    fn capture(&mut self, mic: &mut [i16], timeout: Duration) -> usize {
+        let me = self.reader.get_or_init(std::thread::current);
+        let deadline = Instant::now() + timeout;
+        loop {
+            // The mixer pushes whole periods: whatever is there is one or more of them.
+            if self.uplink.slots() > 0 {
+                let (popped, _) = self.uplink.pop_partial_slice(mic);
+                return popped.len();
+            }
+            let now = Instant::now();
+            if now >= deadline || self.uplink.is_abandoned() {
+                return 0;
+            }
+            if me.id() == std::thread::current().id() {
+                std::thread::park_timeout(deadline - now);
+            } else {
+                std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+            }
+        }
+    }
+
+    fn play(&mut self, out: &[i16]) {
+        // Full only if the mixer stopped taking audio: the newest is dropped.
+        let _ = self.downlink.push_partial_slice(out);
     }
 }
 
@@ -296,16 +390,23 @@ impl AudioDevice for CallAudio {
     fn open(
         &self,
         _call: VoiceCallId,
-    ) -> Result<(Box<dyn AudioSource>, Box<dyn AudioSink>), String> {
-        self.path.with(|m| {
-            m.call_open = true;
-            m.uplink.clear();
-            m.downlink.clear();
-        });
-        Ok((
-            Box::new(PathSource(self.path.clone())),
-            Box::new(PathSink(self.path.clone())),
-        ))
+    ) -> Result<Box<dyn AudioPort>, twilio_voice::media::AudioError> {
+        let rate = self.path.rate();
+        let slots = (rate as u128 * CALL_RING.as_millis() / 1000) as usize;
+        let (uplink_tx, uplink_rx) = rtrb::RingBuffer::new(slots);
+        let (downlink_tx, downlink_rx) = rtrb::RingBuffer::new(slots);
+        let reader = Arc::new(OnceLock::new());
+        self.path.send(Command::Call(CallEnds {
+            uplink: uplink_tx,
+            downlink: downlink_rx,
+            reader: reader.clone(),
+        }));
+        Ok(Box::new(RingPort {
+            rate,
+            uplink: uplink_rx,
+            downlink: downlink_tx,
+            reader,
+        }))
     }
 }
 
@@ -317,37 +418,45 @@ mod tests {
     #[test]
     fn call_audio_and_tones_are_mixed_and_scaled() {
         let path = AudioPath::new(16_000, Region::Us);
+        let mut mixer = path.take_mixer().unwrap();
         let audio = CallAudio::new(path.clone());
-        let (mut source, mut sink) = audio.open(VoiceCallId(1)).unwrap();
-        // The far end's 1 kHz tone arrives.
-        let far: Vec<i16> = (0..320)
+        let mut port = audio.open(VoiceCallId(1)).unwrap();
+        let wait = Duration::from_millis(1);
+        // The far end's 1 kHz tone, played by the call for the first period.
+        let far: Vec<i16> = (0..160)
             .map(|i| {
                 (8000.0 * (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin()) as i16
             })
             .collect();
-        sink.write(&far);
         let mic = vec![1234i16; 160];
         let mut out = vec![0i16; 160];
         path.set_volume(VolumePath::Handset, MAX_VOLUME);
-        path.process(&mic, &mut out);
-        path.process(&mic, &mut out);
+        mixer.process(&mic, &mut out);
         let mut frame = vec![0i16; 320];
-        assert!(
-            source.read(&mut frame),
-            "two periods of microphone queued for the call"
+        assert_eq!(
+            port.capture(&mut frame, wait),
+            160,
+            "one period for the call"
         );
-        assert!(frame.iter().all(|s| *s == 1234));
+        assert!(frame[..160].iter().all(|s| *s == 1234));
+        port.play(&far);
+        mixer.process(&mic, &mut out);
+        assert_eq!(out, far, "the call's audio is played in the next period");
+        assert_eq!(
+            path.last_output_peak(),
+            far.iter().map(|s| s.unsigned_abs()).max().unwrap()
+        );
         // Mute volume: silence out.
         path.set_volume(VolumePath::Handset, 0);
-        sink.write(&far);
-        path.process(&mic, &mut out);
+        port.play(&far);
+        mixer.process(&mic, &mut out);
         assert!(out.iter().all(|s| *s == 0));
         // A dial tone alone (no call audio) at full volume.
         path.set_volume(VolumePath::Handset, MAX_VOLUME);
         path.play_tone(Some(Tone::Dial));
         let mut heard = Vec::new();
         for _ in 0..50 {
-            path.process(&mic, &mut out);
+            mixer.process(&mic, &mut out);
             heard.extend_from_slice(&out);
         }
         assert!(
@@ -358,11 +467,53 @@ mod tests {
             has_frequency(&heard[1600..], 16_000, 440.0, 0.2),
             "US dial tone has 440 Hz"
         );
-        drop(sink);
-        let mut frame = vec![0i16; 320];
+        // Late call audio is skipped down to a few periods, not played late.
+        path.play_tone(None);
+        while port.capture(&mut frame, Duration::ZERO) > 0 {}
+        for _ in 0..10 {
+            port.play(&far);
+        }
+        mixer.process(&mic, &mut out);
+        assert_eq!(out, far);
+        for _ in 0..MAX_DOWNLINK_PERIODS - 1 {
+            mixer.process(&mic, &mut out);
+        }
+        mixer.process(&mic, &mut out);
         assert!(
-            !source.read(&mut frame),
-            "no microphone queued once the call's media ended"
+            out.iter().all(|s| *s == 0),
+            "the rest of the backlog is gone"
+        );
+        drop(port);
+        mixer.process(&mic, &mut out);
+        assert!(
+            mixer.call.is_none(),
+            "the mixer lets go of a call whose media ended"
+        );
+    }
+
+    #[test]
+    fn the_call_thread_is_woken_by_the_mixer_period() {
+        let path = AudioPath::new(16_000, Region::Us);
+        let mut mixer = path.take_mixer().unwrap();
+        let mut port = CallAudio::new(path.clone()).open(VoiceCallId(1)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut frame = vec![0i16; 160];
+            // Registers this thread, then waits for the period the mixer pushes.
+            let _ = port.capture(&mut frame, Duration::ZERO);
+            tx.send(()).unwrap();
+            let started = Instant::now();
+            let n = port.capture(&mut frame, Duration::from_secs(10));
+            (n, started.elapsed())
+        });
+        rx.recv().unwrap();
+        let mut out = vec![0i16; 160];
+        mixer.process(&[7i16; 160], &mut out);
+        let (n, waited) = reader.join().unwrap();
+        assert_eq!(n, 160);
+        assert!(
+            waited < Duration::from_secs(5),
+            "woken, not timed out: {waited:?}"
         );
     }
 

@@ -6,12 +6,10 @@
 //! the token scheduler ([`crate::token`]) decides when to fetch tokens.
 //!
 //! - [`audio`] — the audio path: microphone to the call; call audio and tones to the earpiece.
-//! - [`describe`] — the screen in words (the simulator's summary; golden-image keys).
 //! - [`events`] — Device and Call events in the phone's words.
 //! - [`output`] — carrying out the phone's outputs.
 
 pub mod audio;
-pub mod describe;
 pub mod events;
 mod output;
 
@@ -30,7 +28,7 @@ use twilio_voice::{Device, DeviceEvents};
 use crate::config::Config;
 use crate::history::CallHistory;
 use crate::phone::{CallId, Phone, PhoneInput, TokenStatus, UserSettings};
-use crate::systemd::Systemd;
+use crate::systemd::{Ping, Systemd};
 use crate::token::http::{TokenEndpoint, fetch_token};
 use crate::token::{Backoff, TokenFetchError, TokenResponse, TokenScheduler};
 use audio::{AudioPath, CallAudio};
@@ -42,6 +40,13 @@ pub enum AppError {
     Board(#[from] BoardError),
     #[error("token server: {0}")]
     Token(String),
+    /// The Twilio Device's task died (its event stream ended while the phone ran); exiting
+    /// lets systemd start a fresh one.
+    #[error("the Twilio Device stopped: {0}")]
+    DeviceDied(String),
+    /// The board's input stream ended without a quit: keypad and hook are gone.
+    #[error("every input source is gone (keypad unplugged or its driver failed)")]
+    InputsGone,
     #[error("{0}")]
     Other(String),
 }
@@ -128,6 +133,8 @@ pub(crate) struct App {
     pub systemd: Systemd,
     pub last_edge: Option<String>,
     pub last_token_status: Option<TokenStatus>,
+    /// The last error the Device reported (said again if its task dies after it).
+    pub last_device_error: Option<String>,
     pub history_path: PathBuf,
     pub settings_path: PathBuf,
 }
@@ -237,6 +244,7 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         systemd: Systemd::from_env(now),
         last_edge: None,
         last_token_status: None,
+        last_device_error: None,
         history_path,
         settings_path,
         config,
@@ -258,7 +266,7 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         std::future::pending::<()>().await
     };
     tokio::pin!(sigterm);
-    loop {
+    let outcome = loop {
         app.flush().await;
         let now = Instant::now();
         if app.tokens.poll_fetch(now) {
@@ -298,31 +306,42 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         tokio::select! {
             input = app.board.events.recv() => match input {
                 Some(ev) => app.phone.handle(PhoneInput::Input(ev), Instant::now()),
+                None if app.board.quit_requested() => {
+                    tracing::info!("the board's inputs ended: quit");
+                    break Ok(());
+                }
                 None => {
-                    tracing::info!("the board's inputs ended");
-                    break;
+                    tracing::error!("every input source is gone (keypad unplugged?): stopping so that systemd restarts the phone");
+                    break Err(AppError::InputsGone);
                 }
             },
             ev = next_device_event(&mut app.device_events) => match ev {
                 Some(ev) => app.on_device_event(ev),
-                None => app.device_events = None,
+                None => {
+                    // Only shutdown destroys the Device: an end here is its task dying.
+                    let why = app
+                        .last_device_error
+                        .clone()
+                        .unwrap_or_else(|| "its event stream ended".into());
+                    tracing::error!(%why, "the Twilio Device stopped: exiting so that systemd restarts the phone");
+                    app.device_events = None;
+                    break Err(AppError::DeviceDied(why));
+                }
             },
             Some((call, ev)) = call_rx.recv() => app.on_call_event(call, ev),
             Some(result) = token_rx.recv() => app.on_token_result(result).await,
             _ = sleep_until(deadline) => {
                 let now = Instant::now();
-                if let Err(e) = app.systemd.on_timeout(now) {
-                    tracing::debug!(error = %e, "watchdog ping");
-                }
+                app.ping_watchdog(now);
                 app.phone.handle(PhoneInput::Timer, now);
             }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = &mut sigterm => break,
-            _ = stopped => break,
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = &mut sigterm => break Ok(()),
+            _ = stopped => break Ok(()),
         }
-    }
+    };
     app.shutdown().await;
-    Ok(())
+    outcome
 }
 
 async fn next_device_event(
@@ -342,6 +361,26 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 impl App {
+    /// Pings systemd's watchdog when due, vouching only for parts that still beat: the
+    /// Device's task (once there is a Device) and the audio mixer (when there is audio).
+    fn ping_watchdog(&mut self, now: Instant) {
+        let device = self.device.as_ref().map(Device::heartbeat);
+        let mut parts = Vec::new();
+        if let Some(beat) = device.as_ref() {
+            parts.push(("the Twilio Device", beat));
+        }
+        if let Some(pump) = self.pump.as_ref() {
+            parts.push(("the audio mixer", pump.heartbeat()));
+        }
+        match self.systemd.on_timeout(now, &parts) {
+            Ok(Ping::Refused(part)) => {
+                tracing::error!(%part, "not pinging the watchdog: this part is dead or stuck")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "watchdog ping"),
+        }
+    }
+
     fn start_inputs(&mut self) {
         let now = Instant::now();
         let devices = offhook_board::audio::list_devices();
@@ -448,6 +487,9 @@ impl App {
 
     fn on_device_event(&mut self, ev: twilio_voice::DeviceEvent<twilio_voice::Call>) {
         let now = Instant::now();
+        if let twilio_voice::DeviceEvent::Error { error, .. } = &ev {
+            self.last_device_error = Some(format!("{} ({})", error.message, error.code));
+        }
         if let Some(input) = events::device_input(ev, self) {
             self.phone.handle(input, now);
         }

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use offhook_board::audio::{Audio, DevicePair, Route};
-use offhook_board::cadence::Cadence;
 use offhook_board::display::Canvas;
 use offhook_board::led::{Led as BoardLed, LedMode};
 
@@ -66,8 +65,7 @@ impl App {
             PhoneOutput::PlayTone(tone) => self.path.play_tone(Some(tone)),
             PhoneOutput::StopTone => self.path.play_tone(None),
             PhoneOutput::Ringer(cadence) => {
-                let c = cadence.map(|c| Cadence::new(c.as_durations()));
-                self.board.indicators.set_ringer(c);
+                self.board.indicators.set_ringer(cadence);
             }
             PhoneOutput::Led { led, state } => {
                 let led = match led {
@@ -125,7 +123,7 @@ impl App {
 
     fn draw(&mut self, now: Instant) {
         let view = self.phone.view(now);
-        let summary = super::describe::describe(&view);
+        let summary = crate::screens::words::describe(&view);
         let drawn = match self.board.display.canvas() {
             Canvas::Mono(frame) => {
                 crate::screens::mono::render(&view, frame).map_err(|e| format!("{e:?}"))
@@ -141,7 +139,9 @@ impl App {
         if let Err(e) = self.board.display.flush() {
             tracing::warn!(error = %e, "display flush failed");
         }
-        let _ = self.systemd.status(&crate::systemd::status_line(&view));
+        let _ = self
+            .systemd
+            .status(&crate::screens::words::status_line(&view));
     }
 
     /// Switches a microphone or speaker: the audio threads restart on the new device.

@@ -66,8 +66,39 @@ impl Source<'_> {
                 + 1;
             error.line = Some(line);
             error.column = Some(column);
-            error.excerpt = self.text.lines().nth(line - 1).map(str::to_string);
+            if let Some(text) = self.text.lines().nth(line - 1) {
+                let (excerpt, secret) = redact_line(text);
+                error.excerpt = Some(excerpt);
+                if let Some(secret) = secret {
+                    error.message = error.message.replace(&secret, HIDDEN);
+                }
+            }
         }
         error
     }
+}
+
+/// What a secret value is shown as.
+const HIDDEN: &str = "<hidden>";
+
+/// Keys whose values an error never shows (the log and the screen are not secret).
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "password", "token", "credential", "private"]
+        .iter()
+        .any(|w| key.contains(w))
+}
+
+/// `line` with the value of a secret key replaced, and that value (without quotes) so that it
+/// can be scrubbed from the parser's message too.
+fn redact_line(line: &str) -> (String, Option<String>) {
+    let Some((key, value)) = line.split_once('=') else {
+        return (line.to_string(), None);
+    };
+    if !is_secret_key(key.trim().trim_matches(['"', '\''])) {
+        return (line.to_string(), None);
+    }
+    let value = value.trim().trim_matches(['"', '\'']).to_string();
+    let shown = format!("{key}= {HIDDEN}");
+    (shown, (!value.is_empty()).then_some(value))
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 use error::Source;
+use offhook_core::handset::cadence::Cadence;
 
 use crate::dialplan::{Contact, Country, DialPlan, DigitMap, Directory, default_digit_map};
 use crate::phone::{Codec, HookFlashAction, PhoneConfig, PhoneTimers};
-use crate::tones::{Region, RingCadence, Segment};
+use crate::tones::{NamedCadence, Region};
 
 /// Where the config lives on a handset.
 pub const DEFAULT_PATH: &str = "/etc/offhook/offhook.toml";
@@ -132,6 +133,16 @@ impl Config {
     }
 }
 
+/// `localhost` or a loopback address: plain HTTP there never leaves the machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 fn ms(value: u64) -> Duration {
     Duration::from_millis(value)
 }
@@ -149,6 +160,14 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         return Err(src.error(
             Some(raw.server.url.span()),
             "server.url must be an http:// or https:// URL with a host",
+        ));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) && !raw.server.allow_insecure_http {
+        return Err(src.error(
+            Some(raw.server.url.span()),
+            "server.url must be https:// (plain http:// would send the device secret and its \
+             tokens readable over the network); for a server on a network you trust, set \
+             allow_insecure_http = true in [server]",
         ));
     }
     if raw.server.device_id.get_ref().trim().is_empty() {
@@ -304,18 +323,21 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
     );
 
     // Ring cadences: presets plus custom ones.
-    let mut ring_cadences = RingCadence::presets(region);
+    let mut ring_cadences = NamedCadence::presets(region);
     for (name, pattern) in &phone.cadences {
-        let segments = parse_cadence(pattern.get_ref()).ok_or_else(|| {
-            src.error(
-                Some(pattern.span()),
-                "a cadence is on/off milliseconds, e.g. \"400/200/400/2000\"",
-            )
-        })?;
+        // A ringer that never stops is not a cadence one chooses in settings.
+        let cadence = Cadence::parse(pattern.get_ref())
+            .filter(|c| !c.is_continuous())
+            .ok_or_else(|| {
+                src.error(
+                    Some(pattern.span()),
+                    "a cadence is on/off milliseconds (at most 60000 each), e.g. \"400/200/400/2000\"",
+                )
+            })?;
         ring_cadences.retain(|c| c.name != *name);
-        ring_cadences.push(RingCadence {
+        ring_cadences.push(NamedCadence {
             name: name.clone(),
-            segments,
+            cadence,
         });
     }
     if let Some(name) = &phone.ring_cadence {
@@ -464,29 +486,6 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         region,
         phone: phone_config,
     })
-}
-
-/// `"400/200/400/2000"` → on/off segments.
-fn parse_cadence(text: &str) -> Option<Vec<Segment>> {
-    let values: Vec<u32> = text
-        .split('/')
-        .map(|v| v.trim().parse().ok())
-        .collect::<Option<_>>()?;
-    if values.is_empty() || !values.len().is_multiple_of(2) || values.iter().all(|v| *v == 0) {
-        return None;
-    }
-    Some(
-        values
-            .chunks_exact(2)
-            .filter_map(|pair| match pair {
-                [on_ms, off_ms] => Some(Segment {
-                    on_ms: *on_ms,
-                    off_ms: *off_ms,
-                }),
-                _ => None,
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]

@@ -41,6 +41,10 @@ pub struct RawServer {
     pub device_secret_file: Option<Spanned<PathBuf>>,
     /// Extra CA certificates (PEM) to trust for the server, e.g. a self-signed one.
     pub ca_file: Option<Spanned<PathBuf>>,
+    /// Plain `http://` to a server that is not on this machine: the device secret and its
+    /// tokens then cross the network readable, so it must be asked for by name.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Debug, Deserialize)]

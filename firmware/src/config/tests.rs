@@ -100,14 +100,14 @@ fn secrets_are_required_and_hidden() {
 
 #[test]
 fn secret_file_is_read_relative_to_the_config() {
-    let dir = crate::state_file::tests::TempDir::new("config-secret");
-    std::fs::write(dir.0.join("secret"), "from-file\n").expect("write");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("secret"), "from-file\n").expect("write");
     let text = "[server]\nurl = \"http://127.0.0.1:8080\"\ndevice_id = \"a\"\ndevice_secret_file = \"secret\"\n";
-    std::fs::write(dir.0.join("offhook.toml"), text).expect("write");
-    let config = Config::load(&dir.0.join("offhook.toml")).expect("valid");
+    std::fs::write(dir.path().join("offhook.toml"), text).expect("write");
+    let config = Config::load(&dir.path().join("offhook.toml")).expect("valid");
     assert_eq!(config.server.device_secret, "from-file");
-    std::fs::remove_file(dir.0.join("secret")).expect("rm");
-    let e = Config::load(&dir.0.join("offhook.toml")).expect_err("missing secret file");
+    std::fs::remove_file(dir.path().join("secret")).expect("rm");
+    let e = Config::load(&dir.path().join("offhook.toml")).expect_err("missing secret file");
     assert_eq!(e.line, Some(4));
 }
 
@@ -118,4 +118,49 @@ fn missing_file_is_a_clear_error() {
         e.to_string()
             .starts_with("/nonexistent/offhook.toml: cannot read the config")
     );
+}
+
+#[test]
+fn errors_never_show_the_device_secret() {
+    for text in [
+        "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\ndevice_secret = 98765432\n",
+        "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\ndevice_secret = \"98765432\" junk\n",
+        "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\n\"device_secret\" = [\"98765432\"]\n",
+    ] {
+        let shown = error(text).to_string();
+        assert!(!shown.contains("98765432"), "{shown}");
+        assert!(
+            shown.contains("<hidden>") && shown.contains(":4"),
+            "{shown}"
+        );
+    }
+    // Other lines are shown as they are.
+    let shown = error("[server]\nurl = 5\ndevice_id = \"a\"\ndevice_secret = \"s\"\n").to_string();
+    assert!(shown.contains("url = 5"), "{shown}");
+}
+
+#[test]
+fn plain_http_is_for_loopback_or_when_asked_for() {
+    let with = |url: &str, extra: &str| {
+        format!("[server]\nurl = \"{url}\"\ndevice_id = \"a\"\ndevice_secret = \"s\"\n{extra}")
+    };
+    let e = error(&with("http://phone.example.com", "")).to_string();
+    assert!(
+        e.contains("must be https://") && e.contains("allow_insecure_http"),
+        "{e}"
+    );
+    for ok in [
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://[::1]:8080",
+        "https://phone.example.com",
+    ] {
+        Config::parse(&with(ok, ""), Path::new("/etc/offhook/offhook.toml"))
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    Config::parse(
+        &with("http://10.0.2.2:8080", "allow_insecure_http = true\n"),
+        Path::new("/etc/offhook/offhook.toml"),
+    )
+    .unwrap();
 }

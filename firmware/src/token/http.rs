@@ -13,6 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use twilio_voice::protocol::duration::{MAX_RETRY_AFTER, network_duration_header};
 
 use super::{TokenFetchError, TokenResponse};
 use crate::config::ServerConfig;
@@ -115,9 +116,21 @@ async fn fetch(endpoint: &TokenEndpoint) -> Result<TokenResponse, TokenFetchErro
     let port = url
         .port_or_known_default()
         .ok_or_else(|| unreachable("the server URL has no port"))?;
-    let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
+    // Resolved apart from connecting: a name that does not resolve means no network (or
+    // no DNS yet, as at boot), not a server that is down.
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+            .await
+            .map_err(|e| TokenFetchError::NoNetwork(format!("cannot resolve {host}: {e}")))?
+            .collect();
+    let tcp = TcpStream::connect(addrs.as_slice())
         .await
-        .map_err(|e| unreachable(format!("{host}:{port}: {e}")))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NetworkUnreachable => {
+                TokenFetchError::NoNetwork(format!("no route to {host}:{port}: {e}"))
+            }
+            _ => unreachable(format!("{host}:{port}: {e}")),
+        })?;
     let _ = tcp.set_nodelay(true);
     match url.scheme() {
         "https" => {
@@ -164,22 +177,30 @@ where
         .body(Empty::<Bytes>::new())
         .map_err(|e| unreachable(format!("cannot build the request: {e}")))?;
     let response = sender.send_request(request).await.map_err(unreachable)?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = Limited::new(response.into_body(), MAX_RESPONSE)
+    let (parts, body) = response.into_parts();
+    let body = Limited::new(body, MAX_RESPONSE)
         .collect()
         .await
         .map_err(|e| TokenFetchError::BadResponse(format!("reading the body: {e}")))?
         .to_bytes();
     driver.abort();
-    match status.as_u16() {
+    read_response(parts.status.as_u16(), &parts.headers, &body)
+}
+
+/// What a token response (status, headers, body) means. Public only for the fuzz targets.
+#[doc(hidden)]
+pub fn read_response(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, TokenFetchError> {
+    let retry_after = headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| network_duration_header(v, MAX_RETRY_AFTER));
+    match status {
         200 => {
-            let parsed: TokenResponse = serde_json::from_slice(&body)
+            let parsed: TokenResponse = serde_json::from_slice(body)
                 .map_err(|e| TokenFetchError::BadResponse(format!("not a token: {e}")))?;
             if parsed.token.is_empty() || parsed.identity.is_empty() || parsed.ttl == 0 {
                 return Err(TokenFetchError::BadResponse(

@@ -11,6 +11,9 @@ pub mod http;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
+use twilio_voice::protocol::duration::{
+    MAX_RETRY_AFTER, MAX_TOKEN_TTL, deadline_after, network_duration_secs,
+};
 
 use crate::phone::{TokenProblem, TokenStatus};
 
@@ -19,7 +22,7 @@ use crate::phone::{TokenProblem, TokenStatus};
 pub struct TokenResponse {
     pub token: String,
     pub identity: String,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds (used capped at [`MAX_TOKEN_TTL`]).
     pub ttl: u64,
 }
 
@@ -44,6 +47,9 @@ pub enum TokenFetchError {
     Throttled { retry_after: Option<Duration> },
     #[error("token server answered HTTP {0}")]
     Status(u16),
+    /// The server's name does not resolve, or there is no route to it.
+    #[error("no network: {0}")]
+    NoNetwork(String),
     #[error("cannot reach the token server: {0}")]
     Unreachable(String),
     #[error("unexpected answer from the token server: {0}")]
@@ -57,6 +63,7 @@ impl TokenFetchError {
             TokenFetchError::Rejected => TokenProblem::CredentialsRejected,
             TokenFetchError::Throttled { .. } => TokenProblem::ServerError(429),
             TokenFetchError::Status(code) => TokenProblem::ServerError(*code),
+            TokenFetchError::NoNetwork(why) => TokenProblem::NoNetwork(why.clone()),
             TokenFetchError::Unreachable(why) => TokenProblem::ServerUnreachable(why.clone()),
             TokenFetchError::BadResponse(why) => TokenProblem::BadResponse(why.clone()),
         }
@@ -153,19 +160,19 @@ impl TokenScheduler {
         self.in_flight = false;
         match result {
             Ok(response) => {
-                let ttl = Duration::from_secs(response.ttl.max(1));
+                let ttl = network_duration_secs(response.ttl.max(1), MAX_TOKEN_TTL);
                 self.current = Some(Current {
                     token: response.token.clone(),
                     identity: response.identity.clone(),
                     received: now,
-                    expires: now + ttl,
+                    expires: deadline_after(now, ttl),
                 });
                 self.failures = 0;
                 self.problem = None;
                 // Our own refresh before expiry, in case `tokenWillExpire` does not come
                 // (it fires once per Device in some SDK versions).
                 let margin = (ttl / 5).min(Duration::from_secs(300));
-                self.next_fetch = Some(now + ttl - margin);
+                self.next_fetch = Some(deadline_after(now, ttl - margin));
                 Some(response)
             }
             Err(error) => {
@@ -174,11 +181,11 @@ impl TokenScheduler {
                     TokenFetchError::Rejected => self.backoff.max,
                     TokenFetchError::Throttled {
                         retry_after: Some(after),
-                    } => (*after).max(self.backoff.min),
+                    } => (*after).clamp(self.backoff.min, MAX_RETRY_AFTER),
                     _ => self.retry_delay(),
                 };
                 self.problem = Some(error.problem());
-                self.next_fetch = Some(now + delay);
+                self.next_fetch = Some(deadline_after(now, delay));
                 None
             }
         }

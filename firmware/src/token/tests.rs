@@ -161,6 +161,35 @@ fn throttling_honours_retry_after() {
     assert_eq!(s.poll_timeout(), Some(t0 + secs(42)));
 }
 
+/// Issue 15: a `ttl` or `Retry-After` of u64::MAX seconds overflowed `Instant + Duration`
+/// (a panic); both are capped by the one helper in `twilio_voice::protocol::duration`.
+#[test]
+fn absurd_ttl_and_retry_after_are_capped() {
+    use twilio_voice::protocol::duration::{MAX_RETRY_AFTER, MAX_TOKEN_TTL};
+    let t0 = Instant::now();
+    let mut s = TokenScheduler::new(Backoff::default(), 1, t0);
+    s.poll_fetch(t0);
+    s.on_result(Ok(token(u64::MAX)), t0);
+    assert_eq!(
+        s.status(t0),
+        TokenStatus::Valid {
+            identity: "desk".into(),
+            ttl: MAX_TOKEN_TTL
+        }
+    );
+    assert!(s.poll_timeout().unwrap() <= t0 + MAX_TOKEN_TTL);
+
+    let mut s = TokenScheduler::new(Backoff::default(), 1, t0);
+    s.poll_fetch(t0);
+    s.on_result(
+        Err(TokenFetchError::Throttled {
+            retry_after: Some(Duration::MAX),
+        }),
+        t0,
+    );
+    assert_eq!(s.poll_timeout(), Some(t0 + MAX_RETRY_AFTER));
+}
+
 proptest! {
     #[test]
     fn retry_delays_stay_within_bounds(seed in any::<u64>(), failures in 1usize..40) {
@@ -259,6 +288,16 @@ async fn statuses_map_to_errors() {
             },
         ),
         (
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: 99999999999999999999999\r\ncontent-length: 0\r\n\r\n",
+            TokenFetchError::Throttled {
+                retry_after: Some(twilio_voice::protocol::duration::MAX_RETRY_AFTER),
+            },
+        ),
+        (
+            "HTTP/1.1 429 Too Many Requests\r\nretry-after: -1\r\ncontent-length: 0\r\n\r\n",
+            TokenFetchError::Throttled { retry_after: None },
+        ),
+        (
             "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n",
             TokenFetchError::Status(503),
         ),
@@ -308,6 +347,25 @@ async fn garbage_and_silence_are_clear_errors() {
         fetch_token(&endpoint).await,
         Err(TokenFetchError::Unreachable(_))
     ));
+}
+
+#[tokio::test]
+async fn a_server_name_that_does_not_resolve_means_no_network() {
+    // `.invalid` never resolves (RFC 6761): the phone must say "No network", not blame the
+    // server (a boot before DNS works looks like this).
+    let server = ServerConfig {
+        url: url::Url::parse("http://offhook-server.invalid:8080").expect("url"),
+        device_id: "desk-1".into(),
+        device_secret: "s3cret".into(),
+        ca_pem: None,
+    };
+    let endpoint = TokenEndpoint::new(&server, secs(20)).expect("endpoint");
+    let err = fetch_token(&endpoint).await.expect_err("no such name");
+    assert!(
+        matches!(err, TokenFetchError::NoNetwork(ref why) if why.contains("offhook-server.invalid")),
+        "{err:?}"
+    );
+    assert!(matches!(err.problem(), TokenProblem::NoNetwork(_)));
 }
 
 #[tokio::test]

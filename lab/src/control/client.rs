@@ -46,11 +46,7 @@ impl Client {
             ),
             None => (Vec::new(), Bytes::new()),
         };
-        let (status, body) = self
-            .http
-            .request(method, &url, &headers, bytes)
-            .await
-            .map_err(err)?;
+        let (status, body) = self.http.request(method, &url, &headers, bytes).await?;
         if !(200..300).contains(&status) {
             let reason = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|e| e.error)
@@ -201,6 +197,21 @@ impl Client {
             .map(|_| ())
     }
 
+    /// Refuses every `listen` as `fault` says until [`Client::fault_accept_listen`].
+    pub async fn fault_refuse_listen(&self, fault: &RefuseListenFault) -> Result<(), LabError> {
+        let body = serde_json::to_value(fault).map_err(err)?;
+        self.affected("/v1/faults/refuse-listen", body)
+            .await
+            .map(|_| ())
+    }
+
+    /// Accepts `listen` again after [`Client::fault_refuse_listen`].
+    pub async fn fault_accept_listen(&self) -> Result<(), LabError> {
+        self.affected("/v1/faults/accept-listen", json!({}))
+            .await
+            .map(|_| ())
+    }
+
     /// Stops a leg's media (both ways, STUN included) for `seconds`.
     pub async fn fault_stop_media(&self, leg: &str, seconds: f32) -> Result<(), LabError> {
         self.affected(
@@ -209,6 +220,13 @@ impl Client {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Moves a leg's outgoing RTP to a new SSRC (new sequence numbers and RTP times too).
+    pub async fn fault_switch_ssrc(&self, leg: &str) -> Result<(), LabError> {
+        self.affected(&format!("/v1/legs/{leg}/switch-ssrc"), json!({}))
+            .await
+            .map(|_| ())
     }
 
     /// Polls the calls until `pred` holds for one of them (every 50 ms, up to `timeout`).

@@ -34,6 +34,7 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/legs/{sid}/hangup", post(hangup_leg))
         .route("/v1/legs/{sid}/messages", post(send_message))
         .route("/v1/legs/{sid}/stop-media", post(stop_media))
+        .route("/v1/legs/{sid}/switch-ssrc", post(switch_ssrc))
         .route("/v1/connections", get(connections))
         .route("/v1/webhooks", get(webhooks))
         .route("/v1/clock", post(clock))
@@ -42,6 +43,8 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/faults/resume-heartbeats", post(resume_heartbeats))
         .route("/v1/faults/refuse-connections", post(refuse_connections))
         .route("/v1/faults/next-error", post(next_error))
+        .route("/v1/faults/refuse-listen", post(refuse_listen))
+        .route("/v1/faults/accept-listen", post(accept_listen))
         .with_state(state)
 }
 
@@ -146,6 +149,10 @@ async fn stop_media(
     .await
 }
 
+async fn switch_ssrc(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
+    run(state, ControlRequest::SwitchSsrc(sid)).await
+}
+
 async fn connections(State(state): State<ControlState>) -> Response {
     run(state, ControlRequest::Connections).await
 }
@@ -196,6 +203,17 @@ async fn refuse_connections(
         *g = Some(until);
     }
     Json(json!({ "affected": 1 })).into_response()
+}
+
+async fn refuse_listen(
+    State(state): State<ControlState>,
+    Json(body): Json<RefuseListenFault>,
+) -> Response {
+    run(state, ControlRequest::RefuseListen(Some(body))).await
+}
+
+async fn accept_listen(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::RefuseListen(None)).await
 }
 
 async fn next_error(

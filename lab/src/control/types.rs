@@ -126,6 +126,9 @@ pub struct DtmfRecord {
     pub digit: char,
     /// `rfc4733` or `signaling`.
     pub source: String,
+    /// The RTP clock of an RFC 4733 event's telephone-event payload type, as received.
+    #[serde(default)]
+    pub clock_hz: Option<u32>,
     /// When the event started (first packet or frame).
     pub unix_ms: u64,
     /// RFC 4733 event duration when its end packet arrived.
@@ -161,6 +164,36 @@ pub struct MediaStats {
     pub dtmf: Vec<DtmfRecord>,
     /// True while a `stop-media` fault is active.
     pub media_stopped: bool,
+    /// Times a `switch-ssrc` fault moved what the leg sends to a new SSRC.
+    #[serde(default)]
+    pub ssrc_switches: u32,
+    /// The leg's DTLS-SRTP handshake (WebRTC legs only).
+    #[serde(default)]
+    pub dtls: Option<DtlsStats>,
+}
+
+/// What a WebRTC leg's DTLS handshake negotiated, as the lab's side of it saw it. The lab
+/// speaks Twilio's crypto: DTLS 1.2, an ECDSA P-256 certificate, SRTP `AES128_CM_HMAC_SHA1_80`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DtlsStats {
+    /// `new` (no handshake yet), `handshaking`, `connected` or `failed`.
+    pub state: String,
+    /// The lab's role: `client` (it sends the ClientHello: calls a client makes, which the
+    /// lab answers with `a=setup:active`, as Twilio does) or `server` (calls to a client,
+    /// which answers the lab's `a=setup:actpass` with `active`).
+    pub role: Option<String>,
+    /// `DTLS 1.2`.
+    pub version: Option<String>,
+    /// The RFC 5764 name of the SRTP protection profile, e.g. `SRTP_AES128_CM_SHA1_80`.
+    pub srtp_profile: Option<String>,
+    /// The TLS cipher suite (OpenSSL's name, e.g. `ECDHE-ECDSA-AES128-GCM-SHA256`).
+    pub cipher: Option<String>,
+    /// The key of the lab's certificate, e.g. `ECDSA P-256`.
+    pub local_cert: Option<String>,
+    /// The key of the peer's certificate, e.g. `ECDSA P-256` or `RSA 2048`.
+    pub peer_cert: Option<String>,
+    /// Why the handshake failed.
+    pub error: Option<String>,
 }
 
 /// A signaling connection.
@@ -174,6 +207,12 @@ pub struct ConnectionInfo {
     pub heartbeats_stopped: bool,
     pub opened_unix_ms: u64,
     pub closed_unix_ms: Option<u64>,
+    /// The `User-Agent` of the WebSocket upgrade request, if it had one.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// `browserinfo` of the last `listen`, as sent.
+    #[serde(default)]
+    pub browserinfo: Option<Value>,
     /// The last frames each way (heartbeats excluded), oldest first.
     pub frames: Vec<FrameRecord>,
 }
@@ -224,6 +263,27 @@ pub struct NextErrorFault {
     /// Close the socket after the error (listen only).
     #[serde(default)]
     pub close: bool,
+}
+
+/// `POST /v1/faults/refuse-listen`: refuse every `listen` until `POST
+/// /v1/faults/accept-listen`, as Twilio does while an account or its credentials are broken
+/// (and then, once fixed, no longer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefuseListenFault {
+    /// The `error` sent first (31202 bad credentials, 31204 invalid token, …); `None` sends
+    /// no error at all (the seed's invalid Account SID: the client just sees its socket go).
+    #[serde(default)]
+    pub code: Option<u32>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Then `close` and a WebSocket close (true, the seed's 31202), or the TCP connection
+    /// dropped (false).
+    #[serde(default = "yes")]
+    pub close_frame: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,4 +1,8 @@
-//! What the lab hears on a leg: RMS level and dominant frequency (a Goertzel scan).
+//! What the lab hears on a leg: RMS level and dominant frequency (a Goertzel scan, from the
+//! DSP crate), over a rolling window.
+
+use offhook_dsp::analysis::dominant_frequency;
+pub use offhook_dsp::analysis::level_dbfs;
 
 use super::audio::RATE;
 
@@ -71,57 +75,12 @@ impl Analyzer {
     }
 }
 
-pub fn level_dbfs(samples: &[i16]) -> f32 {
-    if samples.is_empty() {
-        return -100.0;
-    }
-    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    let rms = (sum / samples.len() as f64).sqrt() / 32768.0;
-    if rms <= 1e-5 {
-        -100.0
-    } else {
-        (20.0 * rms.log10()) as f32
-    }
-}
-
-/// Goertzel power of `samples` at `hz`.
-fn goertzel(samples: &[i16], hz: f32) -> f32 {
-    let coeff = 2.0 * (std::f32::consts::TAU * hz / RATE as f32).cos();
-    let (mut s1, mut s2) = (0.0f32, 0.0f32);
-    for &x in samples {
-        let s0 = f32::from(x) / 32768.0 + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - coeff * s1 * s2
-}
-
-/// Scans 50–3950 Hz in 25 Hz steps, then refines around the peak in 1 Hz steps.
+/// The strongest frequency, 50–3950 Hz, of at least 50 ms of audio that is not silent.
 pub fn dominant_hz(samples: &[i16]) -> Option<f32> {
     if samples.len() < 400 || level_dbfs(samples) < SILENCE_DBFS {
         return None;
     }
-    // A quarter-second is plenty for 25 Hz steps and keeps the scan cheap.
-    let coarse_input = &samples[samples.len().saturating_sub(2000)..];
-    let mut best = (0.0f32, 0.0f32);
-    let mut hz = 50.0;
-    while hz < 3950.0 {
-        let p = goertzel(coarse_input, hz);
-        if p > best.1 {
-            best = (hz, p);
-        }
-        hz += 25.0;
-    }
-    let mut fine = best;
-    let mut hz = best.0 - 25.0;
-    while hz <= best.0 + 25.0 {
-        let p = goertzel(samples, hz);
-        if p > fine.1 {
-            fine = (hz, p);
-        }
-        hz += 1.0;
-    }
-    Some(fine.0)
+    Some(dominant_frequency(samples, RATE) as f32)
 }
 
 #[cfg(test)]

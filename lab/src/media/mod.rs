@@ -4,6 +4,9 @@
 
 pub mod analysis;
 pub mod audio;
+#[cfg(feature = "twilio-crypto")]
+pub mod dtls;
+mod negotiate;
 pub mod playback;
 pub mod sdp;
 mod stats;
@@ -20,6 +23,7 @@ use tokio::sync::mpsc;
 pub use stats::LegStats;
 
 use crate::control::types::MediaStats;
+use crate::error::LabError;
 use crate::http::HttpClient;
 use crate::switch::{Input, MediaCommand, MediaEvent, PlayItem};
 use playback::Resolved;
@@ -52,6 +56,7 @@ pub(crate) enum LegCommand {
     StopPlayback,
     ForwardDtmf(String),
     StopMedia(Duration),
+    SwitchSsrc,
     Close,
 }
 
@@ -139,7 +144,7 @@ impl Gateway {
                 } else {
                     Some(MediaEvent::AnswerApplied {
                         leg,
-                        result: Err("no media for this leg".into()),
+                        result: Err(LabError::Media("no media for this leg")),
                     })
                 }
             }
@@ -150,7 +155,7 @@ impl Gateway {
                 } else {
                     Some(MediaEvent::ReinviteAnswered {
                         leg,
-                        result: Err("no media for this leg".into()),
+                        result: Err(LabError::Media("no media for this leg")),
                     })
                 }
             }
@@ -191,6 +196,10 @@ impl Gateway {
             }
             MediaCommand::StopMedia { leg, duration } => {
                 self.command(&leg, LegCommand::StopMedia(duration));
+                None
+            }
+            MediaCommand::SwitchSsrc { leg } => {
+                self.command(&leg, LegCommand::SwitchSsrc);
                 None
             }
             MediaCommand::Close { leg } => {

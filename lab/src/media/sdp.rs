@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use crate::error::LabError;
+
 /// Parts of an SDP the lab needs, read from str0m's text.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct SdpFacts {
@@ -25,7 +27,7 @@ pub struct SdpFacts {
 }
 
 /// Reads the facts from an SDP with exactly one audio m-line.
-pub fn facts(sdp: &str) -> Result<SdpFacts, String> {
+pub fn facts(sdp: &str) -> Result<SdpFacts, LabError> {
     let mut f = SdpFacts {
         direction: "sendrecv".into(),
         ..SdpFacts::default()
@@ -88,10 +90,14 @@ pub fn facts(sdp: &str) -> Result<SdpFacts, String> {
         }
     }
     if audio_lines != 1 {
-        return Err(format!("expected one audio m-line, found {audio_lines}"));
+        return Err(LabError::Sdp(format!(
+            "expected one audio m-line, found {audio_lines}"
+        )));
     }
     if f.ufrag.is_empty() || f.pwd.is_empty() || f.fingerprint.is_empty() {
-        return Err("missing ICE credentials or fingerprint".into());
+        return Err(LabError::Sdp(
+            "missing ICE credentials or fingerprint".into(),
+        ));
     }
     if let (Some(id), Some(c)) = (ssrc_id, cname) {
         f.ssrc = Some((id, c));
@@ -102,9 +108,9 @@ pub fn facts(sdp: &str) -> Result<SdpFacts, String> {
 /// Makes a client's SDP digestible for str0m: CRLF line ends, `UDP/TLS/RTP/SAVPF` for the
 /// `RTP/SAVPF` proto Twilio-era SDPs use, and (for offers) `a=setup:passive` in place of
 /// `actpass` so that str0m takes the DTLS client role, as Twilio's gateway does.
-pub fn prepare_remote(sdp: &str, is_offer: bool) -> Result<String, String> {
+pub fn prepare_remote(sdp: &str, is_offer: bool) -> Result<String, LabError> {
     if !sdp.trim_start().starts_with("v=0") {
-        return Err("not an SDP (no v=0 line)".into());
+        return Err(LabError::Sdp("not an SDP (no v=0 line)".into()));
     }
     let mut out = String::with_capacity(sdp.len() + 64);
     for line in sdp.lines().map(str::trim_end) {
@@ -126,6 +132,25 @@ pub fn prepare_remote(sdp: &str, is_offer: bool) -> Result<String, String> {
         out.push_str("\r\n");
     }
     Ok(out)
+}
+
+/// Checks a client's answer to the gateway's `actpass` offer: Twilio expects the client to
+/// be the DTLS client (`a=setup:active`, as browsers answer), and fails the leg otherwise.
+pub fn require_active_answer(answer: &str) -> Result<(), LabError> {
+    let setup = answer
+        .lines()
+        .map(str::trim_end)
+        .find_map(|l| l.strip_prefix("a=setup:"));
+    match setup {
+        Some("active") => Ok(()),
+        Some(other) => Err(LabError::Sdp(format!(
+            "the answer says a=setup:{other}; Twilio's gateway offers actpass and expects the \
+             client to answer a=setup:active (the DTLS client)"
+        ))),
+        None => Err(LabError::Sdp(
+            "the answer has no a=setup line; Twilio expects a=setup:active".into(),
+        )),
+    }
 }
 
 /// Renames the mid in an SDP (str0m's own mid ↔ the `audio` mid Twilio's offers carry).
@@ -169,16 +194,16 @@ impl GatewaySdp {
     }
 
     /// Writes str0m's SDP in Twilio's shape. `mid` overrides the mid (offers use `audio`).
-    pub fn shape(&mut self, str0m_sdp: &str, mid: Option<&str>) -> Result<String, String> {
+    pub fn shape(&mut self, str0m_sdp: &str, mid: Option<&str>) -> Result<String, LabError> {
         let f = facts(str0m_sdp)?;
         let mid = mid.unwrap_or(&f.mid);
         let ip_kind = if self.ip.is_ipv4() { "IP4" } else { "IP6" };
         let setup = match f.setup.as_str() {
             "active" | "actpass" => f.setup.as_str(),
             other => {
-                return Err(format!(
+                return Err(LabError::Sdp(format!(
                     "gateway must be DTLS client or offerer, str0m chose setup:{other}"
-                ));
+                )));
             }
         };
         let mut s = String::with_capacity(1500);
@@ -226,6 +251,16 @@ impl GatewaySdp {
             self.ip,
             self.port
         ));
+        if setup == "actpass" {
+            // Twilio's offers also name an RTCP port (component 2, port + 1) that nobody
+            // answers on: rtcp-mux is used. Clients must ignore it.
+            line(format!(
+                "a=candidate:{} 2 UDP 2130706430 {} {} typ host",
+                foundation(self.ip),
+                self.ip,
+                self.port.wrapping_add(1)
+            ));
+        }
         line("a=end-of-candidates".into());
         line("a=connection:new".into());
         line(format!("a=setup:{setup}"));

@@ -1,12 +1,18 @@
 //! Per-leg counters and analysis, shared between a leg's task and the control API.
 
 use super::analysis::{self, Analyzer};
+use crate::control::types::DtlsStats;
+
+/// A leg's DTLS figures, written by its endpoint, read by the control API.
+pub type DtlsReport = std::sync::Arc<std::sync::Mutex<DtlsStats>>;
 use crate::control::types::{DtmfRecord, MediaStats};
 
 #[derive(Debug)]
 pub struct LegStats {
     pub base: MediaStats,
     pub analyzer: Analyzer,
+    /// What the leg's DTLS endpoint reports (WebRTC legs).
+    pub dtls: Option<DtlsReport>,
 }
 
 impl LegStats {
@@ -19,6 +25,7 @@ impl LegStats {
                 ..MediaStats::default()
             },
             analyzer: Analyzer::default(),
+            dtls: None,
         }
     }
 
@@ -26,10 +33,11 @@ impl LegStats {
         self.analyzer.push(samples);
     }
 
-    pub fn dtmf_started(&mut self, digit: char, source: &str, unix_ms: u64) {
+    pub fn dtmf_started(&mut self, digit: char, source: &str, clock_hz: Option<u32>, unix_ms: u64) {
         self.base.dtmf.push(DtmfRecord {
             digit,
             source: source.to_string(),
+            clock_hz,
             unix_ms,
             duration_ms: None,
         });
@@ -52,6 +60,10 @@ impl LegStats {
 
     pub fn snapshot(&self) -> MediaStats {
         let mut s = self.base.clone();
+        s.dtls = self
+            .dtls
+            .as_ref()
+            .and_then(|d| d.lock().ok().map(|d| d.clone()));
         s.level_dbfs = self.analyzer.level_dbfs();
         s.dominant_hz = if s.level_dbfs >= analysis::SILENCE_DBFS {
             self.analyzer.dominant_hz()

@@ -126,7 +126,7 @@ impl VirtualLeg {
                         .chars()
                         .filter(|c| super::audio::dtmf_event(*c).is_some())
                     {
-                        s.dtmf_started(d, "signaling", unix_ms());
+                        s.dtmf_started(d, "signaling", None, unix_ms());
                     }
                 }
             }
@@ -136,7 +136,10 @@ impl VirtualLeg {
                     s.base.media_stopped = true;
                 }
             }
-            LegCommand::AcceptAnswer(_) | LegCommand::Reinvite(_) | LegCommand::Close => {}
+            LegCommand::AcceptAnswer(_)
+            | LegCommand::Reinvite(_)
+            | LegCommand::SwitchSsrc
+            | LegCommand::Close => {}
         }
     }
 
@@ -165,7 +168,7 @@ impl VirtualLeg {
             }
             BridgeMsg::Dtmf { digit, duration } => {
                 if let Ok(mut s) = self.stats.lock() {
-                    s.dtmf_started(digit, "rfc4733", unix_ms());
+                    s.dtmf_started(digit, "rfc4733", None, unix_ms());
                     s.dtmf_ended(duration.as_millis() as u32);
                 }
             }

@@ -6,73 +6,25 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::{Codec, CodecExtra, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, TelephoneEvent};
+use str0m::change::SdpPendingOffer;
+use str0m::format::{Codec, CodecExtra};
+use str0m::media::{Frequency, MediaTime, Mid, Pt, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
-use str0m::{
-    Candidate, Event, IceConnectionState, IceCreds, Input as RtcInput, Output as RtcOutput, Rtc,
-    RtcConfig,
-};
+use str0m::{Candidate, Event, IceConnectionState, Input as RtcInput, Output as RtcOutput, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::audio::{self, FRAME, Frame};
+#[cfg(feature = "twilio-crypto")]
+use super::dtls;
+use super::negotiate;
 use super::playback::{PlayOut, Player};
-use super::sdp::{self, GatewaySdp};
+use super::sdp::GatewaySdp;
 use super::stats::unix_ms;
 use super::{BRIDGE_QUEUE, BridgeMsg, LegCommand, LegHandle, LegStats, bridge_channel};
-use crate::sid;
+use crate::error::LabError;
 use crate::switch::{Input, MediaEvent};
-
-/// Payload types of the gateway's own offers, as in Twilio's (`107 0 101`).
-const PT_OPUS: u8 = 107;
-const PT_PCMU: u8 = 0;
-const PT_TELEPHONE_EVENT: u8 = 101;
-/// The mid Twilio's offers use.
-const OFFER_MID: &str = "audio";
-
-fn rtc_config() -> RtcConfig {
-    let mut config = RtcConfig::new()
-        .set_ice_lite(true)
-        .set_local_ice_credentials(IceCreds {
-            ufrag: sid::hex32(),
-            pass: sid::hex32(),
-        })
-        .clear_codecs()
-        .clear_extension_map();
-    let codecs = config.codec_config();
-    codecs.add_config(
-        PT_OPUS.into(),
-        None,
-        Codec::Opus,
-        Frequency::FORTY_EIGHT_KHZ,
-        Some(2),
-        FormatParams {
-            min_p_time: Some(10),
-            use_inband_fec: Some(true),
-            ..FormatParams::default()
-        },
-    );
-    codecs.add_config(
-        PT_PCMU.into(),
-        None,
-        Codec::PCMU,
-        Frequency::EIGHT_KHZ,
-        None,
-        FormatParams::default(),
-    );
-    codecs.add_config(
-        PT_TELEPHONE_EVENT.into(),
-        None,
-        Codec::Tele,
-        Frequency::EIGHT_KHZ,
-        None,
-        FormatParams::parse_line("0-16"),
-    );
-    config
-}
 
 /// Binds a socket, negotiates (answering `offer`, or offering) and starts the leg's task.
 pub(super) fn spawn(
@@ -81,40 +33,44 @@ pub(super) fn spawn(
     offer: Option<&str>,
     stats: Arc<Mutex<LegStats>>,
     events: mpsc::UnboundedSender<Input>,
-) -> Result<(LegHandle, String), String> {
-    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
-        .map_err(|e| format!("cannot bind media socket: {e}"))?;
-    std_socket
-        .set_nonblocking(true)
-        .map_err(|e| e.to_string())?;
-    let local = std_socket.local_addr().map_err(|e| e.to_string())?;
-    let mut rtc = rtc_config().build(std::time::Instant::now());
-    let candidate = Candidate::host(local, "udp").map_err(|e| e.to_string())?;
+) -> Result<(LegHandle, String), LabError> {
+    let addr = SocketAddr::new(ip, 0);
+    let std_socket = std::net::UdpSocket::bind(addr).map_err(|source| LabError::Bind {
+        what: "a media socket",
+        addr,
+        source,
+    })?;
+    std_socket.set_nonblocking(true)?;
+    let local = std_socket.local_addr()?;
+    let config = negotiate::rtc_config();
+    #[cfg(feature = "twilio-crypto")]
+    let config = {
+        let cert = dtls::certificate()?;
+        let report = dtls::watch(&cert);
+        if let Ok(mut s) = stats.lock() {
+            s.dtls = Some(report);
+        }
+        dtls::twilio_crypto(config, cert)
+    };
+    let mut rtc = config.build(std::time::Instant::now());
+    let candidate = Candidate::host(local, "udp").map_err(|e| LabError::Rtc {
+        what: "local candidate",
+        source: e.into(),
+    })?;
     rtc.add_local_candidate(candidate);
     let mut shaper = GatewaySdp::new(ip, local.port());
     let (sdp, pending, mid) = match offer {
-        Some(offer) => {
-            let prepared = sdp::prepare_remote(offer, true)?;
-            let offer = SdpOffer::from_sdp_string(&prepared)
-                .map_err(|e| format!("invalid SDP offer: {e}"))?;
-            let answer = rtc
-                .sdp_api()
-                .accept_offer(offer)
-                .map_err(|e| format!("cannot answer the offer: {e}"))?;
-            (shaper.shape(&answer.to_sdp_string(), None)?, None, None)
-        }
+        Some(offer) => (
+            negotiate::answer_offer(&mut rtc, &mut shaper, offer)?,
+            None,
+            None,
+        ),
         None => {
-            let mut api = rtc.sdp_api();
-            let mid = api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
-            let (offer, pending) = api.apply().ok_or("str0m made no offer")?;
-            (
-                shaper.shape(&offer.to_sdp_string(), Some(OFFER_MID))?,
-                Some(pending),
-                Some(mid),
-            )
+            let (sdp, pending, mid) = negotiate::make_offer(&mut rtc, &mut shaper)?;
+            (sdp, Some(pending), Some(mid))
         }
     };
-    let socket = UdpSocket::from_std(std_socket).map_err(|e| e.to_string())?;
+    let socket = UdpSocket::from_std(std_socket)?;
     if let Ok(mut s) = stats.lock() {
         s.base.local_addr = Some(local.to_string());
     }
@@ -143,6 +99,7 @@ pub(super) fn spawn(
         out_samples: 0,
         dtmf_queue: VecDeque::new(),
         next_dtmf_at: Instant::now(),
+        tone: None,
         last_event_time: None,
         partial: Vec::new(),
     };
@@ -181,6 +138,7 @@ struct WebrtcLeg {
     out_samples: u64,
     dtmf_queue: VecDeque<(char, Duration)>,
     next_dtmf_at: Instant,
+    tone: Option<SendingTone>,
     /// RTP time of the last telephone event seen (repeats share it).
     last_event_time: Option<MediaTime>,
     /// Decoded samples not yet forming a whole frame.
@@ -326,7 +284,8 @@ impl WebrtcLeg {
             Event::MediaData(data) => {
                 let codec = data.params.spec().codec;
                 if let CodecExtra::Tele(ev) = data.codec_extra {
-                    self.telephone_event(data.time, ev);
+                    let clock = data.params.spec().clock_rate.get();
+                    self.telephone_event(data.time, ev, clock);
                     if let Ok(mut s) = self.stats.lock() {
                         s.base.packets_in += 1;
                         s.base.bytes_in += data.data.len() as u64;
@@ -383,13 +342,13 @@ impl WebrtcLeg {
         }
     }
 
-    fn telephone_event(&mut self, time: MediaTime, ev: TelephoneEvent) {
+    fn telephone_event(&mut self, time: MediaTime, ev: TelephoneEvent, clock_hz: u32) {
         let new_event = self.last_event_time != Some(time);
         let digit = audio::dtmf_digit(ev.event);
         if new_event {
             self.last_event_time = Some(time);
             if let (Some(d), Ok(mut s)) = (digit, self.stats.lock()) {
-                s.dtmf_started(d, "rfc4733", unix_ms());
+                s.dtmf_started(d, "rfc4733", Some(clock_hz), unix_ms());
             }
         }
         if ev.end {
@@ -460,6 +419,7 @@ impl WebrtcLeg {
                     s.base.media_stopped = true;
                 }
             }
+            LegCommand::SwitchSsrc => self.switch_ssrc(),
             LegCommand::Close => {}
         }
     }
@@ -471,32 +431,20 @@ impl WebrtcLeg {
         }));
     }
 
-    fn accept_answer(&mut self, answer: &str) -> Result<(), String> {
+    fn accept_answer(&mut self, answer: &str) -> Result<(), LabError> {
         let pending = self
             .pending
             .take()
-            .ok_or("no offer is waiting for an answer")?;
-        let mid = self.mid.map(|m| m.to_string()).ok_or("no media line")?;
-        let prepared = sdp::rename_mid(&sdp::prepare_remote(answer, false)?, OFFER_MID, &mid);
-        let answer = SdpAnswer::from_sdp_string(&prepared)
-            .map_err(|e| format!("invalid SDP answer: {e}"))?;
-        self.rtc
-            .sdp_api()
-            .accept_answer(pending, answer)
-            .map_err(|e| format!("cannot use the answer: {e}"))
+            .ok_or(LabError::Media("no offer is waiting for an answer"))?;
+        let mid = self.mid.ok_or(LabError::Media("no media line"))?;
+        negotiate::apply_answer(&mut self.rtc, pending, mid, answer).inspect_err(|why| {
+            tracing::warn!(leg = %self.leg, "failing the leg: {why}");
+        })
     }
 
     /// An ICE-restart offer from the client: answer it.
-    fn reinvite(&mut self, offer: &str) -> Result<String, String> {
-        let prepared = sdp::prepare_remote(offer, true)?;
-        let offer =
-            SdpOffer::from_sdp_string(&prepared).map_err(|e| format!("invalid SDP offer: {e}"))?;
-        let answer = self
-            .rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| format!("cannot answer the offer: {e}"))?;
-        self.shaper.shape(&answer.to_sdp_string(), None)
+    fn reinvite(&mut self, offer: &str) -> Result<String, LabError> {
+        negotiate::answer_offer(&mut self.rtc, &mut self.shaper, offer)
     }
 
     /// Every 20 ms: one frame of audio (and any due DTMF event) to the client.
@@ -588,43 +536,119 @@ impl WebrtcLeg {
             }
             _ => return,
         };
+        let rtp_now = self.out_samples;
         self.out_samples += frame.len() as u64;
         let now = std::time::Instant::now();
-        let event = match self.dtmf_queue.front() {
-            Some((digit, duration)) if Instant::now() >= self.next_dtmf_at => {
-                let event = audio::dtmf_event(*digit).map(|e| TelephoneEvent {
-                    event: e,
-                    end: true,
-                    volume: 10,
-                    duration: *duration,
-                });
-                self.next_dtmf_at = Instant::now() + *duration + Duration::from_millis(80);
-                self.dtmf_queue.pop_front();
-                event
-            }
-            _ => None,
-        };
-        let has_te = event.is_some()
-            && self
-                .rtc
-                .writer(mid)
-                .is_some_and(|w| w.payload_params().any(|p| p.spec().codec == Codec::Tele));
-        let Some(mut writer) = self.rtc.writer(mid) else {
-            return;
-        };
-        if let (true, Some(ev)) = (has_te, event) {
-            writer = writer.telephone_event(ev);
-        }
-        let len = payload.len();
-        match writer.write(pt, now, rtp_time, payload) {
-            Ok(()) => {
-                if let Ok(mut s) = self.stats.lock() {
-                    s.base.packets_out += 1;
-                    s.base.bytes_out += len as u64;
+        if self.tone.is_none() {
+            if let Some(&(digit, duration)) = self.dtmf_queue.front() {
+                if Instant::now() >= self.next_dtmf_at {
+                    self.dtmf_queue.pop_front();
+                    self.next_dtmf_at = Instant::now() + duration + Duration::from_millis(80);
+                    self.tone = self.telephone_event_pt().and_then(|(te_pt, clock)| {
+                        Some(SendingTone {
+                            event: audio::dtmf_event(digit)?,
+                            pt: te_pt,
+                            clock,
+                            // 8 kHz samples → the event's clock.
+                            rtp_time: rtp_now * u64::from(clock) / 8000,
+                            elapsed: Duration::ZERO,
+                            duration,
+                            marker: true,
+                        })
+                    });
                 }
             }
-            Err(e) => tracing::debug!(leg = %self.leg, "write failed: {e}"),
         }
+        // A tone goes out as RFC 4733 packets in place of the audio frame.
+        let (pt, rtp_time, payloads, marker) = match self.tone.as_mut() {
+            Some(tone) => {
+                tone.elapsed += Duration::from_millis(20);
+                let (payloads, marker) = tone.packets();
+                let pt = tone.pt;
+                let time = MediaTime::new(
+                    tone.rtp_time,
+                    Frequency::new(tone.clock).unwrap_or(Frequency::EIGHT_KHZ),
+                );
+                if tone.elapsed >= tone.duration {
+                    self.tone = None;
+                }
+                (pt, time, payloads, marker)
+            }
+            None => (pt, rtp_time, vec![payload], false),
+        };
+        for payload in payloads {
+            let Some(w) = self.rtc.writer(mid) else {
+                return;
+            };
+            let len = payload.len();
+            match w
+                .start_of_talkspurt(marker)
+                .write(pt, now, rtp_time, payload)
+            {
+                Ok(()) => {
+                    if let Ok(mut s) = self.stats.lock() {
+                        s.base.packets_out += 1;
+                        s.base.bytes_out += len as u64;
+                    }
+                }
+                Err(e) => tracing::debug!(leg = %self.leg, "write failed: {e}"),
+            }
+        }
+    }
+
+    /// The telephone-event the client accepted: at 8 kHz, as Twilio offers it for every codec.
+    fn telephone_event_pt(&mut self) -> Option<(Pt, u32)> {
+        let mid = self.mid?;
+        let writer = self.rtc.writer(mid)?;
+        writer
+            .payload_params()
+            .find(|p| p.spec().codec == Codec::Tele)
+            .map(|p| (p.pt(), p.spec().clock_rate.get()))
+    }
+
+    /// A new SSRC, sequence and RTP time base for what the leg sends (a re-bridge).
+    fn switch_ssrc(&mut self) {
+        let Some(mid) = self.mid else { return };
+        let ssrc: u32 = rand::random();
+        if self
+            .rtc
+            .direct_api()
+            .reset_stream_tx(mid, None, ssrc.into(), None)
+            .is_some()
+        {
+            self.out_samples = self
+                .out_samples
+                .wrapping_add(u64::from(rand::random::<u32>()));
+            tracing::info!(leg = %self.leg, ssrc, "switched the leg's RTP to a new SSRC");
+            if let Ok(mut s) = self.stats.lock() {
+                s.base.ssrc_switches += 1;
+            }
+        }
+    }
+}
+
+/// An RFC 4733 event the lab is sending, written here independently of the client's code.
+struct SendingTone {
+    event: u8,
+    pt: Pt,
+    clock: u32,
+    /// The event's start at its own clock: every packet of the event carries it.
+    rtp_time: u64,
+    elapsed: Duration,
+    duration: Duration,
+    marker: bool,
+}
+
+impl SendingTone {
+    /// This frame's packets (one update, or the end three times) and its marker bit.
+    fn packets(&mut self) -> (Vec<Vec<u8>>, bool) {
+        let end = self.elapsed >= self.duration;
+        let lasted = self.elapsed.min(self.duration);
+        let units = (lasted.as_millis() as u64 * u64::from(self.clock) / 1000).min(0xFFFF) as u16;
+        let [d0, d1] = units.to_be_bytes();
+        let packet = vec![self.event, if end { 0x80 | 10 } else { 10 }, d0, d1];
+        let marker = std::mem::take(&mut self.marker);
+        (vec![packet; if end { 3 } else { 1 }], marker)
     }
 }
 

@@ -9,7 +9,7 @@ use super::exec::Notice;
 use super::{InjectedError, MediaCommand, Now, Switch};
 use crate::control::types::{
     CallInfo, CloseSocketFault, ConnSelector, ConnectionInfo, MessageRecord, NextErrorFault,
-    SendMessage, SentMessage, StartCall, StartedCall,
+    RefuseListenFault, SendMessage, SentMessage, StartCall, StartedCall,
 };
 use crate::frames::server_frame;
 use crate::sid;
@@ -21,13 +21,22 @@ pub enum ControlRequest {
     Call(String),
     HangupCall(String),
     HangupLeg(String),
-    SendMessage { leg: String, message: SendMessage },
+    SendMessage {
+        leg: String,
+        message: SendMessage,
+    },
     Connections,
     CloseSocket(CloseSocketFault),
     StopHeartbeats(ConnSelector),
     ResumeHeartbeats(ConnSelector),
     NextError(NextErrorFault),
-    StopMedia { leg: String, seconds: f32 },
+    /// Refuse every `listen` (`Some`) or stop refusing (`None`).
+    RefuseListen(Option<RefuseListenFault>),
+    StopMedia {
+        leg: String,
+        seconds: f32,
+    },
+    SwitchSsrc(String),
     SetClockOffset(i64),
 }
 
@@ -77,7 +86,7 @@ impl Switch {
                     .max(1);
                 let sid = self
                     .start_inbound(&req.from, &req.to, &req.caller, timeout, req.params, now)
-                    .map_err(bad_request)?;
+                    .map_err(|e| bad_request(e.to_string()))?;
                 Ok(ControlReply::Started(StartedCall { call_sid: sid }))
             }
             ControlRequest::Calls => Ok(ControlReply::Calls(self.calls_info())),
@@ -129,7 +138,7 @@ impl Switch {
             }
             ControlRequest::NextError(fault) => {
                 let message = fault.message.clone().unwrap_or_else(|| {
-                    twilio_voice::error::lookup(fault.code)
+                    offhook_core::twilio_error::lookup(fault.code)
                         .map(|e| e.description.to_string())
                         .unwrap_or_else(|| "Injected error".into())
                 });
@@ -148,6 +157,21 @@ impl Switch {
                         )));
                     }
                 }
+                Ok(ControlReply::Done(1))
+            }
+            ControlRequest::RefuseListen(fault) => {
+                self.faults.refuse_listen = fault.map(|f| {
+                    let message = f.message.clone().unwrap_or_else(|| {
+                        f.code
+                            .and_then(offhook_core::twilio_error::lookup)
+                            .map(|e| e.description.to_string())
+                            .unwrap_or_else(|| "Injected error".into())
+                    });
+                    RefuseListenFault {
+                        message: Some(message),
+                        ..f
+                    }
+                });
                 Ok(ControlReply::Done(1))
             }
             ControlRequest::SetClockOffset(secs) => {
@@ -174,6 +198,14 @@ impl Switch {
                     leg,
                     duration: Duration::from_secs_f32(seconds),
                 });
+                Ok(ControlReply::Done(1))
+            }
+            ControlRequest::SwitchSsrc(leg) => {
+                let l = self.legs.get(&leg).ok_or_else(|| not_found("leg"))?;
+                if !l.has_media {
+                    return Err(bad_request("the leg has no media"));
+                }
+                self.media(MediaCommand::SwitchSsrc { leg });
                 Ok(ControlReply::Done(1))
             }
         }

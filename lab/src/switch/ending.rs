@@ -9,6 +9,7 @@ use super::calls::{Endpoint, Leg, LegState, Phase};
 use super::exec::Notice;
 use super::{MediaCommand, MediaEvent, Now, Switch};
 use crate::control::types::CallError;
+use crate::error::LabError;
 use crate::frames::{self, server_frame};
 
 impl Switch {
@@ -288,7 +289,7 @@ impl Switch {
         }
     }
 
-    pub(super) fn media_ready(&mut self, sid: &str, result: Result<String, String>, now: Now) {
+    pub(super) fn media_ready(&mut self, sid: &str, result: Result<String, LabError>, now: Now) {
         let Some(leg) = self.legs.get_mut(sid) else {
             return;
         };

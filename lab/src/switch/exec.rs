@@ -8,6 +8,7 @@ use super::calls::{Call, CallKind, Endpoint, LegState, Phase};
 use super::{MediaCommand, Now, Output, PlayItem, Switch, VirtualMedia, WebhookRequest};
 use crate::config::Behaviour;
 use crate::control::types::CallError;
+use crate::error::LabError;
 use crate::frames::server_frame;
 use crate::signature::twilio_signature;
 use crate::twiml::{self, Dial, DialTarget, Verb};
@@ -204,7 +205,7 @@ impl Switch {
         &mut self,
         call_sid: &str,
         seq: u64,
-        result: Result<String, String>,
+        result: Result<String, LabError>,
         now: Now,
     ) {
         let Some(call) = self.calls.get_mut(call_sid) else {

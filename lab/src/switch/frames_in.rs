@@ -164,6 +164,7 @@ impl Switch {
                     leg.signaling_dtmf.push(DtmfRecord {
                         digit,
                         source: "signaling".into(),
+                        clock_hz: None,
                         unix_ms: now.unix_ms,
                         duration_ms: None,
                     });

@@ -30,6 +30,7 @@ pub use exec::form_encode;
 
 use crate::config::{Behaviour, Credentials, LabConfig, VirtualNumber};
 use crate::control::types::MessageRecord;
+use crate::error::LabError;
 
 /// A signaling connection's id, given by the shell.
 pub type ConnId = u64;
@@ -61,6 +62,8 @@ pub enum Input {
     ConnOpened {
         conn: ConnId,
         peer: SocketAddr,
+        /// The upgrade request's `User-Agent`.
+        user_agent: Option<String>,
     },
     Frame {
         conn: ConnId,
@@ -73,7 +76,7 @@ pub enum Input {
     Webhook {
         call: String,
         seq: u64,
-        result: Result<String, String>,
+        result: Result<String, LabError>,
     },
     Media(MediaEvent),
 }
@@ -84,15 +87,15 @@ pub enum MediaEvent {
     /// A WebRTC leg exists: its local SDP (answer when created from an offer, else an offer).
     Ready {
         leg: String,
-        result: Result<String, String>,
+        result: Result<String, LabError>,
     },
     AnswerApplied {
         leg: String,
-        result: Result<(), String>,
+        result: Result<(), LabError>,
     },
     ReinviteAnswered {
         leg: String,
-        result: Result<String, String>,
+        result: Result<String, LabError>,
     },
     PlayDone {
         leg: String,
@@ -196,6 +199,11 @@ pub enum MediaCommand {
         leg: String,
         duration: Duration,
     },
+    /// The leg's outgoing RTP moves to a new SSRC, sequence and timestamp base, as when
+    /// Twilio re-bridges a call.
+    SwitchSsrc {
+        leg: String,
+    },
     Close {
         leg: String,
     },
@@ -213,6 +221,7 @@ pub struct SwitchConfig {
     pub edge: String,
     pub home: String,
     pub gateway: String,
+    pub connected_form: crate::config::ConnectedForm,
 }
 
 impl From<&LabConfig> for SwitchConfig {
@@ -227,6 +236,7 @@ impl From<&LabConfig> for SwitchConfig {
             edge: c.edge.clone(),
             home: c.home.clone(),
             gateway: c.gateway.clone(),
+            connected_form: c.connected_form,
         }
     }
 }
@@ -243,6 +253,8 @@ pub struct InjectedError {
 #[derive(Debug, Default)]
 struct Faults {
     next_listen: Option<InjectedError>,
+    /// Every `listen` refused until cleared.
+    refuse_listen: Option<crate::control::types::RefuseListenFault>,
     next_invite: Option<InjectedError>,
 }
 
@@ -288,7 +300,11 @@ impl Switch {
     /// Feeds one input.
     pub fn handle(&mut self, input: Input, now: Now) {
         match input {
-            Input::ConnOpened { conn, peer } => self.conn_opened(conn, peer, now),
+            Input::ConnOpened {
+                conn,
+                peer,
+                user_agent,
+            } => self.conn_opened(conn, peer, user_agent, now),
             Input::Frame { conn, text } => self.frame(conn, &text, now),
             Input::ConnClosed { conn } => self.conn_closed(conn, now),
             Input::Webhook { call, seq, result } => self.webhook_done(&call, seq, result, now),

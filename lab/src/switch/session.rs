@@ -4,10 +4,11 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use offhook_core::token::{self, Claims};
 use serde_json::{Value, json};
-use twilio_voice::token::{self, Claims};
 
 use super::{ConnId, Now, Output, Switch};
+use crate::config::ConnectedForm;
 use crate::control::types::{ConnectionInfo, FrameRecord};
 use crate::frames::{self, ClientMessage, FrameError};
 
@@ -53,6 +54,10 @@ pub(super) struct Conn {
     pub heartbeats_stopped: bool,
     pub opened_unix_ms: u64,
     pub closed_unix_ms: Option<u64>,
+    /// The upgrade request's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// `browserinfo` of the last `listen`.
+    pub browserinfo: Option<Value>,
     /// Monotonic time the token expires, to warn the client once.
     pub expires_at: Option<Instant>,
     pub frames: VecDeque<FrameRecord>,
@@ -114,6 +119,8 @@ impl Conn {
             heartbeats_stopped: self.heartbeats_stopped,
             opened_unix_ms: self.opened_unix_ms,
             closed_unix_ms: self.closed_unix_ms,
+            user_agent: self.user_agent.clone(),
+            browserinfo: self.browserinfo.clone(),
             frames: self.frames.iter().cloned().collect(),
         }
     }
@@ -140,7 +147,13 @@ fn valid_client_name(name: &str) -> bool {
 }
 
 impl Switch {
-    pub(super) fn conn_opened(&mut self, conn: ConnId, peer: SocketAddr, now: Now) {
+    pub(super) fn conn_opened(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        user_agent: Option<String>,
+        now: Now,
+    ) {
         let c = Conn {
             id: conn,
             peer,
@@ -151,6 +164,8 @@ impl Switch {
             heartbeats_stopped: false,
             opened_unix_ms: now.unix_ms,
             closed_unix_ms: None,
+            user_agent,
+            browserinfo: None,
             expires_at: None,
             frames: VecDeque::new(),
         };
@@ -216,8 +231,13 @@ impl Switch {
             Ok(ClientMessage::Listen {
                 token,
                 reconnect_timeout_secs,
-                ..
-            }) => self.listen(conn, &token, reconnect_timeout_secs, now),
+                browserinfo,
+            }) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.browserinfo = browserinfo;
+                }
+                self.listen(conn, &token, reconnect_timeout_secs, now)
+            }
             Ok(ClientMessage::Register { audio }) => self.register(conn, audio, now),
             Ok(message) => self.call_frame(conn, message, now),
             Err(e) => self.refuse_frame(conn, e, now),
@@ -248,6 +268,14 @@ impl Switch {
             if injected.close {
                 self.close_conn(conn, true, now);
             }
+            return;
+        }
+        if let Some(refusal) = self.faults.refuse_listen.clone() {
+            if let Some(code) = refusal.code {
+                let message = refusal.message.as_deref().unwrap_or("Injected error");
+                self.send(conn, frames::error_frame(code, message, None, None), now);
+            }
+            self.close_conn(conn, refusal.close_frame, now);
             return;
         }
         let creds = &self.cfg.credentials;
@@ -290,13 +318,19 @@ impl Switch {
         });
         c.reconnect_timeout = Duration::from_secs(reconnect_timeout_secs);
         c.expires_at = Some(now.at + Duration::from_secs(ttl));
-        let payload = json!({
-            "region": self.cfg.region,
-            "gateway": self.cfg.gateway,
-            "edge": self.cfg.edge,
-            "home": self.cfg.home,
-            "token": { "identity": identity, "ttl": ttl },
-        });
+        let payload = match self.cfg.connected_form {
+            ConnectedForm::Full => json!({
+                "region": self.cfg.region,
+                "gateway": self.cfg.gateway,
+                "edge": self.cfg.edge,
+                "home": self.cfg.home,
+                "token": { "identity": identity, "ttl": ttl },
+            }),
+            // The seed capture's `connected`: where, and nothing about the token.
+            ConnectedForm::Seed => {
+                frames::seed_connected_payload(&self.cfg.region, &self.cfg.gateway)
+            }
+        };
         self.send(conn, frames::server_frame("connected", payload), now);
     }
 

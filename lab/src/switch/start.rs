@@ -6,6 +6,7 @@ use super::calls::{Call, CallKind, ClientEndpoint, Endpoint, Leg, LegState, Phas
 use super::exec::{builtin_dial, virtual_media};
 use super::{MediaCommand, Now, Switch};
 use crate::config::Behaviour;
+use crate::error::LabError;
 use crate::sid;
 use crate::twiml::{self, DialTarget, Verb};
 
@@ -184,23 +185,25 @@ impl Switch {
         timeout_secs: u32,
         custom: Vec<(String, String)>,
         now: Now,
-    ) -> Result<String, String> {
+    ) -> Result<String, LabError> {
         let creds = self.cfg.credentials.clone();
         let media = virtual_media(caller)
             .filter(|_| !matches!(caller, Behaviour::SlowAnswer { .. }))
-            .ok_or("caller must be echo, tone, silence or dtmf_recorder")?;
+            .ok_or_else(|| {
+                LabError::Control("caller must be echo, tone, silence or dtmf_recorder".into())
+            })?;
         let kind = if to == creds.phone_number {
             CallKind::InboundNumber
         } else if let Some(identity) = to.strip_prefix("client:") {
             if identity.is_empty() {
-                return Err("client: needs an identity".into());
+                return Err(LabError::Control("client: needs an identity".into()));
             }
             CallKind::InboundClient
         } else {
-            return Err(format!(
+            return Err(LabError::Control(format!(
                 "to must be the lab's phone number {} or client:<identity>",
                 creds.phone_number
-            ));
+            )));
         };
         let call_sid = sid::call_sid();
         let mut params: Vec<(String, String)> = vec![

@@ -115,6 +115,7 @@ impl Harness {
         self.input(Input::ConnOpened {
             conn,
             peer: "127.0.0.1:1".parse().unwrap(),
+            user_agent: None,
         });
         let token = self.creds.token(identity, 600);
         self.frame(
@@ -149,12 +150,12 @@ impl Harness {
         );
     }
 
-    fn reply_webhook(&mut self, body: Result<&str, &str>) -> WebhookRequest {
+    fn reply_webhook(&mut self, body: Result<&str, LabError>) -> WebhookRequest {
         let (call, seq, request) = self.webhooks.remove(0);
         self.input(Input::Webhook {
             call,
             seq,
-            result: body.map(str::to_string).map_err(str::to_string),
+            result: body.map(str::to_string),
         });
         request
     }
@@ -186,6 +187,7 @@ fn heartbeats_follow_the_interval_and_expiry_is_announced() {
     h.input(Input::ConnOpened {
         conn: 1,
         peer: "127.0.0.1:1".parse().unwrap(),
+        user_agent: None,
     });
     let token = h.creds.token("a", 60);
     h.frame(1, "listen", json!({ "token": token }));
@@ -292,7 +294,10 @@ fn bad_twiml_and_unreachable_urls_fail_like_twilio() {
     for (reply, code) in [
         (Ok("<Response><Say>x</Response>"), 12100),
         (Ok("<Response><Dance/></Response>"), 12200),
-        (Err("connection refused"), 11200),
+        (
+            Err(LabError::Io(std::io::ErrorKind::ConnectionRefused.into())),
+            11200,
+        ),
     ] {
         let mut h = Harness::new(Some("http://app.example/voice"), None);
         h.online(1, "alice", 0);

@@ -133,3 +133,26 @@ impl Ws {
         let _ = self.ws.close(None).await;
     }
 }
+
+/// The lab's side of a leg agreed on Twilio's crypto: DTLS 1.2, ECDSA P-256 certificates both
+/// sides, SRTP `AES128_CM_HMAC_SHA1_80`, whatever else the peer offered. `role` is the lab's.
+pub fn assert_twilio_crypto(dtls: Option<&offhook_lab::control::types::DtlsStats>, role: &str) {
+    let dtls = dtls.expect("the leg reports its DTLS");
+    assert_eq!(dtls.state, "connected", "{dtls:?}");
+    assert_eq!(dtls.role.as_deref(), Some(role), "{dtls:?}");
+    assert_eq!(dtls.version.as_deref(), Some("DTLS 1.2"), "{dtls:?}");
+    assert_eq!(
+        dtls.srtp_profile.as_deref(),
+        Some("SRTP_AES128_CM_SHA1_80"),
+        "{dtls:?}"
+    );
+    assert_eq!(dtls.local_cert.as_deref(), Some("ECDSA P-256"), "{dtls:?}");
+    assert_eq!(dtls.peer_cert.as_deref(), Some("ECDSA P-256"), "{dtls:?}");
+    assert!(
+        dtls.cipher
+            .as_deref()
+            .is_some_and(|c| c.starts_with("ECDHE-ECDSA-")),
+        "{dtls:?}"
+    );
+    assert_eq!(dtls.error, None);
+}

@@ -37,7 +37,9 @@ pub struct Phone {
 }
 
 fn config() -> RtcConfig {
-    let mut c = RtcConfig::new().clear_codecs();
+    let mut c = RtcConfig::new()
+        .set_crypto_provider(offhook_rtc_crypto::provider())
+        .clear_codecs();
     let codecs = c.codec_config();
     codecs.add_config(
         0.into(),
@@ -95,12 +97,25 @@ impl Phone {
         )
     }
 
-    /// An answering phone (for an incoming call) made from the lab's offer.
+    /// An answering phone (for an incoming call) made from the lab's offer. It takes the DTLS
+    /// client role (`a=setup:active`) as Chrome and our client do, so the lab is the server.
     pub async fn answer(offer: &str, tone_hz: f32) -> Result<Phone, String> {
+        Self::answer_as(offer, tone_hz, true).await
+    }
+
+    /// A phone that answers `passive` (str0m's own choice), which Twilio refuses.
+    pub async fn answer_passive(offer: &str, tone_hz: f32) -> Result<Phone, String> {
+        Self::answer_as(offer, tone_hz, false).await
+    }
+
+    async fn answer_as(offer: &str, tone_hz: f32, active: bool) -> Result<Phone, String> {
         let (socket, local) = bind().await;
         let mut rtc = config().build(Instant::now());
         rtc.add_local_candidate(Candidate::host(local, "udp").unwrap());
-        let offer = SdpOffer::from_sdp_string(&normalise(offer)).map_err(|e| e.to_string())?;
+        // As an offer, `prepare_remote` turns `actpass` into `passive`: str0m then answers active.
+        let offer =
+            offhook_lab::media::sdp::prepare_remote(offer, active).map_err(|e| e.to_string())?;
+        let offer = SdpOffer::from_sdp_string(&offer).map_err(|e| e.to_string())?;
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)

@@ -96,8 +96,17 @@ async fn verified_params(
             ));
         }
     }
-    let body = match read_body(body, super::WEBHOOK_BODY_LIMIT).await {
+    let body = match read_body(
+        body,
+        super::WEBHOOK_BODY_LIMIT,
+        state.config.limits.body_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
+        Err(BodyError::TimedOut) => {
+            return Err(refuse(StatusCode::REQUEST_TIMEOUT, "body too slow"));
+        }
         Err(BodyError::TooLarge) => {
             return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
         }
@@ -107,9 +116,19 @@ async fn verified_params(
     };
     let params = parse_form(&body).map_err(|reason| refuse(StatusCode::BAD_REQUEST, reason))?;
     let auth_token = state.config.auth_token.expose();
-    let valid = candidate_urls(state, original, &parts.uri, &parts.headers)
-        .iter()
-        .any(|url| signature::is_valid(auth_token, &signature, url, &params));
+    let from_trusted_proxy = state
+        .config
+        .trust_proxy
+        .trusts_peer(super::peer(&parts.extensions));
+    let valid = candidate_urls(
+        state,
+        original,
+        &parts.uri,
+        &parts.headers,
+        from_trusted_proxy,
+    )
+    .iter()
+    .any(|url| signature::is_valid(auth_token, &signature, url, &params));
     if !valid {
         return Err(refuse(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
     }
@@ -118,13 +137,16 @@ async fn verified_params(
 
 /// The URLs Twilio may have requested: the configured public URL plus the path within
 /// this router (the public URL carries any prefix), or -- when none is configured -- this
-/// host and the full path, with the forwarded scheme (behind a trusted proxy) or either
-/// scheme. Trying more than one is safe: each must still match the HMAC.
-fn candidate_urls(
+/// host and the full path, with the forwarded scheme (from a trusted proxy) or either
+/// scheme. Trying more than one is safe: each must still match the HMAC. Public only for the
+/// fuzz targets.
+#[doc(hidden)]
+pub fn candidate_urls(
     state: &AppState,
     original: &Uri,
     relative: &Uri,
     headers: &HeaderMap,
+    from_trusted_proxy: bool,
 ) -> Vec<String> {
     let path_of = |uri: &Uri| {
         uri.path_and_query()
@@ -137,9 +159,7 @@ fn candidate_urls(
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return Vec::new();
     };
-    let forwarded_proto = state
-        .config
-        .trust_proxy
+    let forwarded_proto = from_trusted_proxy
         .then(|| {
             headers
                 .get("x-forwarded-proto")

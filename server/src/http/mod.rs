@@ -3,13 +3,17 @@
 //!
 //! - [`token`] — `POST /api/token/generate`.
 //! - [`hooks`] — `POST /hooks/voice` and `POST /hooks/call/connect`.
+//!
+//! Connections, header reads and the connection cap are the accept loop's
+//! ([`crate::server`]); request deadlines, body deadlines and per-route concurrency are
+//! here.
 
 pub mod hooks;
 pub mod token;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -19,6 +23,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -29,23 +35,27 @@ use crate::throttle::{Policy, Throttle};
 pub const TOKEN_BODY_LIMIT: usize = 4 * 1024;
 /// Largest webhook body; Twilio's are around 1 KiB.
 pub const WEBHOOK_BODY_LIMIT: usize = 64 * 1024;
-/// Requests handled at once; more wait.
-pub const MAX_CONCURRENT_REQUESTS: usize = 256;
 /// Argon2 verifications at once (each takes ~19 MiB and a core for tens of ms).
 pub const MAX_CONCURRENT_HASHES: usize = 2;
+/// Verifications at once for keys that are locked: their guesses queue here, one at a
+/// time, and never take the slots the other handsets log in with.
+pub const MAX_CONCURRENT_LOCKED_HASHES: usize = 1;
 
 /// Everything the routes share.
 pub struct AppState {
     pub config: Config,
     pub handsets: Handsets,
     pub(crate) clock: Arc<dyn Clock>,
-    limits: Mutex<Limits>,
-    pub(crate) hash_slots: Semaphore,
-}
-
-pub(crate) struct Limits {
-    pub(crate) per_client: Throttle<IpAddr>,
-    pub(crate) per_device: Throttle<String>,
+    throttle: Mutex<Throttle<token::LoginKey>>,
+    pub(crate) hash_slots: Arc<Semaphore>,
+    pub(crate) locked_hash_slots: Arc<Semaphore>,
+    pub(crate) hashing: token::HashGauge,
+    /// The token endpoint's and the webhooks' concurrency limits (shared with the router's
+    /// limit layers, so `/health` can say how busy each is).
+    token_requests: Arc<Semaphore>,
+    webhook_requests: Arc<Semaphore>,
+    /// The database (`None` in tests that do not need one).
+    pub store: Option<crate::store::Store>,
 }
 
 impl AppState {
@@ -55,50 +65,118 @@ impl AppState {
 
     /// With a clock of the caller's (tests move time by hand).
     pub fn with_clock(config: Config, handsets: Handsets, clock: Arc<dyn Clock>) -> Arc<AppState> {
+        AppState::build(config, handsets, clock, None)
+    }
+
+    /// With the database the daemon opened.
+    pub fn with_store(
+        config: Config,
+        handsets: Handsets,
+        store: crate::store::Store,
+    ) -> Arc<AppState> {
+        AppState::build(config, handsets, Arc::new(SystemClock), Some(store))
+    }
+
+    fn build(
+        config: Config,
+        handsets: Handsets,
+        clock: Arc<dyn Clock>,
+        store: Option<crate::store::Store>,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
-            config,
+            store,
             handsets,
             clock,
-            limits: Mutex::new(Limits {
-                per_client: Throttle::new(Policy::PER_CLIENT),
-                per_device: Throttle::new(Policy::PER_DEVICE),
-            }),
-            hash_slots: Semaphore::new(MAX_CONCURRENT_HASHES),
+            throttle: Mutex::new(Throttle::new(Policy::LOGIN)),
+            hash_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
+            locked_hash_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_LOCKED_HASHES)),
+            hashing: token::HashGauge::default(),
+            token_requests: Arc::new(Semaphore::new(config.limits.max_token_requests)),
+            webhook_requests: Arc::new(Semaphore::new(config.limits.max_webhook_requests)),
+            config,
         })
     }
 
-    pub(crate) fn limits(&self) -> MutexGuard<'_, Limits> {
+    pub(crate) fn throttle(&self) -> MutexGuard<'_, Throttle<token::LoginKey>> {
         // The throttle holds no invariant a panic elsewhere could break.
-        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn now(&self) -> Instant {
         self.clock.now()
     }
+
+    /// Token requests being handled now (not counting those waiting for a slot).
+    pub fn token_requests_in_flight(&self) -> usize {
+        busy(&self.token_requests, self.config.limits.max_token_requests)
+    }
+
+    /// Webhook requests being handled now.
+    pub fn webhook_requests_in_flight(&self) -> usize {
+        busy(
+            &self.webhook_requests,
+            self.config.limits.max_webhook_requests,
+        )
+    }
+}
+
+fn busy(slots: &Semaphore, max: usize) -> usize {
+    max.saturating_sub(slots.available_permits())
 }
 
 /// The whole server as a router (the binary serves it; tests call it directly).
+///
+/// The token endpoint and the webhooks each have their own concurrency limit, so that a
+/// flood of one cannot starve the other; every request has a deadline (408).
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/health", get(health))
+    let limits = state.config.limits;
+    let token_routes = Router::new()
         .route("/api/token/generate", post(token::generate))
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
+            &state.token_requests,
+        )));
+    let hook_routes = Router::new()
         .route("/hooks/voice", post(hooks::voice))
         .route("/hooks/call/connect", post(hooks::call_connect))
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
+            &state.webhook_requests,
+        )));
+    Router::new()
+        .route("/health", get(health))
+        .merge(token_routes)
+        .merge(hook_routes)
         .fallback(not_found)
-        .layer(middleware::from_fn(log_request))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            MAX_CONCURRENT_REQUESTS,
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
         ))
+        .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
+    // The database's health is reported, but a broken database does not make the server
+    // unhealthy: webhooks still ring the handsets without it.
+    let database = match &state.store {
+        None => serde_json::json!(null),
+        Some(store) => match store.check().await {
+            Ok(()) => serde_json::json!({ "url": store.url(), "ok": true }),
+            Err(e) => {
+                serde_json::json!({ "url": store.url(), "ok": false, "error": e.to_string() })
+            }
+        },
+    };
     json(
         StatusCode::OK,
         serde_json::json!({
             "status": "ok",
+            "database": database,
             "version": env!("CARGO_PKG_VERSION"),
             "handsets": state.handsets.len(),
+            "in_flight": {
+                "token": state.token_requests_in_flight(),
+                "webhooks": state.webhook_requests_in_flight(),
+            },
         }),
     )
 }
@@ -144,26 +222,15 @@ pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Respo
     )
 }
 
-/// The address a request came from: the peer, or with `OFFHOOK_TRUST_PROXY` the last
-/// address the proxy appended to `X-Forwarded-For`.
-pub(crate) fn client_ip(
+/// The address a request came from: the peer, or behind a trusted proxy the client that
+/// `X-Forwarded-For` names (see [`crate::forwarded`]). Public only for the fuzz targets.
+#[doc(hidden)]
+pub fn client_ip(
     state: &AppState,
     request_peer: Option<SocketAddr>,
     headers: &HeaderMap,
 ) -> IpAddr {
-    if state.config.trust_proxy {
-        let forwarded = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .next_back();
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    request_peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip())
+    state.config.trust_proxy.client_ip(request_peer, headers)
 }
 
 pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
@@ -174,17 +241,29 @@ pub(crate) fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
 pub(crate) enum BodyError {
     TooLarge,
     Unreadable,
+    /// Not all there by the body deadline (a slow client holding a request open).
+    TimedOut,
 }
 
-/// Reads a whole body, refusing it as soon as it (or its Content-Length) passes `limit`.
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if e.into_inner().is::<http_body_util::LengthLimitError>() {
-            BodyError::TooLarge
-        } else {
-            BodyError::Unreadable
+/// Reads a whole body, refusing it as soon as it (or its Content-Length) passes `limit`,
+/// or when it is not complete within `deadline`.
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
+    let read = axum::body::to_bytes(body, limit);
+    match tokio::time::timeout(deadline, read).await {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => {
+            if e.into_inner().is::<http_body_util::LengthLimitError>() {
+                Err(BodyError::TooLarge)
+            } else {
+                Err(BodyError::Unreadable)
+            }
         }
-    })
+    }
 }
 
 /// The media type of a `Content-Type` header, lower-cased, and whether any `charset`

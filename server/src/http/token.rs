@@ -1,11 +1,22 @@
 //! `POST /api/token/generate`: a handset logs in with HTTP Basic (device id and secret)
 //! and gets a Voice Access Token for its identity.
 //!
-//! Refusals never say which part was wrong. Failures are counted per client address and
-//! per device; past a few, the key is locked for a doubling time (429 with Retry-After)
-//! before any secret is checked again.
+//! Refusals never say which part was wrong, nor whether the device id exists: known and
+//! unknown ids cost one Argon2 verification each (unknown ones against a dummy hash) and
+//! get the same answers. Failures are counted per (client address block, device id), so
+//! an office behind one NAT guessing at one device does not touch another. Past a few
+//! failures the key is locked for a doubling time; a locked key's wrong guesses get 429
+//! with `Retry-After` and queue for a verification slot of their own, but a right secret
+//! always gets its token, locked or not: a lock slows guessers and never keeps the real
+//! handset out.
+//!
+//! A verification runs to its end even when the client goes away: the concurrency slot
+//! moves into the blocking task with it, and the failure is recorded before hashing and
+//! cleared by the task itself on success.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,14 +25,75 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use offhook_core::token::{AccessToken, VoiceGrant};
 use serde::Deserialize;
-use twilio_voice::token::{AccessToken, VoiceGrant};
 
 use super::{AppState, BodyError, client_ip, json, json_error, media_type, peer, read_body};
+use crate::forwarded::throttle_group;
+use crate::handsets::MAX_ID_LEN;
 
 /// A wall clock before this (2025-01-01) is unset, not skewed: a Pi without a real-time
 /// clock boots in 1970 until NTP answers, and tokens minted then expired long ago.
 pub const EARLIEST_PLAUSIBLE_UNIX_TIME: u64 = 1_735_689_600;
+
+/// What login failures are counted by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct LoginKey {
+    /// The client's address block ([`throttle_group`]).
+    client: IpAddr,
+    /// The id as sent; one too long to be any handset's is counted under one name, so that
+    /// long ids cannot swell the table.
+    device: String,
+}
+
+impl LoginKey {
+    pub(crate) fn new(client: IpAddr, device_id: &str) -> LoginKey {
+        let device = if device_id.len() <= MAX_ID_LEN {
+            device_id.to_string()
+        } else {
+            String::from("(too long)")
+        };
+        LoginKey {
+            client: throttle_group(client),
+            device,
+        }
+    }
+}
+
+/// Argon2 verifications running now, the most seen at once, and how many have ended.
+#[derive(Debug, Default)]
+pub(crate) struct HashGauge {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    finished: AtomicUsize,
+}
+
+impl HashGauge {
+    fn start(&self) -> Hashing<'_> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Hashing(self)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> (usize, usize, usize) {
+        (
+            self.running.load(Ordering::SeqCst),
+            self.peak.load(Ordering::SeqCst),
+            self.finished.load(Ordering::SeqCst),
+        )
+    }
+}
+
+/// One verification on the [`HashGauge`], until dropped.
+struct Hashing<'a>(&'a HashGauge);
+
+impl Drop for Hashing<'_> {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::SeqCst);
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// The optional JSON body.
 #[derive(Debug, Default, Deserialize)]
@@ -35,34 +107,14 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
     let (parts, body) = request.into_parts();
     let ip = client_ip(&state, peer(&parts.extensions), &parts.headers);
     let credentials = basic_credentials(&parts.headers);
-    // Only ids of real handsets get a per-device counter: unknown ids would let anyone
-    // grow the table.
-    let device = credentials
-        .as_ref()
-        .and_then(|(id, _)| state.handsets.by_id(id))
-        .map(|h| h.id.clone());
 
+    let body = match read_body(
+        body,
+        super::TOKEN_BODY_LIMIT,
+        state.config.limits.body_timeout,
+    )
+    .await
     {
-        let limits = state.limits();
-        let now = state.now();
-        let locked = limits
-            .per_client
-            .check(&ip, now)
-            .err()
-            .into_iter()
-            .chain(
-                device
-                    .as_ref()
-                    .and_then(|d| limits.per_device.check(d, now).err()),
-            )
-            .max();
-        if let Some(wait) = locked {
-            tracing::warn!(%ip, device = device.as_deref().unwrap_or("-"), "token request refused: too many failures");
-            return too_many(wait);
-        }
-    }
-
-    let body = match read_body(body, super::TOKEN_BODY_LIMIT).await {
         Ok(bytes) => bytes,
         Err(BodyError::TooLarge) => {
             return json_error(
@@ -78,30 +130,29 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
                 "The request body could not be read.",
             );
         }
+        Err(BodyError::TimedOut) => {
+            return json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body did not arrive in time.",
+            );
+        }
     };
 
-    let identity = match credentials {
-        Some((id, secret)) => authenticate(&state, id, secret).await,
-        None => None,
-    };
-    let Some(identity) = identity else {
-        let mut limits = state.limits();
-        let now = state.now();
-        limits.per_client.record_failure(&ip, now);
-        if let Some(d) = &device {
-            limits.per_device.record_failure(d, now);
-        }
-        drop(limits);
-        tracing::warn!(%ip, device = device.as_deref().unwrap_or("-"), "token request refused: bad credentials");
+    // Without an id and secret there is nothing to check, nothing to guess and nothing
+    // to count.
+    let Some((id, secret)) = credentials else {
         return unauthorized();
     };
-    {
-        let mut limits = state.limits();
-        limits.per_client.record_success(&ip);
-        if let Some(d) = &device {
-            limits.per_device.record_success(d);
-        }
-    }
+    let key = LoginKey::new(ip, &id);
+    let Some(identity) = verify(&state, key.clone(), id, secret).await else {
+        let locked = state.throttle().check(&key, state.now()).err();
+        tracing::warn!(%ip, locked = locked.is_some(), "token request refused: bad credentials");
+        return match locked {
+            Some(wait) => too_many(wait),
+            None => unauthorized(),
+        };
+    };
 
     let request = match token_request(&parts.headers, &body) {
         Ok(r) => r,
@@ -160,8 +211,10 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
     }
 }
 
-/// `Authorization: Basic base64(id:secret)`, or `None` if absent or malformed.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+/// `Authorization: Basic base64(id:secret)`, or `None` if absent or malformed. Public only
+/// for the fuzz targets.
+#[doc(hidden)]
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, encoded) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -173,15 +226,39 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
-/// Runs the Argon2 check off the async threads, at most a few at a time.
-async fn authenticate(state: &Arc<AppState>, id: String, secret: String) -> Option<String> {
-    let _slot = state.hash_slots.acquire().await.ok()?;
+/// Runs the Argon2 check off the async threads, at most a few at a time (a locked key's in
+/// a slot of its own), and settles the key's failure count when the hash ends, whether or
+/// not anyone still waits for the answer.
+async fn verify(
+    state: &Arc<AppState>,
+    key: LoginKey,
+    id: String,
+    secret: String,
+) -> Option<String> {
+    let locked = state.throttle().check(&key, state.now()).is_err();
+    let slots = if locked {
+        &state.locked_hash_slots
+    } else {
+        &state.hash_slots
+    };
+    // Owned: the slot is freed when the hash ends, not when this future is dropped.
+    let slot = Arc::clone(slots).acquire_owned().await.ok()?;
+    // Counted before hashing: a client that hangs up mid-hash has still made a guess.
+    state.throttle().record_failure(&key, state.now());
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
-        state
-            .handsets
-            .authenticate(&id, &secret)
-            .map(|h| h.identity.clone())
+        let _slot = slot;
+        let identity = {
+            let _hashing = state.hashing.start();
+            state
+                .handsets
+                .authenticate(&id, &secret)
+                .map(|h| h.identity.clone())
+        };
+        if identity.is_some() {
+            state.throttle().record_success(&key);
+        }
+        identity
     })
     .await
     .ok()
@@ -242,4 +319,161 @@ fn too_many(wait: Duration) -> Response {
         response.headers_mut().insert(header::RETRY_AFTER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::handsets::{Handset, Handsets};
+    use crate::http::{MAX_CONCURRENT_HASHES, app};
+
+    /// A server whose one handset has a full-cost hash (tens of ms: long enough to hang up
+    /// in the middle of it).
+    fn state() -> Arc<AppState> {
+        let settings = crate::config::tests::valid_settings();
+        let config = Config::from_settings(|n| settings.get(n).cloned()).unwrap();
+        let desk = Handset::with_secret("desk", "desk", "101", "Desk", "right").unwrap();
+        AppState::new(config, Handsets::new(vec![desk]).unwrap())
+    }
+
+    fn login(id: &str, secret: &str) -> axum::http::Request<Body> {
+        let credentials = STANDARD.encode(format!("{id}:{secret}"));
+        axum::http::Request::post("/api/token/generate")
+            .header("authorization", format!("Basic {credentials}"))
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    async fn until(what: &str, condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn key(id: &str) -> LoginKey {
+        LoginKey::new(IpAddr::from([0, 0, 0, 0]), id)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clients_hanging_up_mid_hash_neither_pile_up_hashes_nor_escape_the_count() {
+        let state = state();
+        let router = app(Arc::clone(&state));
+        let mut ids = Vec::new();
+        for wave in 0..4 {
+            let requests: Vec<_> = (0..6)
+                .map(|i| {
+                    let id = format!("guess-{wave}-{i}");
+                    ids.push(id.clone());
+                    tokio::spawn(router.clone().oneshot(login(&id, "wrong")))
+                })
+                .collect();
+            until("this wave's hashes have started", || {
+                let (running, _, finished) = state.hashing.snapshot();
+                running + finished >= (wave + 1) * MAX_CONCURRENT_HASHES
+            })
+            .await;
+            // Every client hangs up while its hash runs or waits.
+            for request in requests {
+                request.abort();
+            }
+        }
+        until("every hash has ended and freed its slot", || {
+            state.hash_slots.available_permits() == MAX_CONCURRENT_HASHES
+        })
+        .await;
+        let (running, peak, finished) = state.hashing.snapshot();
+        assert_eq!(running, 0);
+        assert!(
+            peak <= MAX_CONCURRENT_HASHES,
+            "{peak} hashes ran at once, above the limit of {MAX_CONCURRENT_HASHES}"
+        );
+        assert!(finished >= 4 * MAX_CONCURRENT_HASHES, "{finished}");
+        let throttle = state.throttle();
+        let counted: u32 = ids.iter().map(|id| throttle.failures(&key(id))).sum();
+        assert_eq!(
+            usize::try_from(counted).unwrap(),
+            finished,
+            "every guess that was hashed is counted"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_ids_cost_one_verification_like_known_ones() {
+        let state = state();
+        let router = app(Arc::clone(&state));
+        for (id, secret) in [("desk", "wrong"), ("nobody", "wrong"), ("desk", "right")] {
+            let before = state.hashing.snapshot().2;
+            let status = router
+                .clone()
+                .oneshot(login(id, secret))
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(
+                state.hashing.snapshot().2,
+                before + 1,
+                "{id}/{secret}: {status}"
+            );
+        }
+        // A right secret cleared its key; the wrong guesses stay counted.
+        let throttle = state.throttle();
+        assert_eq!(throttle.failures(&key("desk")), 0);
+        assert_eq!(throttle.failures(&key("nobody")), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_locked_keys_guesses_queue_apart_from_other_logins() {
+        let state = state();
+        let router = app(Arc::clone(&state));
+        for _ in 0..6 {
+            router
+                .clone()
+                .oneshot(login("desk", "wrong"))
+                .await
+                .unwrap();
+        }
+        assert!(state.throttle().check(&key("desk"), state.now()).is_err());
+        // With the locked keys' slot taken, the locked key waits for it…
+        let taken = Arc::clone(&state.locked_hash_slots)
+            .acquire_many_owned(crate::http::MAX_CONCURRENT_LOCKED_HASHES as u32)
+            .await
+            .unwrap();
+        let queued = tokio::spawn(router.clone().oneshot(login("desk", "right")));
+        // …while other keys' logins do not queue behind it.
+        let other = router.clone().oneshot(login("nobody", "x")).await.unwrap();
+        assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+        assert!(!queued.is_finished());
+        drop(taken);
+        let status = queued.await.unwrap().unwrap().status();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "locked, but the right secret passes"
+        );
+    }
+
+    #[test]
+    fn login_keys_group_addresses_and_cap_ids() {
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            LoginKey::new(v6("2001:db8:0:1::1"), "desk"),
+            LoginKey::new(v6("2001:db8:0:1:ffff::2"), "desk")
+        );
+        assert_ne!(
+            LoginKey::new(v6("192.0.2.1"), "desk"),
+            LoginKey::new(v6("192.0.2.1"), "kitchen")
+        );
+        assert_eq!(
+            LoginKey::new(v6("192.0.2.1"), &"x".repeat(65)),
+            LoginKey::new(v6("::ffff:192.0.2.1"), &"y".repeat(1000))
+        );
+    }
 }

@@ -125,7 +125,29 @@ impl Reply {
     }
 }
 
+/// The peer `send` gives a request that names none: a proxy or tunnel on this machine,
+/// as the README sets the server up.
+pub const LOOPBACK_PEER: &str = "127.0.0.1:40000";
+
+/// `request` as if it came over a connection from `peer`.
+pub fn from_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
+    let addr: std::net::SocketAddr = peer.parse().expect("a socket address");
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    request
+}
+
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
+    let request = if request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some()
+    {
+        request
+    } else {
+        from_peer(request, LOOPBACK_PEER)
+    };
     let response = app
         .clone()
         .oneshot(request)

@@ -63,11 +63,12 @@ function silentWav() {
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>offhook-lab SDK page</title>
 <script src="https://lab.test/twilio.min.js"></script></head><body>lab</body></html>`;
 
-// Runs in the page before anything else: a microphone that is a tone, and helpers.
+// Runs in the page before anything else: a microphone that is a tone (unless toneHz is null:
+// then the browser's own capture device), and helpers.
 function pageInit(toneHz) {
   window.__toneHz = toneHz;
   const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
-  navigator.mediaDevices.getUserMedia = async (constraints) => {
+  if (toneHz !== null) navigator.mediaDevices.getUserMedia = async (constraints) => {
     if (!constraints || !constraints.audio) return original(constraints);
     const ctx = new AudioContext({ sampleRate: 48000 });
     await ctx.resume().catch(() => {});

@@ -1,17 +1,27 @@
-//! The Device and its Calls as one sans-IO state machine: API calls, socket reports, media
-//! reports and time in; socket commands, media requests and events out.
+//! The Device and its Calls, sans-IO: API calls, socket reports, media reports and time in;
+//! socket commands, media requests and events out.
 //!
-//! This is `device.ts` + `call.ts` without timers or I/O: every method takes `now`, and
-//! [`Engine::poll_timeout`] says when [`Engine::handle_timeout`] must run next. The async
-//! shell ([`crate::device`]) owns the socket and the media sessions and only moves bytes.
+//! This is `device.ts` + `call.ts` without timers or I/O, split the way quinn-proto splits
+//! its `Endpoint` and `Connection`: every method takes `now`, and [`Engine::poll_timeout`]
+//! says when [`Engine::handle_timeout`] must run next. The async shell ([`crate::device`])
+//! owns the socket and the media sessions and only moves bytes.
+//!
+//! - [`device`] — the Device engine ([`Engine`]): registration, the signaling stream, the
+//!   token and its expiry, and the calls in a map, routed to by CallSid;
+//! - [`call`] — one call's state machine ([`CallCore`]) with its own poll and deadline, its
+//!   state as enums ([`call::phase`]);
+//! - [`random`] — the injected random source: a seed reproduces a run;
+//! - this file — the engine's inputs and outputs ([`MediaRequest`], [`MediaEvent`],
+//!   [`Output`]).
 
-mod call;
-mod engine;
+pub mod call;
+pub mod device;
+pub mod random;
 
 pub use call::{CallCore, MediaPhase};
-pub use engine::Engine;
+pub use device::Engine;
 
-use crate::model::{CallEvent, CallId, Codec, DeviceEvent};
+use crate::model::{CallEvent, CallId, Codec, DeviceEvent, PeerState};
 use crate::quality::RawStats;
 use crate::signaling::SocketCommand;
 
@@ -61,6 +71,8 @@ pub enum MediaEvent {
         input_level: f64,
         output_level: f64,
     },
+    /// The peer entered a WebRTC state (for Insights; the engine ignores it).
+    PeerState(PeerState),
 }
 
 /// Everything the engine asks the shell to do or to tell.
@@ -74,5 +86,7 @@ pub enum Output {
     CallRemoved(CallId),
 }
 
+#[cfg(test)]
+mod test_rig;
 #[cfg(test)]
 mod tests;

@@ -14,12 +14,14 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 pub use call::{Call, CallEvents};
-use driver::{Command, DeviceSnapshot, Driver};
+pub use driver::HEARTBEAT_INTERVAL;
+use driver::{Command, DeviceSnapshot, Driver, EventSlot};
 
 use crate::core::Engine;
 use crate::error::VoiceError;
+use crate::liveness::Heartbeat;
 use crate::media::AudioDevice;
-use crate::media::audio::TestAudio;
+use crate::media::audio::SilentAudio;
 use crate::model::{CallId, DeviceEvent, DeviceState};
 use crate::options::DeviceOptions;
 
@@ -31,9 +33,11 @@ struct Inner {
     commands: mpsc::UnboundedSender<Command>,
     snapshot: Arc<Mutex<DeviceSnapshot>>,
     calls: Arc<Mutex<HashMap<CallId, Call>>>,
-    events: broadcast::Sender<DeviceEvent<Call>>,
+    /// Empty once the Device task has ended.
+    events: EventSlot,
     state: watch::Receiver<DeviceState>,
     close_protection: Mutex<Option<String>>,
+    heartbeat: Heartbeat,
 }
 
 /// A Twilio Voice Device. Cheap to clone; every clone is the same Device.
@@ -48,7 +52,8 @@ pub struct DeviceEvents {
 }
 
 impl DeviceEvents {
-    /// The next event; `None` after the Device task has ended and every event was read.
+    /// The next event; `None` after the Device task has ended and every event was read. A
+    /// task that died (a bug) first reports an `error` (31000, "the Device stopped: …").
     pub async fn recv(&mut self) -> Option<DeviceEvent<Call>> {
         loop {
             match self.rx.recv().await {
@@ -76,7 +81,7 @@ impl Device {
     /// A Device with no audio device: calls send silence and play nowhere. Use
     /// [`Device::with_audio`] for a microphone and an earpiece.
     pub fn new(token: impl Into<String>, options: DeviceOptions) -> Result<Device, VoiceError> {
-        Self::with_audio(token, options, Arc::new(TestAudio::new(48_000, None)))
+        Self::with_audio(token, options, Arc::new(SilentAudio(48_000)))
     }
 
     /// A Device whose calls take their audio from `audio`.
@@ -94,15 +99,16 @@ impl Device {
         let tls = crate::tls::client_config(options.extra_ca_pem.as_deref())?;
         let close_protection = options.close_protection.message().map(String::from);
         let engine = Engine::new(token, options)?;
-        let parts = Driver::start(engine, audio, tls);
+        let (parts, events) = Driver::start(engine, audio, tls);
         Ok(Device {
             inner: Arc::new(Inner {
                 commands: parts.commands_tx,
                 snapshot: parts.snapshot,
                 calls: parts.calls,
-                events: parts.events,
+                events,
                 state: parts.state_rx,
                 close_protection: Mutex::new(close_protection),
+                heartbeat: parts.heartbeat,
             }),
         })
     }
@@ -123,9 +129,22 @@ impl Device {
 
     /// The Device's events (the SDK's `on`). Subscribe before acting to miss nothing.
     pub fn events(&self) -> DeviceEvents {
-        DeviceEvents {
-            rx: self.inner.events.subscribe(),
-        }
+        let slot = match self.inner.events.lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let rx = match slot.as_ref() {
+            Some(sender) => sender.subscribe(),
+            // The task has ended: a stream that is over at once.
+            None => broadcast::channel(1).1,
+        };
+        DeviceEvents { rx }
+    }
+
+    /// The Device task's heartbeat: it beats at least every [`HEARTBEAT_INTERVAL`] while the
+    /// task runs and ends when the task does (a panic included).
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.inner.heartbeat.clone()
     }
 
     /// Registers for incoming calls; resolves on `registered`, fails on `unregistered` (with
@@ -265,5 +284,51 @@ impl Device {
     pub fn active_call(&self) -> Option<Call> {
         let id = self.snapshot().active?;
         self.inner.calls.lock().ok()?.get(&id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: a Device whose task panicked kept an open event stream, so the phone looked
+    /// alive. Now it reports a fatal error, its stream ends and its heartbeat stops.
+    #[tokio::test]
+    async fn a_dead_device_task_reports_a_fatal_error_and_ends_its_events() {
+        let options = DeviceOptions {
+            chunderw: Some(vec!["127.0.0.1:1".into()]),
+            publish_events: false,
+            ..Default::default()
+        };
+        let device = Device::new("token", options).expect("device");
+        let mut events = device.events();
+        let heartbeat = device.heartbeat();
+        assert!(heartbeat.age(std::time::Instant::now()).is_some());
+        device.send(Command::PanicForTest).expect("task alive");
+        let fatal = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match events.recv().await {
+                    Some(DeviceEvent::Error { error, .. }) if error.message.contains("stopped") => {
+                        return Some(error);
+                    }
+                    Some(_) => continue,
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .expect("an event within 10 s");
+        let fatal = fatal.expect("a fatal error before the stream ends");
+        assert_eq!(fatal.code, 31000);
+        assert!(fatal.message.contains("panics (test)"), "{}", fatal.message);
+        let end = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("the stream ends");
+        assert!(end.is_none(), "{end:?}");
+        assert_eq!(heartbeat.age(std::time::Instant::now()), None);
+        assert!(
+            device.events().recv().await.is_none(),
+            "a late subscriber sees the end"
+        );
     }
 }

@@ -1,12 +1,23 @@
 //! One signaling WebSocket (WSS), as a task: connects, reports open/close/messages tagged
 //! with its id, and sends what it is given. It knows nothing of the protocol.
+//!
+//! Its queues are bounded both ways: frames to send wait in a bounded channel (the Device
+//! closes a socket whose server stops reading), and a server that sends faster than the
+//! Device handles its reports finds the report queue full and gets its socket closed (1008),
+//! after which the Device reconnects.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::header::USER_AGENT;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream};
 
@@ -37,38 +48,58 @@ pub enum SocketReport {
     },
 }
 
+/// The upgrade request for `url`, with our `User-Agent` (a browser sends its own; tungstenite
+/// sends none).
+fn upgrade_request(url: &str, user_agent: &str) -> Result<Request, tungstenite::Error> {
+    let mut request = url.into_client_request()?;
+    let value = HeaderValue::from_str(user_agent)
+        .unwrap_or_else(|_| HeaderValue::from_static(crate::protocol::frame::CLIENT_NAME));
+    request.headers_mut().insert(USER_AGENT, value);
+    Ok(request)
+}
+
 /// Opens `url` and runs until closed. Frames to send arrive on `outgoing`; dropping its
 /// sender closes the socket.
 pub async fn run(
     socket: SocketId,
     url: String,
+    user_agent: String,
     tls: Arc<rustls::ClientConfig>,
-    mut outgoing: mpsc::UnboundedReceiver<String>,
-    reports: mpsc::UnboundedSender<SocketReport>,
+    mut outgoing: mpsc::Receiver<String>,
+    reports: mpsc::Sender<SocketReport>,
 ) {
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES * 4))
         .max_frame_size(Some(MAX_FRAME_BYTES * 4));
-    let connected = tokio_tungstenite::connect_async_tls_with_config(
-        url.as_str(),
-        Some(config),
-        true,
-        Some(Connector::Rustls(tls)),
-    )
-    .await;
+    let connected = match upgrade_request(&url, &user_agent) {
+        Ok(request) => {
+            tokio_tungstenite::connect_async_tls_with_config(
+                request,
+                Some(config),
+                true,
+                Some(Connector::Rustls(tls)),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     let mut ws = match connected {
         Ok((ws, _response)) => ws,
         Err(e) => {
             let (code, reason) = close_code_for(&e);
-            let _ = reports.send(SocketReport::Error {
-                socket,
-                message: e.to_string(),
-            });
-            let _ = reports.send(SocketReport::Closed {
-                socket,
-                code,
-                reason,
-            });
+            let _ = reports
+                .send(SocketReport::Error {
+                    socket,
+                    message: e.to_string(),
+                })
+                .await;
+            let _ = reports
+                .send(SocketReport::Closed {
+                    socket,
+                    code,
+                    reason,
+                })
+                .await;
             return;
         }
     };
@@ -77,38 +108,54 @@ pub async fn run(
         MaybeTlsStream::Plain(tcp) => tcp.peer_addr().ok().map(|a| a.ip()),
         _ => None,
     };
-    if reports.send(SocketReport::Open { socket, peer }).is_err() {
+    if reports
+        .send(SocketReport::Open { socket, peer })
+        .await
+        .is_err()
+    {
         return;
     }
     loop {
         tokio::select! {
             incoming = ws.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if reports.send(SocketReport::Message { socket, text: text.to_string() }).is_err() {
-                        return;
+                    let report = SocketReport::Message { socket, text: text.to_string() };
+                    match reports.try_send(report) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            let reason = format!(
+                                "the server sent frames faster than they could be handled ({} waiting)",
+                                reports.max_capacity()
+                            );
+                            let _ = ws.close(Some(CloseFrame { code: CloseCode::Policy, reason: reason.clone().into() })).await;
+                            let _ = reports.send(SocketReport::Error { socket, message: reason.clone() }).await;
+                            let _ = reports.send(SocketReport::Closed { socket, code: u16::from(CloseCode::Policy), reason }).await;
+                            return;
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return,
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.to_string())).unwrap_or((1005, String::new()));
-                    let _ = reports.send(SocketReport::Closed { socket, code, reason });
+                    let _ = reports.send(SocketReport::Closed { socket, code, reason }).await;
                     return;
                 }
                 Some(Ok(_)) => {} // binary, ping, pong: not part of the protocol
                 Some(Err(e)) => {
-                    let _ = reports.send(SocketReport::Error { socket, message: e.to_string() });
-                    let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() });
+                    let _ = reports.send(SocketReport::Error { socket, message: e.to_string() }).await;
+                    let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() }).await;
                     return;
                 }
                 None => {
-                    let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() });
+                    let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() }).await;
                     return;
                 }
             },
             out = outgoing.recv() => match out {
                 Some(text) => {
                     if let Err(e) = ws.send(Message::Text(text.into())).await {
-                        let _ = reports.send(SocketReport::Error { socket, message: e.to_string() });
-                        let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() });
+                        let _ = reports.send(SocketReport::Error { socket, message: e.to_string() }).await;
+                        let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() }).await;
                         return;
                     }
                 }

@@ -1,12 +1,35 @@
-//! Where a call's audio comes from and goes to: mono 16-bit PCM at the device's rate, in
-//! 20 ms frames. ALSA (the `board` crate), files and memory all plug in here.
+//! Where a call's audio comes from and goes to: mono 16-bit PCM at the device's rate.
+//!
+//! A call's media runs on the sound card's clock: an [`AudioPort`] hands over one capture
+//! period at a time, and takes back the same length of earpiece audio. The firmware's port
+//! is a pair of lock-free rings to its mixer (paced by ALSA); [`PacedPort`] turns a plain
+//! [`AudioSource`]/[`AudioSink`] pair (tones, WAV files, recordings) into a port paced by
+//! the monotonic clock, a stand-in for a card that has no clock of its own.
 
-use std::f64::consts::PI;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use offhook_dsp::ToneGenerator;
+pub use offhook_dsp::wav::WavError;
 
 use crate::model::CallId;
+
+/// Why a call's audio could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Wav { path: PathBuf, source: WavError },
+    /// The audio device refused (an implementation's own error as the source).
+    #[error("audio device: {0}")]
+    Device(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
 
 /// The microphone side of a call.
 pub trait AudioSource: Send {
@@ -24,26 +47,108 @@ pub trait AudioSink: Send {
     fn write(&mut self, frame: &[i16]);
 }
 
+/// One call's side of a sound card: the periods the card delivers, on its clock.
+pub trait AudioPort: Send {
+    /// Samples per second, both ways.
+    fn sample_rate(&self) -> u32;
+    /// Waits at most `timeout` for the next capture period and copies it into `mic`
+    /// (at most `mic.len()` samples). Returns how many samples came: 0 when no period did.
+    fn capture(&mut self, mic: &mut [i16], timeout: Duration) -> usize;
+    /// The earpiece audio for the period just captured (the same length).
+    fn play(&mut self, out: &[i16]);
+}
+
 /// Opens the audio for each call (the Device asks when a call's media starts).
 pub trait AudioDevice: Send + Sync {
-    fn open(&self, call: CallId) -> Result<(Box<dyn AudioSource>, Box<dyn AudioSink>), String>;
+    fn open(&self, call: CallId) -> Result<Box<dyn AudioPort>, AudioError>;
+}
+
+/// The period of a [`PacedPort`].
+pub const PACED_PERIOD: Duration = Duration::from_millis(20);
+/// A paced port that fell this far behind (a suspended process) starts again from now
+/// instead of delivering the missed periods in a burst.
+const PACED_MAX_LAG: Duration = Duration::from_millis(200);
+
+/// An [`AudioSource`] and an [`AudioSink`] as a port with 20 ms periods, paced by the
+/// monotonic clock (absolute deadlines, so the rate does not drift with scheduling).
+pub struct PacedPort {
+    source: Box<dyn AudioSource>,
+    sink: Box<dyn AudioSink>,
+    next: Option<Instant>,
+}
+
+impl PacedPort {
+    /// Both must run at the same rate (the source's is used).
+    pub fn new(source: Box<dyn AudioSource>, sink: Box<dyn AudioSink>) -> Self {
+        PacedPort {
+            source,
+            sink,
+            next: None,
+        }
+    }
+
+    fn period_samples(&self) -> usize {
+        (self.source.sample_rate() as u128 * PACED_PERIOD.as_millis() / 1000) as usize
+    }
+}
+
+impl AudioPort for PacedPort {
+    fn sample_rate(&self) -> u32 {
+        self.source.sample_rate()
+    }
+
+    fn capture(&mut self, mic: &mut [i16], timeout: Duration) -> usize {
+        let now = Instant::now();
+        let due = *self.next.get_or_insert(now);
+        if due > now {
+            if due - now > timeout {
+                std::thread::sleep(timeout);
+                return 0;
+            }
+            std::thread::sleep(due - now);
+        }
+        let next = due + PACED_PERIOD;
+        self.next = Some(if now > next + PACED_MAX_LAG {
+            now
+        } else {
+            next
+        });
+        let n = self.period_samples().min(mic.len());
+        if !self.source.read(&mut mic[..n]) {
+            mic[..n].fill(0);
+        }
+        n
+    }
+
+    fn play(&mut self, out: &[i16]) {
+        self.sink.write(out);
+    }
+}
+
+/// An [`AudioDevice`] without audio: calls send silence and play nowhere.
+#[derive(Debug, Clone, Copy)]
+pub struct SilentAudio(pub u32);
+
+impl AudioDevice for SilentAudio {
+    fn open(&self, _call: CallId) -> Result<Box<dyn AudioPort>, AudioError> {
+        Ok(Box::new(PacedPort::new(
+            Box::new(SilenceSource(self.0)),
+            Box::new(NullSink(self.0)),
+        )))
+    }
 }
 
 /// A steady sine tone (test signal, or a "tone" caller).
 pub struct ToneSource {
     rate: u32,
-    freq: f64,
-    amplitude: f64,
-    n: u64,
+    tone: ToneGenerator,
 }
 
 impl ToneSource {
     pub fn new(rate: u32, freq: f64, amplitude: i16) -> Self {
         ToneSource {
             rate,
-            freq,
-            amplitude: amplitude as f64,
-            n: 0,
+            tone: ToneGenerator::sine(rate, freq, f64::from(amplitude)),
         }
     }
 }
@@ -53,11 +158,7 @@ impl AudioSource for ToneSource {
         self.rate
     }
     fn read(&mut self, frame: &mut [i16]) -> bool {
-        for s in frame.iter_mut() {
-            *s = (self.amplitude * (2.0 * PI * self.freq * self.n as f64 / self.rate as f64).sin())
-                as i16;
-            self.n += 1;
-        }
+        self.tone.fill(frame);
         true
     }
 }
@@ -139,12 +240,18 @@ pub struct WavSource {
 }
 
 impl WavSource {
-    pub fn open(path: &Path, looping: bool) -> Result<Self, String> {
+    pub fn open(path: &Path, looping: bool) -> Result<Self, AudioError> {
         let mut bytes = Vec::new();
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let (rate, samples) = parse_wav(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|source| AudioError::File {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let (rate, samples) = parse_wav(&bytes).map_err(|source| AudioError::Wav {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(WavSource {
             rate,
             samples,
@@ -175,75 +282,14 @@ impl AudioSource for WavSource {
     }
 }
 
-/// Parses a PCM WAV file (16-bit; the first channel if there are several).
-pub fn parse_wav(bytes: &[u8]) -> Result<(u32, Vec<i16>), String> {
-    if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err("not a RIFF/WAVE file".into());
-    }
-    let mut pos = 12;
-    let mut format: Option<(u16, u16, u32, u16)> = None;
-    while pos + 8 <= bytes.len() {
-        let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]) as usize;
-        let body_start = pos + 8;
-        let body_end = body_start
-            .checked_add(len)
-            .filter(|e| *e <= bytes.len())
-            .ok_or("truncated chunk")?;
-        let body = &bytes[body_start..body_end];
-        if id == b"fmt " {
-            if body.len() < 16 {
-                return Err("short fmt chunk".into());
-            }
-            let tag = u16::from_le_bytes([body[0], body[1]]);
-            let channels = u16::from_le_bytes([body[2], body[3]]);
-            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-            let bits = u16::from_le_bytes([body[14], body[15]]);
-            format = Some((tag, channels, rate, bits));
-        } else if id == b"data" {
-            let (tag, channels, rate, bits) = format.ok_or("data before fmt")?;
-            if tag != 1 || bits != 16 || channels == 0 {
-                return Err(format!(
-                    "unsupported WAV format (tag {tag}, {bits} bits); need 16-bit PCM"
-                ));
-            }
-            let step = 2 * channels as usize;
-            let samples = body
-                .chunks_exact(step)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            return Ok((rate, samples));
-        }
-        pos = body_end + (len & 1);
-    }
-    Err("no data chunk".into())
+/// Parses a WAV file (PCM 8/16-bit, μ-law or A-law; the first channel if there are several).
+pub fn parse_wav(bytes: &[u8]) -> Result<(u32, Vec<i16>), WavError> {
+    offhook_dsp::wav::read(bytes).map(|wav| (wav.rate, wav.samples))
 }
 
 /// Encodes mono 16-bit PCM as a WAV file.
 pub fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
+    offhook_dsp::wav::write(rate, samples)
 }
 
 /// A sink writing a WAV file when dropped (and on `flush`).
@@ -286,6 +332,8 @@ impl Drop for WavSink {
 }
 
 /// An [`AudioDevice`] that gives every call the same kind of source and a recording sink.
+/// A test fixture: only with the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub struct TestAudio {
     pub rate: u32,
     /// Tone frequency for the microphone; `None` = silence.
@@ -293,6 +341,7 @@ pub struct TestAudio {
     pub sinks: Arc<Mutex<Vec<(CallId, RecordingSink)>>>,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl TestAudio {
     pub fn new(rate: u32, tone_hz: Option<f64>) -> Self {
         TestAudio {
@@ -313,8 +362,9 @@ impl TestAudio {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl AudioDevice for TestAudio {
-    fn open(&self, call: CallId) -> Result<(Box<dyn AudioSource>, Box<dyn AudioSink>), String> {
+    fn open(&self, call: CallId) -> Result<Box<dyn AudioPort>, AudioError> {
         let source: Box<dyn AudioSource> = match self.tone_hz {
             Some(f) => Box::new(ToneSource::new(self.rate, f, 8000)),
             None => Box::new(SilenceSource(self.rate)),
@@ -323,7 +373,7 @@ impl AudioDevice for TestAudio {
         if let Ok(mut s) = self.sinks.lock() {
             s.push((call, sink.clone()));
         }
-        Ok((source, Box::new(sink)))
+        Ok(Box::new(PacedPort::new(source, Box::new(sink))))
     }
 }
 
@@ -338,5 +388,43 @@ mod tests {
         assert_eq!(parse_wav(&bytes).unwrap(), (16_000, samples));
         assert!(parse_wav(b"RIFF").is_err());
         assert!(parse_wav(&bytes[..50]).is_err());
+    }
+
+    #[test]
+    fn wav_files_open_or_say_why_not() {
+        let dir = std::env::temp_dir().join(format!("voice-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.wav");
+        std::fs::write(&good, wav_bytes(8000, &[1, 2, 3])).unwrap();
+        let mut source = WavSource::open(&good, true).unwrap();
+        let mut frame = [0; 4];
+        assert!(source.read(&mut frame));
+        assert_eq!(frame, [1, 2, 3, 1]);
+        let bad = dir.join("bad.wav");
+        std::fs::write(&bad, b"RIFF").unwrap();
+        let err = WavSource::open(&bad, false).err().unwrap();
+        assert!(matches!(
+            err,
+            AudioError::Wav {
+                source: WavError::NotWave,
+                ..
+            }
+        ));
+        let missing = WavSource::open(&dir.join("missing.wav"), false)
+            .err()
+            .unwrap();
+        assert!(matches!(missing, AudioError::File { .. }), "{missing}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn silent_audio_is_silent() {
+        let mut port = SilentAudio(16_000).open(CallId(1)).unwrap();
+        assert_eq!(port.sample_rate(), 16_000);
+        let mut frame = [7i16; 320];
+        // A paced port: the first period is due at once.
+        assert_eq!(port.capture(&mut frame, Duration::from_secs(1)), 320);
+        assert!(frame.iter().all(|s| *s == 0));
+        port.play(&frame);
     }
 }

@@ -18,42 +18,8 @@ pub fn frame_samples(rate: u32) -> usize {
     (rate * FRAME_MS / 1000) as usize
 }
 
-/// G.711 μ-law encode of one sample (ITU-T G.711, with the usual bias and clip).
-pub fn ulaw_encode(sample: i16) -> u8 {
-    const BIAS: i32 = 0x84;
-    const CLIP: i32 = 32635;
-    let mut s = sample as i32;
-    let sign = if s < 0 {
-        s = -s;
-        0x80
-    } else {
-        0
-    };
-    s = s.min(CLIP) + BIAS;
-    // The segment is the position of the highest set bit of s >> 7 (0 when none).
-    let top = ((s >> 7) & 0xFF) as u8;
-    let exponent = if top == 0 {
-        0
-    } else {
-        7 - top.leading_zeros() as i32
-    };
-    let mantissa = (s >> (exponent + 3)) & 0x0F;
-    !((sign | (exponent << 4) | mantissa) as u8)
-}
-
-/// G.711 μ-law decode of one byte.
-pub fn ulaw_decode(byte: u8) -> i16 {
-    let u = !byte;
-    let sign = u & 0x80;
-    let exponent = ((u >> 4) & 0x07) as i32;
-    let mantissa = (u & 0x0F) as i32;
-    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    if sign != 0 {
-        -(magnitude as i16)
-    } else {
-        magnitude as i16
-    }
-}
+/// G.711 μ-law, from the DSP crate (PCMU's payload is one byte per sample).
+pub use offhook_dsp::g711::{ulaw_decode, ulaw_encode};
 
 /// Why a frame could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,34 +170,13 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tone(freq: f32, rate: u32, n: usize, amp: f32) -> Vec<i16> {
-        (0..n)
-            .map(|i| {
-                (amp * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()) as i16
-            })
-            .collect()
-    }
-
-    #[test]
-    fn ulaw_round_trip_is_close_and_matches_reference_points() {
-        assert_eq!(ulaw_encode(0), 0xFF);
-        assert_eq!(ulaw_decode(0xFF), 0);
-        assert_eq!(ulaw_decode(0x00), -32124);
-        assert_eq!(ulaw_decode(0x80), 32124);
-        for s in (-32000i32..32000).step_by(97) {
-            let d = ulaw_decode(ulaw_encode(s as i16)) as i32;
-            let tolerance = (s.abs() / 16).max(8);
-            assert!((d - s).abs() <= tolerance, "{s} -> {d}");
-        }
-        assert_eq!(ulaw_decode(ulaw_encode(i16::MIN)), -32124);
-    }
+    use offhook_dsp::tone::sine;
 
     #[test]
     fn opus_round_trip_keeps_a_tone() {
         let mut enc = Encoder::new(Codec::Opus, Some(24_000)).unwrap();
         let mut dec = Decoder::new(Codec::Opus).unwrap();
-        let pcm = tone(1000.0, 48_000, 960 * 10, 8000.0);
+        let pcm = sine(48_000, 1000.0, 8000.0, 960 * 10);
         let mut out = Vec::new();
         for frame in pcm.chunks(960) {
             let packet = enc.encode(frame).unwrap();
@@ -252,7 +197,7 @@ mod tests {
     #[test]
     fn pcmu_concealment_fades_out() {
         let mut dec = Decoder::new(Codec::Pcmu).unwrap();
-        let pcm = tone(440.0, 8000, 160, 10000.0);
+        let pcm = sine(8000, 440.0, 10_000.0, 160);
         let bytes: Vec<u8> = pcm.iter().map(|s| ulaw_encode(*s)).collect();
         dec.decode(&bytes).unwrap();
         let peak = |v: &[i16]| v.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0);

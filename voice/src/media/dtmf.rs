@@ -1,8 +1,12 @@
-//! The `send_digits` schedule: which RFC 4733 event starts when.
+//! The `send_digits` schedule (which RFC 4733 event starts when) and the packets of one event.
 //!
 //! Each digit is a 160 ms tone followed by a 70 ms gap (the SDK's `insertDTMF(…, 160, 70)`);
 //! each `w` adds a 500 ms pause before what follows. Digits queued while others are still
 //! playing go after them, in order.
+//!
+//! An event goes out as RFC 4733 packets in place of audio, one per 20 ms frame, all with the
+//! event's start as their RTP time at the telephone-event's clock: the first marked, each
+//! saying how long the tone has lasted so far, then the end three times (§2.5.1.4).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -87,9 +91,122 @@ impl DtmfScheduler {
     }
 }
 
+/// Volume of the events we send, in −dBm0 (what browsers send).
+const VOLUME: u8 = 10;
+/// Times the final packet is sent (RFC 4733 §2.5.1.4 recommends three).
+const END_REPEATS: usize = 3;
+
+/// One RFC 4733 packet's payload and marker bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventPacket {
+    pub payload: [u8; 4],
+    pub marker: bool,
+}
+
+impl EventPacket {
+    fn new(event: u8, end: bool, units: u16, marker: bool) -> Self {
+        let [d0, d1] = units.to_be_bytes();
+        EventPacket {
+            payload: [event, if end { 0x80 } else { 0 } | VOLUME, d0, d1],
+            marker,
+        }
+    }
+}
+
+/// The packets of one event, asked for once per audio frame.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tone: DtmfTone,
+    clock_rate: u32,
+    started: bool,
+    done: bool,
+}
+
+impl EventSender {
+    pub fn new(tone: DtmfTone, clock_rate: u32) -> Self {
+        EventSender {
+            tone,
+            clock_rate,
+            started: false,
+            done: false,
+        }
+    }
+
+    pub fn tone(&self) -> &DtmfTone {
+        &self.tone
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Durations count at the event's clock; 16 bits hold 8 s at 8 kHz, 1.3 s at 48 kHz.
+    fn units(&self, d: Duration) -> u16 {
+        let units = d.as_micros() * u128::from(self.clock_rate) / 1_000_000;
+        u16::try_from(units).unwrap_or(u16::MAX)
+    }
+
+    /// The packets for the frame that ends at `frame_end`: an update while the tone lasts,
+    /// the end (three times) once it is over, nothing after that.
+    pub fn packets(&mut self, frame_end: Instant) -> Vec<EventPacket> {
+        if self.done {
+            return Vec::new();
+        }
+        let elapsed = frame_end.saturating_duration_since(self.tone.start);
+        let marker = !self.started;
+        self.started = true;
+        if elapsed < self.tone.duration {
+            return vec![EventPacket::new(
+                self.tone.event,
+                false,
+                self.units(elapsed),
+                marker,
+            )];
+        }
+        self.done = true;
+        let end = EventPacket::new(self.tone.event, true, self.units(self.tone.duration), false);
+        let mut out = vec![end; END_REPEATS];
+        out[0].marker = marker;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_is_updates_then_three_ends_at_its_own_clock() {
+        let t0 = Instant::now();
+        let tone = DtmfTone {
+            digit: '#',
+            event: 11,
+            start: t0,
+            duration: TONE,
+        };
+        for clock in [8000u32, 48_000] {
+            let mut s = EventSender::new(tone, clock);
+            let mut all = Vec::new();
+            let mut frame_end = t0 + Duration::from_millis(20);
+            while !s.is_done() {
+                all.extend(s.packets(frame_end));
+                frame_end += Duration::from_millis(20);
+            }
+            // 160 ms: updates at 20..140 ms (7), then the end three times.
+            assert_eq!(all.len(), 7 + 3, "clock {clock}");
+            assert!(all[0].marker && all[1..].iter().all(|p| !p.marker));
+            let units = |p: &EventPacket| u16::from_be_bytes([p.payload[2], p.payload[3]]);
+            assert_eq!(units(&all[0]), (clock / 50) as u16);
+            assert_eq!(units(&all[6]), (clock * 140 / 1000) as u16);
+            for end in &all[7..] {
+                assert_eq!(end.payload[0], 11);
+                assert_eq!(end.payload[1], 0x80 | VOLUME);
+                assert_eq!(units(end), (clock * 160 / 1000) as u16);
+            }
+            assert!(all[..7].iter().all(|p| p.payload[1] & 0x80 == 0));
+            assert!(s.packets(frame_end).is_empty());
+        }
+    }
 
     #[test]
     fn timing_follows_the_sdk() {

@@ -7,6 +7,12 @@
 //! quiet network lets it decay back (slow release), dropping a frame when the buffer holds
 //! more than the target needs. Lost frames are reported so the decoder can conceal them
 //! (Opus FEC/PLC, PCMU fade), with the next packet handed over for FEC.
+//!
+//! Made [`JitterBuffer::for_time_stretch`] (the call's playout), it drops no frames to
+//! shrink: the time-stretch after it accelerates instead. Only when it refills after an
+//! underrun with far more than its target (the burst at the end of a network stall) does
+//! it skip the stale frames, so the call goes on at the target delay without playing the
+//! stall's backlog as catch-up audio.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,6 +24,12 @@ const MAX_TARGET_FRAMES: u32 = 15;
 const MAX_AHEAD: u64 = 500;
 /// Quiet time before the target may shrink by a frame.
 const DECAY_AFTER: Duration = Duration::from_secs(2);
+/// Refilling with more than this many frames above target skips the excess (a stall's
+/// backlog); less is left to the time-stretch.
+const SKIP_ABOVE_TARGET_FRAMES: u32 = 4;
+/// Made for a time-stretch, an empty buffer is concealed this many frames (the decoder's
+/// concealment carries on the sound) before it counts as an underrun and refills.
+const CONCEAL_EMPTY_FRAMES: u32 = 3;
 
 /// What the playout tick gets.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +62,63 @@ pub fn extend_seq(reference: Option<u64>, seq: u16) -> u64 {
         .unwrap_or(base | seq as u64)
 }
 
+/// Streams [`StreamSplice`] remembers: the current one and the one it replaced.
+const SPLICED_STREAMS: usize = 2;
+
+/// Makes one sequence out of the RTP streams a call receives on one m-line. A far end that
+/// switches SSRC (a re-bridge, a transfer) starts new sequence numbers and RTP times; mapped
+/// here to follow on from the last packet of the old stream, they play on with no gap, where
+/// the buffer would otherwise call them late (and drop them all) or a jump (and refill).
+#[derive(Debug, Default)]
+pub struct StreamSplice {
+    /// `(ssrc, sequence offset, RTP time offset)`, newest last.
+    streams: Vec<(u32, u16, u32)>,
+    /// The newest mapped sequence number and its RTP time.
+    last: Option<(u16, u32)>,
+}
+
+impl StreamSplice {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The packet's sequence number and RTP time in the spliced sequence. `ticks_per_frame`
+    /// is the RTP time between two packets (the first of a new stream follows the last one).
+    pub fn map(&mut self, ssrc: u32, seq: u16, rtp_time: u32, ticks_per_frame: u32) -> (u16, u32) {
+        let offsets = match self.streams.iter().find(|s| s.0 == ssrc) {
+            Some(&(_, seq_off, time_off)) => (seq_off, time_off),
+            None => {
+                let offsets = match self.last {
+                    None => (0, 0),
+                    Some((last_seq, last_time)) => (
+                        last_seq.wrapping_add(1).wrapping_sub(seq),
+                        last_time
+                            .wrapping_add(ticks_per_frame)
+                            .wrapping_sub(rtp_time),
+                    ),
+                };
+                self.streams.push((ssrc, offsets.0, offsets.1));
+                if self.streams.len() > SPLICED_STREAMS {
+                    self.streams.remove(0);
+                }
+                offsets
+            }
+        };
+        let mapped = (
+            seq.wrapping_add(offsets.0),
+            rtp_time.wrapping_add(offsets.1),
+        );
+        // Only newer packets move the end (a reordered one is at most half the space behind).
+        let newer = self
+            .last
+            .is_none_or(|(s, _)| mapped.0.wrapping_sub(s) < 0x8000 && mapped.0 != s);
+        if newer {
+            self.last = Some(mapped);
+        }
+        mapped
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JitterStats {
     pub received: u64,
@@ -60,6 +129,8 @@ pub struct JitterStats {
     pub underruns: u64,
     /// Frames dropped to shrink the delay.
     pub dropped: u64,
+    /// Stale frames skipped on refilling after a stall.
+    pub skipped: u64,
 }
 
 #[derive(Debug)]
@@ -80,6 +151,10 @@ pub struct JitterBuffer {
     last_decay: Option<Instant>,
     /// Consecutive ticks with more buffered than the target needs.
     excess_ticks: u32,
+    /// A time-stretch follows: no frame drops; a stall's backlog is skipped.
+    stretched: bool,
+    /// Frames concealed in a row with nothing buffered.
+    concealed_empty: u32,
     stats: JitterStats,
 }
 
@@ -99,7 +174,17 @@ impl JitterBuffer {
             last_trouble: None,
             last_decay: None,
             excess_ticks: 0,
+            stretched: false,
+            concealed_empty: 0,
             stats: JitterStats::default(),
+        }
+    }
+
+    /// A buffer whose output goes through a time-stretch (see the module notes).
+    pub fn for_time_stretch(clock_rate: u32) -> Self {
+        JitterBuffer {
+            stretched: true,
+            ..Self::new(clock_rate)
         }
     }
 
@@ -194,19 +279,43 @@ impl JitterBuffer {
             return Playout::Buffering;
         };
         if !self.playing {
-            if self.buffered_frames() >= self.target_frames {
+            // Refilling for a time-stretch counts the packets there, not the span they
+            // cover: the first few of a stall's backlog must not start the playout.
+            let filled = if self.stretched {
+                self.packets.len() as u32
+            } else {
+                self.buffered_frames()
+            };
+            if filled >= self.target_frames {
                 self.playing = true;
+                if self.stretched {
+                    self.skip_backlog(next);
+                    return self.pop_next(self.next.unwrap_or(next));
+                }
             } else {
                 return Playout::Buffering;
             }
         }
+        if self.packets.is_empty() && self.stretched && self.concealed_empty < CONCEAL_EMPTY_FRAMES
+        {
+            // Late or lost: conceal in its place (a late packet is dropped when it comes).
+            if self.concealed_empty == 0 {
+                self.trouble(now);
+            }
+            self.concealed_empty += 1;
+            return self.pop_next(next);
+        }
         if self.packets.is_empty() {
+            self.concealed_empty = 0;
             // Underrun: nothing to play. Conceal this frame, then refill to the target.
             self.stats.underruns += 1;
             self.trouble(now);
             // The playout point stays: when the stream resumes, its next packet plays first.
             self.playing = false;
             return Playout::Lost { next: None };
+        }
+        if self.stretched {
+            return self.pop_next(next);
         }
         // Too much buffered for a while (half a second): drop the oldest frame to shrink.
         if self.buffered_frames() > self.target_frames + 2 {
@@ -226,10 +335,24 @@ impl JitterBuffer {
         self.pop_next(next)
     }
 
+    /// Skips from `next` to the target delay if refilling brought a backlog far above it.
+    fn skip_backlog(&mut self, next: u64) {
+        let buffered = self.buffered_frames();
+        if buffered <= self.target_frames + SKIP_ABOVE_TARGET_FRAMES {
+            return;
+        }
+        let skip = u64::from(buffered - self.target_frames);
+        let keep_from = next + skip;
+        self.packets = self.packets.split_off(&keep_from);
+        self.stats.skipped += skip;
+        self.next = Some(keep_from);
+    }
+
     fn pop_next(&mut self, next: u64) -> Playout {
         self.next = Some(next + 1);
         match self.packets.remove(&next) {
             Some(payload) => {
+                self.concealed_empty = 0;
                 self.stats.played += 1;
                 Playout::Frame(payload)
             }
@@ -265,6 +388,46 @@ impl JitterBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_ssrc_plays_on_without_a_gap() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(8000);
+        let mut splice = StreamSplice::new();
+        let mut played = Vec::new();
+        // 50 packets of stream A, then stream B starting *behind* A's numbers and times.
+        for i in 0..100u32 {
+            let (ssrc, seq, ts) = if i < 50 {
+                (1, 60_000u16.wrapping_add(i as u16), 1_000_000 + i * 160)
+            } else {
+                (2, 100 + (i - 50) as u16, 5_000 + (i - 50) * 160)
+            };
+            let at = t0 + FRAME * i;
+            let (seq, ts) = splice.map(ssrc, seq, ts, 160);
+            jb.insert(seq, ts, vec![i as u8], at);
+            played.push(jb.pop(at));
+        }
+        let frames: Vec<u8> = played
+            .iter()
+            .filter_map(|p| match p {
+                Playout::Frame(f) => Some(f[0]),
+                _ => None,
+            })
+            .collect();
+        // Every packet after the start-up plays, in order, across the switch.
+        let first = frames[0];
+        assert!(frames.windows(2).all(|w| w[1] == w[0] + 1), "{frames:?}");
+        assert_eq!(
+            *frames.last().unwrap() as usize,
+            99 - (jb.buffered_frames() as usize)
+        );
+        assert!(first < 5);
+        assert_eq!(jb.stats().late, 0);
+        assert_eq!(jb.stats().lost, 0);
+        // A late straggler of the old stream maps beside its own neighbours, not the new ones.
+        let (seq, _) = splice.map(1, 60_049, 1_000_000 + 49 * 160, 160);
+        assert_eq!(seq, 60_049);
+    }
 
     struct Net {
         jb: JitterBuffer,

@@ -3,15 +3,22 @@
 //! gateway), DTLS-SRTP, rtcp-mux, BUNDLE; PCMU, Opus and telephone-event.
 //!
 //! Twilio's SDP is normalised on the way in: its `m=audio … RTP/SAVPF` proto is read as
-//! `UDP/TLS/RTP/SAVPF` (str0m only parses the latter), and codec order is left to the
-//! caller's munging.
+//! `UDP/TLS/RTP/SAVPF` (str0m only parses the latter), its component-2 (RTCP) candidates are
+//! dropped (we use rtcp-mux), and codec order is left to the caller's munging. Our answer
+//! mirrors the offer's proto, as Chrome does, and takes the DTLS client role (`active`), as
+//! the SDK makes the browser do toward Twilio's `actpass`.
+//!
+//! Twilio negotiates no RTP header extensions, so incoming RTP is mapped by SSRC alone. A
+//! media server that switches SSRC mid-call (a re-bridge, a transfer, `<Play>` then `<Dial>`)
+//! would be dropped by str0m as unknown; [`Peer::receive`] declares the new SSRC on our one
+//! audio m-line instead, and [`PeerOutput::Audio`] says which SSRC each packet came from.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::{Codec as StrCodec, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt, TelephoneEvent};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
@@ -20,7 +27,6 @@ use crate::model::Codec;
 /// Payload types we offer (the browsers' numbers; Opus is str0m's 111).
 const PT_PCMU: u8 = 0;
 const PT_TE_8K: u8 = 126;
-const PT_TE_48K: u8 = 110;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RtcFailure {
@@ -36,15 +42,26 @@ pub enum RtcFailure {
     Engine(String),
 }
 
+/// How many receive SSRCs a call keeps at once: the current one and the one it replaced
+/// (its last packets may still arrive after the switch).
+const MAX_RX_SSRCS: usize = 2;
+
+/// A negotiated `telephone-event` format: its payload type and RTP clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEventFormat {
+    pub pt: u8,
+    pub clock_rate: u32,
+}
+
 /// What was agreed for sending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     pub codec: Codec,
     pub pt: u8,
-    /// Whether telephone-event was negotiated at the codec's clock rate.
-    pub telephone_event: bool,
-    /// Its payload type, when negotiated.
-    pub telephone_event_pt: Option<u8>,
+    /// RFC 4733 events, when the far end accepted a telephone-event: at the codec's clock if
+    /// offered, else at another clock (Twilio offers only `telephone-event/8000`, also beside
+    /// `opus/48000`, and Chrome then sends 8 kHz events in the same stream).
+    pub telephone_event: Option<TelephoneEventFormat>,
 }
 
 /// ICE connectivity as the media session reports it.
@@ -66,6 +83,8 @@ pub enum PeerOutput {
     /// DTLS done and SRTP keys in place: media can flow.
     Connected,
     Audio {
+        /// The RTP stream it came on (changes when the far end switches SSRC).
+        ssrc: u32,
         pt: u8,
         seq: u16,
         rtp_time: u32,
@@ -76,9 +95,11 @@ pub enum PeerOutput {
     Timeout(Instant),
 }
 
-/// Rewrites the transport proto of `m=` lines so str0m can read Twilio's SDP.
+/// Rewrites the transport proto of `m=` lines so str0m can read Twilio's SDP, and drops
+/// component-2 (RTCP) candidates: with rtcp-mux they name a port nobody listens on.
 pub fn normalise_remote_sdp(sdp: &str) -> String {
     sdp.split("\r\n")
+        .filter(|line| !is_rtcp_candidate(line))
         .map(|line| {
             if line.starts_with("m=") {
                 let parts: Vec<&str> = line.split(' ').collect();
@@ -92,6 +113,64 @@ pub fn normalise_remote_sdp(sdp: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\r\n")
+}
+
+/// `a=candidate:<foundation> 2 …`: a candidate for RTCP on its own port.
+fn is_rtcp_candidate(line: &str) -> bool {
+    line.strip_prefix("a=candidate:")
+        .and_then(|c| c.split_whitespace().nth(1))
+        .is_some_and(|component| component != "1")
+}
+
+/// The offer as str0m must see it for us to take the DTLS client role: str0m answers an
+/// `actpass` offer as `passive`, and a `passive` one as `active`. Both mean the offerer
+/// accepts being the DTLS server, so rewriting is faithful.
+fn as_dtls_client(offer: &str) -> String {
+    offer
+        .split("\r\n")
+        .map(|line| {
+            if line == "a=setup:actpass" {
+                "a=setup:passive"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The transport proto of the first audio m-line (`RTP/SAVPF`, `UDP/TLS/RTP/SAVPF`).
+pub fn audio_proto_of(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find(|l| l.starts_with("m=audio"))
+        .and_then(|l| l.split(' ').nth(2))
+        .map(str::trim)
+}
+
+/// Sets the audio m-line's proto to `proto` (our answer mirrors the offer's).
+fn with_audio_proto(sdp: &str, proto: &str) -> String {
+    sdp.split("\r\n")
+        .map(|line| {
+            if line.starts_with("m=audio") {
+                let mut parts: Vec<&str> = line.split(' ').collect();
+                if parts.len() > 2 {
+                    parts[2] = proto;
+                }
+                parts.join(" ")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// The SSRC of an RTP (not RTCP) datagram; RFC 5761's rule: RTCP packet types 192–223.
+fn rtp_ssrc(data: &[u8]) -> Option<u32> {
+    if data.len() < 12 || data[0] >> 6 != 2 || (192..=223).contains(&data[1]) {
+        return None;
+    }
+    Some(u32::from_be_bytes([data[8], data[9], data[10], data[11]]))
 }
 
 /// The `a=mid:` of the first audio m-section.
@@ -116,12 +195,19 @@ pub struct Peer {
     local: SocketAddr,
     prefs: Vec<Codec>,
     connected: bool,
+    /// Where our media goes: the far end of the selected ICE pair.
+    remote: Option<SocketAddr>,
+    /// Receive SSRCs declared for our audio m-line, oldest first.
+    rx_ssrcs: Vec<u32>,
+    /// The SSRC of the last RTP datagram handed to str0m (its data comes out right after).
+    last_rx_ssrc: u32,
 }
 
 impl Peer {
     /// A peer with one host candidate at `local` (the address our UDP socket is reached at).
     pub fn new(now: Instant, local: SocketAddr, prefs: &[Codec]) -> Result<Self, RtcFailure> {
         let mut config = RtcConfig::new()
+            .set_crypto_provider(offhook_rtc_crypto::provider())
             .clear_codecs()
             .set_reordering_size_audio(0)
             .set_stats_interval(Some(Duration::from_secs(1)));
@@ -138,19 +224,17 @@ impl Peer {
                     Codec::Opus => cc.enable_opus(true, false),
                 }
             }
-            for (pt, rate) in [
-                (PT_TE_8K, Frequency::EIGHT_KHZ),
-                (PT_TE_48K, Frequency::FORTY_EIGHT_KHZ),
-            ] {
-                cc.add_config(
-                    pt.into(),
-                    None,
-                    StrCodec::Tele,
-                    rate,
-                    None,
-                    FormatParams::parse_line("0-16"),
-                );
-            }
+            // telephone-event at 8 kHz only, whatever the codec: it is what Twilio offers and
+            // accepts (also beside Opus). With a 48 kHz one configured too, str0m would offer
+            // only the one matching Opus's clock, and Twilio would then take none.
+            cc.add_config(
+                PT_TE_8K.into(),
+                None,
+                StrCodec::Tele,
+                Frequency::EIGHT_KHZ,
+                None,
+                FormatParams::parse_line("0-16"),
+            );
         }
         let mut rtc = config.build(now);
         let candidate =
@@ -163,6 +247,9 @@ impl Peer {
             local,
             prefs: prefs.to_vec(),
             connected: false,
+            remote: None,
+            rx_ssrcs: Vec::new(),
+            last_rx_ssrc: 0,
         })
     }
 
@@ -190,9 +277,11 @@ impl Peer {
         Ok(offer.to_sdp_string())
     }
 
-    /// Our answer to an incoming call's offer.
+    /// Our answer to an incoming call's offer: DTLS client (`a=setup:active`), and the
+    /// offer's own transport proto.
     pub fn accept_offer(&mut self, offer: &str) -> Result<String, RtcFailure> {
-        let normalised = normalise_remote_sdp(offer);
+        let proto = audio_proto_of(offer).map(str::to_string);
+        let normalised = as_dtls_client(&normalise_remote_sdp(offer));
         let audio_mid = audio_mid_of(&normalised);
         let offer = SdpOffer::from_sdp_string(&normalised)
             .map_err(|e| RtcFailure::BadSdp(e.to_string()))?;
@@ -207,7 +296,11 @@ impl Peer {
         if self.negotiated().is_none() {
             return Err(RtcFailure::NoCodec);
         }
-        Ok(answer.to_sdp_string())
+        let answer = answer.to_sdp_string();
+        Ok(match proto {
+            Some(p) => with_audio_proto(&answer, &p),
+            None => answer,
+        })
     }
 
     /// Applies the answer to our pending offer.
@@ -251,16 +344,25 @@ impl Peer {
                 .iter()
                 .find(|p| p.spec().codec == codec && remote.contains(&p.pt()));
             if let Some(p) = found {
-                let tele = params.iter().find(|t| {
-                    t.spec().codec.is_tele()
-                        && t.spec().clock_rate.get() == rate
-                        && remote.contains(&t.pt())
-                });
+                let offered: Vec<TelephoneEventFormat> = params
+                    .iter()
+                    .filter(|t| t.spec().codec.is_tele() && remote.contains(&t.pt()))
+                    .map(|t| TelephoneEventFormat {
+                        pt: *t.pt(),
+                        clock_rate: t.spec().clock_rate.get(),
+                    })
+                    .collect();
+                // The codec's own clock when offered, else 8 kHz (what Twilio offers).
+                let tele = offered
+                    .iter()
+                    .find(|t| t.clock_rate == rate)
+                    .or_else(|| offered.iter().find(|t| t.clock_rate == 8000))
+                    .or(offered.first())
+                    .copied();
                 return Some(Negotiated {
                     codec: *want,
                     pt: *p.pt(),
-                    telephone_event: tele.is_some(),
-                    telephone_event_pt: tele.map(|t| *t.pt()),
+                    telephone_event: tele,
                 });
             }
         }
@@ -284,9 +386,42 @@ impl Peer {
         if !self.rtc.accepts(&input) {
             return Ok(());
         }
+        if let Some(ssrc) = rtp_ssrc(data) {
+            self.track_rx_ssrc(ssrc, from);
+            self.last_rx_ssrc = ssrc;
+        }
         self.rtc
             .handle_input(input)
             .map_err(|e| RtcFailure::Engine(e.to_string()))
+    }
+
+    /// Declares an SSRC str0m does not know on our audio m-line, when it comes from the
+    /// address our media goes to once DTLS is up (SRTP then authenticates each packet, and
+    /// nobody else can make us forget the current stream).
+    fn track_rx_ssrc(&mut self, ssrc: u32, from: SocketAddr) {
+        let Some(mid) = self.mid else { return };
+        if !self.connected || self.remote != Some(from) || self.rx_ssrcs.contains(&ssrc) {
+            return;
+        }
+        let mut api = self.rtc.direct_api();
+        if self.rx_ssrcs.is_empty() {
+            // The SSRCs the SDP announced are str0m's already.
+            if let Some(s) = api.stream_rx_by_mid(mid, None) {
+                self.rx_ssrcs.push(*s.ssrc());
+            }
+            if self.rx_ssrcs.contains(&ssrc) {
+                return;
+            }
+        }
+        if api.stream_rx(&ssrc.into()).is_none() {
+            tracing::info!(ssrc, "the far end switched to a new RTP stream");
+            api.expect_stream_rx(ssrc.into(), None, mid, None);
+        }
+        self.rx_ssrcs.push(ssrc);
+        while self.rx_ssrcs.len() > MAX_RX_SSRCS {
+            let old = self.rx_ssrcs.remove(0);
+            api.remove_stream_rx(old.into());
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), RtcFailure> {
@@ -305,6 +440,10 @@ impl Peer {
             {
                 Output::Timeout(t) => return Ok(PeerOutput::Timeout(t)),
                 Output::Transmit(t) => {
+                    // DTLS and SRTP go only over the selected pair; STUN checks go anywhere.
+                    if t.contents.first().is_some_and(|b| *b >= 20) {
+                        self.remote = Some(t.destination);
+                    }
                     return Ok(PeerOutput::Transmit {
                         to: t.destination,
                         data: t.contents.to_vec(),
@@ -335,6 +474,7 @@ impl Peer {
                     Event::MediaData(d) => {
                         let seq = (*d.seq_range.start()).as_u16();
                         return Ok(PeerOutput::Audio {
+                            ssrc: self.last_rx_ssrc,
                             pt: *d.pt,
                             seq,
                             rtp_time: d.time.numer() as u32,
@@ -399,30 +539,33 @@ impl Peer {
             .map_err(|e| RtcFailure::Engine(e.to_string()))
     }
 
-    /// Sends one RFC 4733 event of `duration`, stamped at `rtp_time` of the audio clock.
-    pub fn write_dtmf(
+    /// Sends one RFC 4733 packet (built by [`super::dtmf::EventSender`]) in our audio
+    /// stream. `rtp_time` counts at the telephone-event's own clock, which may differ from the
+    /// codec's: str0m's event writer insists on equal clocks, so the packets are written as
+    /// frames of the telephone-event payload type, one each.
+    pub fn write_telephone_event(
         &mut self,
         now: Instant,
-        pt: u8,
+        format: TelephoneEventFormat,
         rtp_time: u64,
-        event: u8,
-        duration: Duration,
+        packet: &super::dtmf::EventPacket,
     ) -> Result<(), RtcFailure> {
-        let Some((writer, rate)) = self.writer(pt)? else {
+        let mid = self.mid.ok_or(RtcFailure::NoCodec)?;
+        let Some(writer) = self.rtc.writer(mid) else {
             return Ok(());
         };
         writer
-            .telephone_event(TelephoneEvent {
-                event,
-                end: true,
-                volume: 10,
-                duration,
-            })
+            .start_of_talkspurt(packet.marker)
             .write(
-                Pt::from(pt),
+                Pt::from(format.pt),
                 now,
-                MediaTime::new(rtp_time, rate),
-                Vec::new(),
+                MediaTime::new(
+                    rtp_time,
+                    Frequency::new(format.clock_rate).ok_or_else(|| {
+                        RtcFailure::Engine(format!("bad clock rate {}", format.clock_rate))
+                    })?,
+                ),
+                packet.payload.to_vec(),
             )
             .map_err(|e| RtcFailure::Engine(e.to_string()))
     }
@@ -463,5 +606,148 @@ mod tests {
         assert!(offer.contains("a=candidate:"));
         assert!(offer.contains("a=rtcp-mux"));
         assert!(offer.contains("a=setup:actpass"));
+    }
+
+    /// The SDP string of the frame at `line` of the seed capture.
+    fn seed_sdp(line: usize) -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/seeds/000_d74093c7acc83100.txt"
+        );
+        let text = std::fs::read_to_string(path).expect("the seed capture beside the repository");
+        let l = text.lines().nth(line - 1).expect("line in the seed");
+        let json = l
+            .trim()
+            .trim_start_matches("\"sdp\":")
+            .trim()
+            .trim_end_matches(',');
+        serde_json::from_str(json).expect("an SDP string")
+    }
+
+    fn peer(prefs: &[Codec]) -> Peer {
+        Peer::new(Instant::now(), "127.0.0.1:5000".parse().unwrap(), prefs).unwrap()
+    }
+
+    #[test]
+    fn twilios_offer_is_answered_as_the_dtls_client_in_its_own_profile() {
+        let offer = seed_sdp(1013);
+        assert!(offer.contains("a=setup:actpass") && offer.contains(" 2 UDP 2130706430 "));
+        for (prefs, codec, pt) in [
+            (&[Codec::Pcmu, Codec::Opus][..], Codec::Pcmu, 0),
+            (&[Codec::Opus, Codec::Pcmu][..], Codec::Opus, 107),
+        ] {
+            let mut p = peer(prefs);
+            let answer = p.accept_offer(&offer).unwrap();
+            let m = answer.lines().find(|l| l.starts_with("m=audio")).unwrap();
+            // The offer's profile (Chrome answers RTP/SAVPF too: seed line 1213).
+            assert_eq!(m.split(' ').nth(2), Some("RTP/SAVPF"), "{answer}");
+            assert!(answer.contains("a=setup:active"), "{answer}");
+            assert!(answer.contains("a=mid:audio"), "{answer}");
+            assert!(
+                answer.contains("a=rtpmap:101 telephone-event/8000"),
+                "{answer}"
+            );
+            let n = p.negotiated().unwrap();
+            assert_eq!((n.codec, n.pt), (codec, pt));
+            // telephone-event/8000 is used beside Opus too.
+            assert_eq!(
+                n.telephone_event,
+                Some(TelephoneEventFormat {
+                    pt: 101,
+                    clock_rate: 8000
+                })
+            );
+            assert_eq!(audio_proto_of(&seed_sdp(1213)), Some("RTP/SAVPF"));
+        }
+    }
+
+    #[test]
+    fn twilios_rtcp_candidates_and_trailing_attributes_are_ignored() {
+        let offer = seed_sdp(1013);
+        let normalised = normalise_remote_sdp(&offer);
+        let candidates: Vec<&str> = normalised
+            .lines()
+            .filter(|l| l.starts_with("a=candidate:"))
+            .collect();
+        assert_eq!(
+            candidates,
+            vec!["a=candidate:H37ab5af 1 UDP 2130706431 3.122.181.175 18130 typ host"]
+        );
+        assert!(
+            normalised.contains("a=end-of-candidates") && normalised.contains("a=connection:new")
+        );
+        // str0m takes what is left, and the only remote candidate is the RTP one.
+        let mut p = peer(&[Codec::Pcmu]);
+        p.accept_offer(&offer).unwrap();
+        assert!(is_rtcp_candidate(
+            "a=candidate:H37ab5af 2 UDP 2130706430 3.122.181.175 18131 typ host"
+        ));
+        assert!(!is_rtcp_candidate(
+            "a=candidate:H37ab5af 1 UDP 2130706431 3.122.181.175 18130 typ host"
+        ));
+    }
+
+    #[test]
+    fn twilios_answer_to_our_offer_is_applied() {
+        let answer = seed_sdp(546);
+        assert!(answer.contains("a=setup:active"));
+        for (prefs, codec, pt) in [
+            (&[Codec::Pcmu, Codec::Opus][..], Codec::Pcmu, 0),
+            (&[Codec::Opus, Codec::Pcmu][..], Codec::Opus, 111),
+        ] {
+            let mut p = peer(prefs);
+            let offer = p.create_offer().unwrap();
+            assert!(offer.contains("a=setup:actpass"));
+            // Twilio echoes the offer's mid (Chrome's is `0`, ours str0m's).
+            let mid = audio_mid_of(&offer).unwrap();
+            let answer = answer
+                .replace("a=mid:0", &format!("a=mid:{mid}"))
+                .replace("a=group:BUNDLE 0", &format!("a=group:BUNDLE {mid}"));
+            p.accept_answer(&answer).unwrap();
+            assert_eq!(p.mid.map(|m| m.to_string()), Some(mid));
+            let n = p.negotiated().unwrap();
+            assert_eq!((n.codec, n.pt), (codec, pt));
+            assert_eq!(
+                n.telephone_event,
+                Some(TelephoneEventFormat {
+                    pt: 126,
+                    clock_rate: 8000
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn every_offer_carries_telephone_event_at_8khz() {
+        // As Chrome's does (seed line 448), also when Opus is the only codec.
+        for prefs in [
+            &[Codec::Opus][..],
+            &[Codec::Pcmu][..],
+            &[Codec::Opus, Codec::Pcmu][..],
+        ] {
+            let offer = peer(prefs).create_offer().unwrap();
+            assert!(
+                offer.contains("a=rtpmap:126 telephone-event/8000"),
+                "{offer}"
+            );
+            let m = offer.lines().find(|l| l.starts_with("m=audio")).unwrap();
+            assert!(m.split(' ').any(|pt| pt == "126"), "{m}");
+        }
+        assert!(seed_sdp(448).contains("a=rtpmap:126 telephone-event/8000"));
+    }
+
+    #[test]
+    fn rtp_and_rtcp_are_told_apart() {
+        let mut rtp = [0u8; 12];
+        rtp[0] = 0x80;
+        rtp[1] = 0x00;
+        rtp[8..12].copy_from_slice(&0xDEAD_BEEFu32.to_be_bytes());
+        assert_eq!(rtp_ssrc(&rtp), Some(0xDEAD_BEEF));
+        rtp[1] = 0x80 | 126; // marker + PT 126
+        assert_eq!(rtp_ssrc(&rtp), Some(0xDEAD_BEEF));
+        rtp[1] = 200; // sender report
+        assert_eq!(rtp_ssrc(&rtp), None);
+        assert_eq!(rtp_ssrc(&rtp[..8]), None);
+        assert_eq!(rtp_ssrc(&[0x16; 20]), None, "DTLS");
     }
 }

@@ -1,25 +1,36 @@
-//! One call's media, sans-IO: the WebRTC peer, codecs, resampling, the jitter buffer, DTMF
-//! and the counters behind samples, driven by datagrams, 20 ms ticks and a clock.
+//! One call's media, sans-IO: the WebRTC peer, codecs, resampling, the playout path, DTMF
+//! and the counters behind samples. PCM goes in and out; the time is always a parameter.
 //!
-//! The shell ([`super::task`]) owns the UDP socket and calls [`MediaSession::receive`],
-//! [`MediaSession::handle_timeout`] and [`MediaSession::poll_transmit`]; everything else
-//! happens here, so tests can run a whole call in virtual time.
+//! The sound card's periods drive the audio: [`MediaSession::capture`] takes a capture
+//! period (encoded and sent once a 20 ms frame is complete) and [`MediaSession::playback`]
+//! fills a playback period from the jitter buffer. Datagrams come in through
+//! [`MediaSession::receive`] and go out through [`MediaSession::poll_transmit`];
+//! [`MediaSession::handle_timeout`] runs the peer's timers. The shell
+//! ([`super::audio_thread`]) calls them; tests run whole calls in virtual time.
+//!
+//! If the card stops delivering periods, the call goes on: after [`CARD_STALL_AFTER`]
+//! without one the session sends silence on its own deadlines (and drains the playout),
+//! logs it and counts it in [`CardStats`], until periods come again.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::audio::{AudioSink, AudioSource};
 use super::codec::{self, Decoder, Encoder};
-use super::dtmf::{DtmfScheduler, DtmfTone};
-use super::jitter::{JitterBuffer, Playout};
+use super::dtmf::{DtmfScheduler, EventSender};
+use super::jitter::StreamSplice;
+use super::playout::{Downlink, PlayoutStats};
 use super::resample::Resampler;
 use super::rtc::{IceState, Negotiated, Peer, PeerOutput, RtcFailure};
+use super::states::PeerStates;
 use crate::core::{MediaEvent, MediaRequest};
-use crate::model::Codec;
+use crate::model::{Codec, PeerState};
 use crate::quality::RawStats;
 
+/// One codec frame.
 const TICK: Duration = Duration::from_millis(20);
+/// No capture period for this long: the card has stopped; the session stands in for it.
+pub const CARD_STALL_AFTER: Duration = Duration::from_millis(200);
 const VOLUME_INTERVAL: Duration = Duration::from_millis(50);
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// ICE that stays disconnected this long has failed (an end of an ICE cycle).
@@ -47,22 +58,39 @@ pub struct Counters {
     highest_seq: Option<u64>,
 }
 
+/// How the sound card has kept up with the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CardStats {
+    /// Capture periods received.
+    pub periods: u64,
+    /// Times the card stopped delivering periods.
+    pub stalls: u64,
+    /// 20 ms frames of silence the session sent in its place.
+    pub stand_in_frames: u64,
+}
+
 pub struct MediaSession {
     peer: Peer,
-    source: Box<dyn AudioSource>,
-    sink: Box<dyn AudioSink>,
+    /// The sound card's rate, both ways.
+    card_rate: u32,
     bitrate: Option<u32>,
     negotiated: Option<Negotiated>,
     encoder: Option<Encoder>,
-    decoder: Option<Decoder>,
-    jitter: Option<JitterBuffer>,
     up: Option<Resampler>,
-    down: Option<Resampler>,
+    /// One codec frame of microphone, reused.
+    frame: Vec<i16>,
+    downlink: Option<Downlink<Decoder>>,
     dtmf: DtmfScheduler,
-    sounding: Option<DtmfTone>,
+    /// The RFC 4733 event being sent, with its RTP time at the telephone-event's clock.
+    sounding: Option<(EventSender, u64)>,
+    splice: StreamSplice,
     muted: bool,
     rtp_time: u64,
-    next_tick: Instant,
+    /// The last capture period (or when audio was set up).
+    last_period: Option<Instant>,
+    /// The card is stalled: the next 20 ms the session sends in its place.
+    stand_in: Option<Instant>,
+    card: CardStats,
     next_volume: Instant,
     next_stats: Instant,
     peer_timeout: Instant,
@@ -79,6 +107,7 @@ pub struct MediaSession {
     started: Instant,
     epoch_ms: u64,
     received_dtmf: Vec<ReceivedDtmf>,
+    states: PeerStates,
 }
 
 impl MediaSession {
@@ -87,29 +116,29 @@ impl MediaSession {
         local: SocketAddr,
         prefs: &[Codec],
         bitrate: Option<u32>,
-        source: Box<dyn AudioSource>,
-        sink: Box<dyn AudioSink>,
+        card_rate: u32,
     ) -> Result<Self, RtcFailure> {
         let epoch_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        Ok(MediaSession {
+        let mut session = MediaSession {
             peer: Peer::new(now, local, prefs)?,
-            source,
-            sink,
+            card_rate,
             bitrate,
             negotiated: None,
             encoder: None,
-            decoder: None,
-            jitter: None,
             up: None,
-            down: None,
+            frame: Vec::new(),
+            downlink: None,
             dtmf: DtmfScheduler::new(),
             sounding: None,
+            splice: StreamSplice::new(),
             muted: false,
             rtp_time: rand::random::<u16>() as u64 * 160,
-            next_tick: now + TICK,
+            last_period: None,
+            stand_in: None,
+            card: CardStats::default(),
             next_volume: now + VOLUME_INTERVAL,
             next_stats: now + STATS_INTERVAL,
             peer_timeout: now,
@@ -126,7 +155,26 @@ impl MediaSession {
             started: now,
             epoch_ms,
             received_dtmf: Vec::new(),
-        })
+            states: PeerStates::default(),
+        };
+        // The host candidate is gathered with the peer; a STUN one may follow.
+        session.enter(PeerState::Gathering);
+        Ok(session)
+    }
+
+    /// Reports what a state change changed (the SDK posts each to Insights).
+    fn enter(&mut self, state: PeerState) {
+        for s in self.states.enter(state) {
+            self.events.push_back(MediaEvent::PeerState(s));
+        }
+    }
+
+    /// A first description carries every candidate (there is no trickle) and the DTLS
+    /// fingerprint: gathering is over and the transport exists.
+    fn described(&mut self, signaling: PeerState) {
+        self.enter(PeerState::GatheringComplete);
+        self.enter(signaling);
+        self.enter(PeerState::DtlsNew);
     }
 
     /// Offers our public address (from STUN) besides the host candidate.
@@ -148,6 +196,15 @@ impl MediaSession {
         self.counters
     }
 
+    pub fn card_stats(&self) -> CardStats {
+        self.card
+    }
+
+    /// What the playout has done (none before a codec is negotiated).
+    pub fn playout_stats(&self) -> Option<PlayoutStats> {
+        self.downlink.as_ref().map(|d| d.stats())
+    }
+
     /// RFC 4733 events the far end sent, in arrival order.
     pub fn received_dtmf(&self) -> &[ReceivedDtmf] {
         &self.received_dtmf
@@ -164,22 +221,31 @@ impl MediaSession {
         }
         match request {
             MediaRequest::CreateOffer => match self.peer.create_offer() {
-                Ok(sdp) => self.events.push_back(MediaEvent::LocalDescription(sdp)),
+                Ok(sdp) => {
+                    self.described(PeerState::HaveLocalOffer);
+                    self.events.push_back(MediaEvent::LocalDescription(sdp));
+                }
                 Err(e) => self.fail(false, e),
             },
             MediaRequest::AnswerOffer { offer } => match self.peer.accept_offer(&offer) {
                 Ok(answer) => {
+                    self.described(PeerState::HaveRemoteOffer);
                     self.on_negotiated(now);
+                    self.enter(PeerState::Stable);
                     self.events.push_back(MediaEvent::LocalDescription(answer));
                 }
                 Err(e) => self.fail(true, e),
             },
             MediaRequest::ApplyAnswer { answer } => match self.peer.accept_answer(&answer) {
-                Ok(()) => self.on_negotiated(now),
+                Ok(()) => {
+                    self.enter(PeerState::Stable);
+                    self.on_negotiated(now);
+                }
                 Err(e) => self.fail(true, e),
             },
             MediaRequest::RestartIce => match self.peer.restart_ice() {
                 Ok(sdp) => {
+                    self.enter(PeerState::HaveLocalOffer);
                     self.restarting = true;
                     self.ice_deadline = None;
                     self.events.push_back(MediaEvent::LocalDescription(sdp));
@@ -191,6 +257,9 @@ impl MediaSession {
             MediaRequest::Close => {
                 self.peer.close();
                 self.closed = true;
+                for s in self.states.close() {
+                    self.events.push_back(MediaEvent::PeerState(s));
+                }
             }
         }
         self.drain_peer(now);
@@ -207,6 +276,10 @@ impl MediaSession {
         let Some(n) = self.peer.negotiated() else {
             return;
         };
+        if self.negotiated.is_none() {
+            // The remote fingerprint and role are in: the DTLS handshake starts.
+            self.enter(PeerState::DtlsConnecting);
+        }
         let changed = self.negotiated.map(|o| o.codec) != Some(n.codec);
         self.negotiated = Some(n);
         if changed {
@@ -214,7 +287,7 @@ impl MediaSession {
             match (Encoder::new(n.codec, self.bitrate), Decoder::new(n.codec)) {
                 (Ok(e), Ok(d)) => {
                     self.encoder = Some(e);
-                    self.decoder = Some(d);
+                    self.downlink = Some(Downlink::new(d, rate, self.card_rate));
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     self.events.push_back(MediaEvent::DescriptionFailed {
@@ -224,9 +297,10 @@ impl MediaSession {
                     return;
                 }
             }
-            self.jitter = Some(JitterBuffer::new(rate));
-            self.up = Some(Resampler::new(self.source.sample_rate(), rate));
-            self.down = Some(Resampler::new(rate, self.sink.sample_rate()));
+            self.up = Some(Resampler::new(self.card_rate, rate));
+            self.frame = vec![0; codec::frame_samples(rate)];
+            // The card watchdog starts with the audio.
+            self.last_period.get_or_insert(now);
         }
         if self.restarting {
             self.ice_deadline = Some(now + RESTART_FAILS_AFTER);
@@ -235,7 +309,7 @@ impl MediaSession {
         }
         self.events.push_back(MediaEvent::RemoteApplied {
             codec: n.codec,
-            telephone_event: n.telephone_event,
+            telephone_event: n.telephone_event.is_some(),
         });
     }
 
@@ -251,11 +325,13 @@ impl MediaSession {
 
     /// When [`MediaSession::handle_timeout`] must run next.
     pub fn poll_timeout(&self) -> Instant {
-        let mut t = self
-            .next_tick
-            .min(self.peer_timeout)
-            .min(self.next_volume)
-            .min(self.next_stats);
+        let mut t = self.peer_timeout.min(self.next_volume).min(self.next_stats);
+        if let Some(d) = self
+            .stand_in
+            .or(self.last_period.map(|p| p + CARD_STALL_AFTER))
+        {
+            t = t.min(d);
+        }
         if let Some(d) = self.ice_deadline {
             t = t.min(d);
         }
@@ -274,14 +350,11 @@ impl MediaSession {
                 tracing::debug!(error = %e, "media timeout");
             }
         }
-        while self.next_tick <= now {
-            let at = self.next_tick;
-            self.tick(at);
-            self.next_tick += TICK;
-        }
+        self.watch_card(now);
         if self.ice_deadline.is_some_and(|d| d <= now) {
             self.ice_deadline = None;
             self.restarting = false;
+            self.enter(PeerState::IceFailed);
             self.events.push_back(MediaEvent::IceFailed);
         }
         if self.next_volume <= now {
@@ -316,45 +389,111 @@ impl MediaSession {
             packets_sent: self.counters.packets_sent,
             packets_received: self.counters.packets_received,
             packets_lost: self.counters.packets_lost,
-            jitter_ms: self.jitter.as_ref().map(|j| j.jitter_ms()),
+            jitter_ms: self.downlink.as_ref().map(|d| d.jitter_ms()),
             rtt_ms: self.rtt.map(|r| r.as_secs_f64() * 1000.0),
         }
     }
 
-    /// 20 ms of audio each way.
-    fn tick(&mut self, now: Instant) {
-        let (Some(n), Some(enc), Some(up)) =
-            (self.negotiated, self.encoder.as_mut(), self.up.as_mut())
-        else {
+    /// One capture period from the card (any length, at the card's rate): every complete
+    /// 20 ms frame is encoded and sent.
+    pub fn capture(&mut self, now: Instant, mic: &[i16]) {
+        if self.closed {
+            return;
+        }
+        self.card.periods += 1;
+        self.last_period = Some(now);
+        if self.stand_in.take().is_some() {
+            tracing::info!("the sound card delivers periods again");
+        }
+        self.take_mic(now, mic);
+        self.drain_peer(now);
+    }
+
+    /// Fills one playback period (`out`, at the card's rate) from the jitter buffer.
+    pub fn playback(&mut self, now: Instant, out: &mut [i16]) {
+        match self.downlink.as_mut() {
+            Some(d) if !self.closed => d.pull(now, out),
+            _ => out.fill(0),
+        }
+        self.output_peak = self.output_peak.max(super::analysis::peak(out));
+    }
+
+    fn take_mic(&mut self, now: Instant, mic: &[i16]) {
+        let Some(up) = self.up.as_mut() else {
             return;
         };
-        let in_rate = self.source.sample_rate();
-        let mut mic = vec![0i16; codec::frame_samples(in_rate)];
-        let got = self.source.read(&mut mic);
-        if !got {
-            mic.fill(0);
+        self.input_peak = self.input_peak.max(super::analysis::peak(mic));
+        up.push(mic);
+        let frame_len = self.frame.len();
+        while let Some(pcm) = self.up.as_mut().and_then(|u| u.take(frame_len)) {
+            if self.muted {
+                self.frame.fill(0);
+            } else {
+                self.frame.copy_from_slice(&pcm);
+            }
+            self.send_frame(now);
         }
-        self.input_peak = self.input_peak.max(super::analysis::peak(&mic));
-        if self.muted {
-            mic.fill(0);
+    }
+
+    /// The card has stopped: silence goes out in its place, and the playout is drained, on
+    /// the session's own 20 ms deadlines.
+    fn watch_card(&mut self, now: Instant) {
+        let Some(last) = self.last_period else {
+            return;
+        };
+        if self.stand_in.is_none() && now >= last + CARD_STALL_AFTER {
+            self.card.stalls += 1;
+            tracing::warn!(
+                after_ms = CARD_STALL_AFTER.as_millis() as u64,
+                "the sound card stopped delivering periods: the call goes on with silence"
+            );
+            self.stand_in = Some(last + CARD_STALL_AFTER);
         }
-        up.push(&mic);
-        let frame_len = codec::frame_samples(codec::codec_rate(n.codec));
-        let pcm = up.take(frame_len).unwrap_or_else(|| vec![0; frame_len]);
-        if let Some(tone) = self.dtmf.poll(now) {
-            if n.telephone_event {
-                if let Err(e) =
-                    self.peer
-                        .write_dtmf(now, n.pt, self.rtp_time, tone.event, tone.duration)
-                {
-                    tracing::warn!(error = %e, digit = %tone.digit, "cannot send DTMF");
+        let mut scratch = [0i16; 960];
+        while let Some(at) = self.stand_in.filter(|t| *t <= now) {
+            self.card.stand_in_frames += 1;
+            self.frame.fill(0);
+            self.send_frame(at);
+            let n = codec::frame_samples(self.card_rate).min(scratch.len());
+            if let Some(d) = self.downlink.as_mut() {
+                d.pull(at, &mut scratch[..n]);
+            }
+            self.stand_in = Some(at + TICK);
+        }
+    }
+
+    /// Sends `self.frame` (one codec frame), as audio or as the DTMF event sounding.
+    fn send_frame(&mut self, now: Instant) {
+        let (Some(n), Some(enc)) = (self.negotiated, self.encoder.as_mut()) else {
+            return;
+        };
+        let frame_len = self.frame.len();
+        if let (Some(tone), Some(te)) = (self.dtmf.poll(now), n.telephone_event) {
+            // The event's RTP time is this frame's, counted at the event's own clock.
+            let codec_rate = u64::from(codec::codec_rate(n.codec));
+            let te_time = self.rtp_time * u64::from(te.clock_rate) / codec_rate;
+            self.sounding = Some((EventSender::new(tone, te.clock_rate), te_time));
+        }
+        // While an event is being sent, its packets go in place of audio.
+        let mut sending_event = false;
+        if let (Some((sender, te_time)), Some(te)) = (self.sounding.as_mut(), n.telephone_event) {
+            sending_event = true;
+            if self.peer.is_connected() {
+                for packet in sender.packets(now + TICK) {
+                    if let Err(e) = self.peer.write_telephone_event(now, te, *te_time, &packet) {
+                        tracing::warn!(error = %e, digit = %sender.tone().digit, "cannot send DTMF");
+                        break;
+                    }
+                    self.counters.packets_sent += 1;
+                    self.counters.bytes_sent += packet.payload.len() as u64;
                 }
             }
-            self.sounding = Some(tone);
+            if sender.is_done() {
+                self.sounding = None;
+            }
         }
-        let tone_on = self.sounding.is_some_and(|t| now < t.start + t.duration);
-        if self.peer.is_connected() && !tone_on {
-            match enc.encode(&pcm) {
+        if self.peer.is_connected() && !sending_event {
+            match enc.encode(&self.frame) {
                 Ok(payload) => {
                     if self
                         .peer
@@ -369,28 +508,6 @@ impl MediaSession {
             }
         }
         self.rtp_time += frame_len as u64;
-        self.play(now);
-    }
-
-    fn play(&mut self, now: Instant) {
-        let (Some(jb), Some(dec), Some(down)) = (
-            self.jitter.as_mut(),
-            self.decoder.as_mut(),
-            self.down.as_mut(),
-        ) else {
-            return;
-        };
-        let frame_len = codec::frame_samples(codec::codec_rate(dec.codec()));
-        let pcm = match jb.pop(now) {
-            Playout::Buffering => vec![0; frame_len],
-            Playout::Frame(payload) => dec.decode(&payload).unwrap_or_else(|_| dec.conceal(None)),
-            Playout::Lost { next } => dec.conceal(next.as_deref()),
-        };
-        down.push(&pcm);
-        let out_len = codec::frame_samples(self.sink.sample_rate());
-        let out = down.take(out_len).unwrap_or_else(|| vec![0; out_len]);
-        self.output_peak = self.output_peak.max(super::analysis::peak(&out));
-        self.sink.write(&out);
     }
 
     fn drain_peer(&mut self, now: Instant) {
@@ -402,14 +519,15 @@ impl MediaSession {
                 }
                 Ok(PeerOutput::Transmit { to, data }) => self.transmit.push_back((to, data)),
                 Ok(PeerOutput::Ice(state)) => self.on_ice(state, now),
-                Ok(PeerOutput::Connected) => {}
+                Ok(PeerOutput::Connected) => self.enter(PeerState::DtlsConnected),
                 Ok(PeerOutput::Audio {
+                    ssrc,
                     pt,
                     seq,
                     rtp_time,
                     payload,
                     arrival,
-                }) => self.on_audio(pt, seq, rtp_time, payload, arrival),
+                }) => self.on_audio(ssrc, pt, seq, rtp_time, payload, arrival),
                 Ok(PeerOutput::Rtt(rtt)) => self.rtt = Some(rtt),
                 Err(e) => {
                     tracing::warn!(error = %e, "media engine error");
@@ -421,6 +539,11 @@ impl MediaSession {
     }
 
     fn on_ice(&mut self, state: IceState, now: Instant) {
+        self.enter(match state {
+            IceState::Checking => PeerState::IceChecking,
+            IceState::Connected => PeerState::IceConnected,
+            IceState::Disconnected => PeerState::IceDisconnected,
+        });
         if state == self.ice {
             return;
         }
@@ -441,9 +564,17 @@ impl MediaSession {
         }
     }
 
-    fn on_audio(&mut self, pt: u8, seq: u16, rtp_time: u32, payload: Vec<u8>, arrival: Instant) {
+    fn on_audio(
+        &mut self,
+        ssrc: u32,
+        pt: u8,
+        seq: u16,
+        rtp_time: u32,
+        payload: Vec<u8>,
+        arrival: Instant,
+    ) {
         let Some(n) = self.negotiated else { return };
-        if Some(pt) == n.telephone_event_pt {
+        if n.telephone_event.is_some_and(|t| t.pt == pt) {
             // One event is several packets with the same RTP time: keep the first.
             if payload.len() >= 4 && !self.received_dtmf.iter().any(|d| d.rtp_time == rtp_time) {
                 self.received_dtmf.push(ReceivedDtmf {
@@ -457,6 +588,8 @@ impl MediaSession {
         if pt != n.pt {
             return; // an unexpected codec: not audio we play
         }
+        let ticks_per_frame = codec::codec_rate(n.codec) / 50;
+        let (seq, rtp_time) = self.splice.map(ssrc, seq, rtp_time, ticks_per_frame);
         let ext = super::jitter::extend_seq(self.counters.highest_seq, seq);
         let c = &mut self.counters;
         c.packets_received += 1;
@@ -469,8 +602,8 @@ impl MediaSession {
             }
             Some(_) => c.packets_lost = c.packets_lost.saturating_sub(1),
         }
-        if let Some(jb) = self.jitter.as_mut() {
-            jb.insert(seq, rtp_time, payload, arrival);
+        if let Some(d) = self.downlink.as_mut() {
+            d.insert(seq, rtp_time, payload, arrival);
         }
     }
 

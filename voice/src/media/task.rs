@@ -1,6 +1,8 @@
-//! The tokio shell of a call's media: one UDP socket per call, a [`MediaSession`] driven by
-//! datagrams, the session's own deadlines (20 ms audio ticks among them) and the engine's
-//! requests. It only moves bytes and time.
+//! The tokio side of a call's media: one UDP socket per call. It only moves packets: the
+//! datagrams received and the engine's requests into bounded rings for the call's audio
+//! thread ([`super::audio_thread`], where the [`MediaSession`] runs on the sound card's
+//! clock), and what that thread sends back out to the socket and the engine. No timer
+//! here paces audio.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::time::Instant;
@@ -8,13 +10,20 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
-use super::audio::{AudioSink, AudioSource};
+use super::audio::AudioPort;
+use super::audio_thread::{self, Datagram, Links, Outbound};
 use super::session::MediaSession;
 use crate::core::{MediaEvent, MediaRequest};
 use crate::model::{CallId, Codec};
 
 /// DSCP Expedited Forwarding (46) in the IP TOS byte.
 const TOS_EF: libc::c_int = 46 << 2;
+/// Datagrams waiting for the audio thread (it takes them every period, 10–20 ms).
+const INBOUND_SLOTS: usize = 64;
+/// Requests waiting for the audio thread.
+const REQUEST_SLOTS: usize = 64;
+/// Datagrams and events waiting for the socket and the engine.
+const OUTBOUND_SLOTS: usize = 256;
 
 /// Which of our addresses the kernel would use to reach `target` (no packet is sent).
 pub fn local_ip_towards(target: IpAddr) -> IpAddr {
@@ -66,12 +75,11 @@ pub struct MediaConfig {
     pub stun_urls: Vec<String>,
 }
 
-/// Binds the call's socket and starts its task. Requests go in on the returned sender;
-/// events come out on `events`.
+/// Binds the call's socket and starts its task and audio thread. Requests go in on the
+/// returned sender; events come out on `events`.
 pub async fn spawn(
     config: MediaConfig,
-    source: Box<dyn AudioSource>,
-    sink: Box<dyn AudioSink>,
+    port: Box<dyn AudioPort>,
     events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
 ) -> std::io::Result<mpsc::UnboundedSender<MediaRequest>> {
     let local_ip = local_ip_towards(config.route_hint);
@@ -92,8 +100,7 @@ pub async fn spawn(
         local,
         &config.codec_preferences,
         config.max_average_bitrate,
-        source,
-        sink,
+        port.sample_rate(),
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     if !config.stun_urls.is_empty() {
@@ -104,44 +111,84 @@ pub async fn spawn(
             session.add_reflexive(mapped, Instant::now());
         }
     }
+    let (inbound, inbound_rx) = rtrb::RingBuffer::new(INBOUND_SLOTS);
+    let (requests, requests_rx) = rtrb::RingBuffer::new(REQUEST_SLOTS);
+    let (outbound_tx, outbound) = mpsc::channel(OUTBOUND_SLOTS);
+    let links = Links {
+        inbound: inbound_rx,
+        requests: requests_rx,
+        outbound: outbound_tx,
+    };
+    // Detached: it ends when the session closes or the queues below are dropped.
+    let _thread = audio_thread::spawn(session, port, links)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(config.call, session, socket, rx, events));
+    let queues = Queues {
+        inbound,
+        requests: Some(requests),
+        outbound,
+    };
+    tokio::spawn(run(config.call, socket, rx, queues, events));
     Ok(tx)
+}
+
+/// The tokio side's ends of the queues to the audio thread.
+struct Queues {
+    inbound: rtrb::Producer<Datagram>,
+    /// `None` once the engine has let go of the call: the audio thread sees the ring
+    /// abandoned and ends after sending what its last requests (a close) produced.
+    requests: Option<rtrb::Producer<MediaRequest>>,
+    outbound: mpsc::Receiver<Outbound>,
 }
 
 async fn run(
     call: CallId,
-    mut session: MediaSession,
     socket: UdpSocket,
-    mut requests: mpsc::UnboundedReceiver<MediaRequest>,
+    mut engine: mpsc::UnboundedReceiver<MediaRequest>,
+    mut queues: Queues,
     events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
 ) {
-    let mut buf = vec![0u8; 2048];
+    let mut buf = vec![0u8; audio_thread::MAX_DATAGRAM + 1];
+    let mut dropped = 0u64;
     loop {
-        while let Some((to, data)) = session.poll_transmit() {
-            if let Err(e) = socket.send_to(&data, to).await {
-                tracing::debug!(error = %e, %to, "media send failed");
-            }
-        }
-        while let Some(ev) = session.poll_event() {
-            if events.send((call, ev)).is_err() {
-                return;
-            }
-        }
-        if session.is_closed() {
-            return;
-        }
-        let deadline = tokio::time::Instant::from_std(session.poll_timeout());
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
-                Ok((n, from)) => session.receive(Instant::now(), from, &buf[..n]),
+                Ok((n, from)) => {
+                    let pushed = Datagram::new(from, &buf[..n])
+                        .is_some_and(|d| queues.inbound.push(d).is_ok());
+                    if !pushed {
+                        dropped += 1;
+                        if dropped.is_power_of_two() {
+                            tracing::debug!(dropped, "media datagram dropped (queue full or too long)");
+                        }
+                    }
+                }
                 Err(e) => tracing::debug!(error = %e, "media receive failed"),
             },
-            request = requests.recv() => match request {
-                Some(r) => session.handle_request(r, Instant::now()),
+            request = engine.recv(), if queues.requests.is_some() => match (request, &mut queues.requests) {
+                (Some(r), Some(requests)) => {
+                    if let Err(rtrb::PushError::Full(r)) = requests.push(r) {
+                        tracing::warn!(request = ?r, "media request dropped: the audio thread is not taking them");
+                    }
+                }
+                // The call is gone. Its last request (a close) may still be in the ring:
+                // abandoning the ring ends the audio thread once it has sent the close's
+                // events (the closed states), which still go to the engine below.
+                _ => queues.requests = None,
+            },
+            out = queues.outbound.recv() => match out {
+                Some(Outbound::Transmit { to, data }) => {
+                    if let Err(e) = socket.send_to(&data, to).await {
+                        tracing::debug!(error = %e, %to, "media send failed");
+                    }
+                }
+                Some(Outbound::Event(ev)) => {
+                    if events.send((call, ev)).is_err() {
+                        return;
+                    }
+                }
+                // The audio thread ended (the session closed).
                 None => return,
             },
-            _ = tokio::time::sleep_until(deadline) => session.handle_timeout(Instant::now()),
         }
     }
 }

@@ -7,11 +7,17 @@
 //! invite without `callsid` or `sdp`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-/// The PStream version 2.1.0+ clients send.
+use super::duration;
+
+/// The PStream version 2.x clients send (`pstream.ts PSTREAM_VERSION`).
+///
+/// The seed capture (SDK 1.12) shows `"version": "1.5"` on every client frame; the 2.x SDK
+/// this library follows sends `"1.6"` with otherwise the same frames, so `1.6` it is.
 pub const PSTREAM_VERSION: &str = "1.6";
 /// The heartbeat frame: a single newline, echoed by the client.
 pub const HEARTBEAT: &str = "\n";
@@ -19,8 +25,64 @@ pub const HEARTBEAT: &str = "\n";
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 /// `listen.reconnectTimeout` is capped at 30 s (`pstream.ts MAX_RECONNECT_TIMEOUT_ALLOWED`).
 pub const MAX_RECONNECT_TIMEOUT_SECS: u64 = 30;
+/// This library's name in `User-Agent` and `browserinfo`.
+pub const CLIENT_NAME: &str = "twilio-voice-rs";
 
-/// `browserinfo` in `listen`. A device has no browser; it reports itself in the same shape.
+/// The operating system as a browser's `navigator.platform` names it (`Linux x86_64`,
+/// `Linux aarch64`, `Linux arm`): what the device really runs on.
+pub fn platform() -> String {
+    format!("{} {}", os_name(), std::env::consts::ARCH)
+}
+
+fn os_name() -> &'static str {
+    match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "macOS",
+        "windows" => "Windows",
+        "freebsd" => "FreeBSD",
+        other => other,
+    }
+}
+
+/// The `User-Agent` of the signaling upgrade request, also sent as `browserinfo.userAgent`:
+/// `twilio-voice-rs/<version> (<os>; <arch>)`, then `<app>/<app version>` when given. It
+/// names no browser and no `Mozilla/` token: nothing Twilio-side may take it for one.
+pub fn user_agent(app_name: Option<&str>, app_version: Option<&str>) -> String {
+    let mut ua = format!(
+        "{CLIENT_NAME}/{} ({}; {})",
+        env!("CARGO_PKG_VERSION"),
+        os_name(),
+        std::env::consts::ARCH
+    );
+    if let Some(app) = app_name.map(product_token).filter(|a| !a.is_empty()) {
+        let version = app_version.map(product_token).filter(|v| !v.is_empty());
+        ua.push(' ');
+        ua.push_str(&app);
+        if let Some(v) = version {
+            ua.push('/');
+            ua.push_str(&v);
+        }
+    }
+    ua
+}
+
+/// An HTTP product token (RFC 9110 `token` characters only; anything else becomes `-`).
+fn product_token(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// `browserinfo` in `listen`: the SDK's `getBrowserInfo()` field set exactly (`p`, `v`,
+/// `browser.userAgent`, `browser.platform`, `plugin`). A device has no browser; it fills the
+/// same fields with the truth about itself.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BrowserInfo {
     pub browser: BrowserDetails,
@@ -37,18 +99,14 @@ pub struct BrowserDetails {
 }
 
 impl BrowserInfo {
-    /// This library's identity: `p: "browser"`, `plugin: "rtc"` as the SDK sends (the
-    /// gateway expects them), with the OS and architecture as the platform.
+    /// This library's identity: `p: "browser"` and `plugin: "rtc"` as the SDK sends them
+    /// (constants of the protocol, not a browser's name), `v` this library's version, the
+    /// [`user_agent`] and the real OS and architecture as the [`platform`].
     pub fn device(app_name: Option<&str>, app_version: Option<&str>) -> Self {
-        let platform = format!("Linux {}", std::env::consts::ARCH);
-        let mut user_agent = format!("twilio-voice-rs/{} ({platform})", env!("CARGO_PKG_VERSION"));
-        if let Some(app) = app_name {
-            user_agent.push_str(&format!(" {app}/{}", app_version.unwrap_or("0")));
-        }
         BrowserInfo {
             browser: BrowserDetails {
-                platform,
-                user_agent,
+                platform: platform(),
+                user_agent: user_agent(app_name, app_version),
             },
             p: "browser".into(),
             plugin: "rtc".into(),
@@ -203,16 +261,18 @@ impl ClientMessage {
 pub struct WireError {
     pub code: u32,
     pub message: String,
-    /// Seconds to wait before reconnecting (2.18.0+).
-    pub retry_after_secs: Option<f64>,
+    /// How long to wait before reconnecting (2.18.0+), capped at
+    /// [`duration::MAX_RETRY_AFTER`].
+    pub retry_after: Option<Duration>,
 }
 
 /// `connected.token`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenInfo {
     pub identity: Option<String>,
-    /// Seconds left on the token, as the server counts them.
-    pub ttl_secs: Option<f64>,
+    /// Time left on the token, as the server counts it (capped at
+    /// [`duration::MAX_TOKEN_TTL`]).
+    pub ttl: Option<Duration>,
 }
 
 /// `connected`: where the stream landed.
@@ -345,10 +405,10 @@ fn wire_error(value: Option<&Value>) -> Option<WireError> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        retry_after_secs: obj
+        retry_after: obj
             .get("retryAfter")
-            .and_then(Value::as_f64)
-            .filter(|s| s.is_finite() && *s > 0.0),
+            .and_then(|v| duration::network_duration_json(v, duration::MAX_RETRY_AFTER))
+            .filter(|d| !d.is_zero()),
     })
 }
 
@@ -410,10 +470,9 @@ pub fn parse_server_frame(text_frame: &str) -> Result<ServerFrame, FrameError> {
                 .and_then(Value::as_object)
                 .map(|t| TokenInfo {
                     identity: text(t, "identity"),
-                    ttl_secs: t
+                    ttl: t
                         .get("ttl")
-                        .and_then(Value::as_f64)
-                        .filter(|v| v.is_finite()),
+                        .and_then(|v| duration::network_duration_json(v, duration::MAX_TOKEN_TTL)),
                 }),
         }),
         "ready" => ServerMessage::Ready,
@@ -669,7 +728,7 @@ mod tests {
             c.token,
             Some(TokenInfo {
                 identity: Some("alice".into()),
-                ttl_secs: Some(600.0)
+                ttl: Some(Duration::from_secs(600))
             })
         );
     }
@@ -731,7 +790,7 @@ mod tests {
         else {
             panic!()
         };
-        assert_eq!(e.retry_after_secs, Some(30.0));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
         let f = r#"{"type":"invite","payload":{"callsid":"CA1","sdp":"v=0","parameters":{"From":"+447381234567","To":"client:alice","Params":"name=x&touser=john","N":5}}}"#;
         let ServerFrame::Message {
             message: ServerMessage::Invite { parameters, .. },

@@ -12,6 +12,10 @@ use crate::protocol::frame::{
     self, BrowserInfo, ClientMessage, FrameError, ServerFrame, ServerMessage,
 };
 
+/// Frames kept while the socket is down; past this the oldest go (a Device offline for hours
+/// would otherwise keep every `register` it tried).
+pub const MAX_OFFLINE_QUEUE: usize = 64;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamStatus {
     Disconnected,
@@ -47,7 +51,7 @@ pub struct PStream {
     token: String,
     browserinfo: BrowserInfo,
     reconnect_timeout: u64,
-    queue: Vec<ClientMessage>,
+    queue: VecDeque<ClientMessage>,
     gateway: Option<String>,
     region: Option<String>,
     events: VecDeque<StreamEvent>,
@@ -72,7 +76,7 @@ impl PStream {
             token,
             browserinfo,
             reconnect_timeout,
-            queue: Vec::new(),
+            queue: VecDeque::new(),
             gateway: None,
             region: None,
             events: VecDeque::new(),
@@ -133,7 +137,10 @@ impl PStream {
             message: "No transport available to send or receive messages".into(),
         });
         if message.is_queued_when_offline() {
-            self.queue.push(message);
+            if self.queue.len() >= MAX_OFFLINE_QUEUE {
+                self.queue.pop_front();
+            }
+            self.queue.push_back(message);
         }
     }
 
@@ -261,6 +268,7 @@ impl PStream {
                         self.region = region;
                     }
                     match &message {
+                        ServerMessage::Connected(_) => self.transport.on_accepted(),
                         ServerMessage::Ready => self.status = StreamStatus::Ready,
                         ServerMessage::Offline => self.status = StreamStatus::Offline,
                         _ => {}
@@ -356,6 +364,40 @@ mod tests {
         );
         assert_eq!(s.queued(), 0);
         assert_eq!(s.status(), StreamStatus::Connected);
+    }
+
+    /// Issue 15: a Device offline for long queued every frame it tried; the queue keeps the
+    /// newest [`MAX_OFFLINE_QUEUE`].
+    #[test]
+    fn the_offline_queue_is_bounded_and_keeps_the_newest() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        let SocketCommand::Connect { socket, .. } = commands(&mut s)[0].clone() else {
+            panic!()
+        };
+        for i in 0..(MAX_OFFLINE_QUEUE + 100) {
+            s.publish(ClientMessage::Hangup {
+                callsid: format!("CA{i}"),
+                message: None,
+            });
+            assert!(s.queued() <= MAX_OFFLINE_QUEUE);
+        }
+        assert_eq!(s.queued(), MAX_OFFLINE_QUEUE);
+        events(&mut s);
+        s.on_socket_open(socket, t0);
+        let sent: Vec<String> = commands(&mut s)
+            .iter()
+            .filter_map(|c| match c {
+                SocketCommand::Send { text, .. } => {
+                    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+                    v["payload"]["callsid"].as_str().map(String::from)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent.len(), MAX_OFFLINE_QUEUE);
+        assert_eq!(sent.first().map(String::as_str), Some("CA100"));
+        assert_eq!(sent.last().map(String::as_str), Some("CA163"));
     }
 
     #[test]

@@ -13,10 +13,16 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::backoff::{Backoff, BackoffConfig};
+use crate::protocol::duration;
 use crate::protocol::frame::HEARTBEAT;
 
 /// A connection that stayed open this long counts as successful: backoff starts afresh.
 pub const CONNECT_SUCCESS_TIMEOUT: Duration = Duration::from_millis(10_000);
+
+/// More frames than this within [`FLOOD_WINDOW`] is a flood (Twilio sends a few a second at
+/// most): the socket is closed and the transport reconnects with backoff.
+pub const FLOOD_FRAMES: u32 = 500;
+pub const FLOOD_WINDOW: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransportOptions {
@@ -105,6 +111,9 @@ struct Socket {
     id: SocketId,
     open: bool,
     opened_at: Option<Instant>,
+    /// Frames received since `window_start` (the flood check).
+    window_start: Option<Instant>,
+    window_frames: u32,
 }
 
 const ABNORMAL_CLOSE_MESSAGE: &str = "Websocket connection to Twilio's signaling servers were unexpectedly ended. \
@@ -244,11 +253,21 @@ impl Transport {
         self.should_fallback = false;
         self.set_state(WsState::Open);
         self.connect_deadline = None;
+        // The SDK resets its backoff here. A server that accepts the socket and then drops
+        // it (the seed's invalid account: `listen`, then nothing) would make that a reconnect
+        // every 100 ms, forever. The backoff starts afresh only once the server has accepted
+        // us ([`Transport::on_accepted`]) or the socket stayed up for
+        // [`CONNECT_SUCCESS_TIMEOUT`].
+        self.set_heartbeat(now);
+        self.events.push_back(TransportEvent::Open);
+    }
+
+    /// The server accepted the stream (`connected` arrived): reconnects after this start
+    /// again from the shortest delay.
+    pub fn on_accepted(&mut self) {
         if self.backoffs.is_some() {
             self.reset_backoffs();
         }
-        self.set_heartbeat(now);
-        self.events.push_back(TransportEvent::Open);
     }
 
     /// The shell's socket closed: `code` is the WebSocket close code (1006 when the
@@ -300,6 +319,17 @@ impl Transport {
         if !self.is_current(socket) {
             return;
         }
+        if self.is_flooding(now) {
+            self.events.push_back(TransportEvent::Error {
+                code: 31000,
+                message: format!(
+                    "the signaling server sent more than {FLOOD_FRAMES} frames in {} s; reconnecting",
+                    FLOOD_WINDOW.as_secs()
+                ),
+            });
+            self.close_socket(now);
+            return;
+        }
         self.set_heartbeat(now);
         if text == HEARTBEAT {
             self.commands.push_back(SocketCommand::Send {
@@ -308,8 +338,8 @@ impl Transport {
             });
             return;
         }
-        if let Some(secs) = retry_after_of(&text) {
-            self.retry_after = Some(Duration::from_secs_f64(secs));
+        if let Some(after) = retry_after_of(&text, self.options.max_retry_after_delay) {
+            self.retry_after = Some(after);
         }
         self.events.push_back(TransportEvent::Message(text));
     }
@@ -329,6 +359,24 @@ impl Transport {
             self.retry = None;
             self.on_retry_ready(retry, now);
         }
+    }
+
+    /// Counts a frame on the current socket; true once it is over [`FLOOD_FRAMES`] within
+    /// [`FLOOD_WINDOW`].
+    fn is_flooding(&mut self, now: Instant) -> bool {
+        let Some(s) = self.socket.as_mut() else {
+            return false;
+        };
+        match s.window_start {
+            Some(start) if now.saturating_duration_since(start) < FLOOD_WINDOW => {
+                s.window_frames = s.window_frames.saturating_add(1);
+            }
+            _ => {
+                s.window_start = Some(now);
+                s.window_frames = 1;
+            }
+        }
+        s.window_frames > FLOOD_FRAMES
     }
 
     fn current_uri(&self) -> Option<String> {
@@ -364,6 +412,8 @@ impl Transport {
             id,
             open: false,
             opened_at: None,
+            window_start: None,
+            window_frames: 0,
         });
         self.commands.push_back(SocketCommand::Connect {
             socket: id,
@@ -464,7 +514,7 @@ impl Transport {
             *started = Some(now);
         }
         self.retry = Some(ScheduledRetry {
-            at: now + delay,
+            at: duration::deadline_after(now, delay),
             tier,
             attempt,
         });
@@ -518,8 +568,9 @@ impl Transport {
     }
 }
 
-/// `payload.error.retryAfter` (seconds) of an `error` frame, read without a full parse.
-fn retry_after_of(text: &str) -> Option<f64> {
+/// `payload.error.retryAfter` of an `error` frame, read without a full parse, capped at `max`
+/// (zero, negative and non-numbers are ignored).
+fn retry_after_of(text: &str, max: Duration) -> Option<Duration> {
     if !text.contains("retryAfter") {
         return None;
     }
@@ -529,9 +580,9 @@ fn retry_after_of(text: &str) -> Option<f64> {
     }
     v.get("payload")?
         .get("error")?
-        .get("retryAfter")?
-        .as_f64()
-        .filter(|s| s.is_finite() && *s > 0.0)
+        .get("retryAfter")
+        .and_then(|v| duration::network_duration_json(v, max))
+        .filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]
@@ -691,6 +742,56 @@ mod tests {
         assert!(wait <= Duration::from_millis(140), "{wait:?}");
     }
 
+    /// The seed's invalid account: every socket opens, `listen` goes out, and the server drops
+    /// it. The SDK resets its backoff on every open and reconnects every ~100 ms; the delay
+    /// must keep growing to its cap instead, and start afresh once the server accepts us.
+    #[test]
+    fn sockets_dropped_right_after_open_back_off_to_the_cap() {
+        let t0 = Instant::now();
+        let mut t = Transport::new(uris(1), TransportOptions::default(), 9);
+        t.open(t0);
+        let mut now = t0;
+        let (mut id, _) = connect_url(&drain(&mut t).0).unwrap();
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            t.on_socket_open(id, now);
+            now += Duration::from_millis(50);
+            t.on_socket_close(id, 1006, "", now);
+            let (_, e) = drain(&mut t);
+            assert!(
+                e.iter()
+                    .any(|e| matches!(e, TransportEvent::Error { code: 31005, .. })),
+                "each drop is reported"
+            );
+            let at = t.poll_timeout().unwrap();
+            waits.push(at - now);
+            now = at;
+            t.handle_timeout(now);
+            id = connect_url(&drain(&mut t).0).unwrap().0;
+        }
+        for (i, w) in waits.iter().enumerate().take(6) {
+            let base = 100.0 * 2f64.powi(i as i32);
+            let ms = w.as_millis() as f64;
+            assert!(
+                ms >= base * 0.6 - 1.0 && ms <= base * 1.4 + 1.0,
+                "attempt {i}: {ms} ms vs {base}"
+            );
+        }
+        assert!(
+            waits[8..]
+                .iter()
+                .all(|w| *w == TransportOptions::default().max_primary_delay),
+            "capped at 20 s: {waits:?}"
+        );
+        // `connected` on the next socket: the following drop retries quickly again.
+        t.on_socket_open(id, now);
+        t.on_accepted();
+        now += Duration::from_millis(50);
+        t.on_socket_close(id, 1006, "", now);
+        drain(&mut t);
+        assert!(t.poll_timeout().unwrap() - now <= Duration::from_millis(140));
+    }
+
     #[test]
     fn retry_after_sets_the_first_preferred_delay() {
         let t0 = Instant::now();
@@ -716,6 +817,87 @@ mod tests {
             t.poll_timeout().unwrap() - (t0 + Duration::from_secs(1)),
             Duration::from_secs(30)
         );
+    }
+
+    /// Issue 15: `retryAfter: 1e20` panicked ("cannot convert float seconds to Duration");
+    /// absurd values wait at most `max_retry_after_delay`, and junk is ignored.
+    #[test]
+    fn absurd_retry_after_is_capped() {
+        let max = TransportOptions::default().max_retry_after_delay;
+        for (value, expected) in [
+            ("1e20", max),
+            ("18446744073709551615", max),
+            ("1e308", max),
+            ("-1", Duration::from_millis(100)),
+            ("0", Duration::from_millis(100)),
+            ("\"30\"", Duration::from_millis(100)),
+            ("0.5", Duration::from_millis(500)),
+        ] {
+            let t0 = Instant::now();
+            let mut t = Transport::new(uris(1), TransportOptions::default(), 6);
+            t.update_preferred_uri(Some("wss://pref/signal".into()));
+            t.open(t0);
+            let (id, _) = connect_url(&drain(&mut t).0).unwrap();
+            t.on_socket_open(id, t0);
+            let frame = format!(
+                r#"{{"type":"error","payload":{{"error":{{"code":31206,"message":"x","retryAfter":{value}}}}}}}"#
+            );
+            t.on_socket_message(id, frame, t0);
+            t.on_socket_close(id, 1000, "", t0);
+            drain(&mut t);
+            let wait = t.poll_timeout().unwrap() - t0;
+            if expected == Duration::from_millis(100) {
+                // No usable retryAfter: the preferred tier's own first delay (100 ms ± 40 %).
+                assert!(wait <= Duration::from_millis(140), "{value}: {wait:?}");
+            } else {
+                assert_eq!(wait, expected, "{value}");
+            }
+        }
+    }
+
+    /// Issue 15: a server sending frames faster than any real one gets its socket closed,
+    /// and the transport reconnects; the queues it fills stay bounded.
+    #[test]
+    fn a_flooding_server_is_disconnected_and_we_reconnect() {
+        let t0 = Instant::now();
+        let mut t = Transport::new(uris(1), TransportOptions::default(), 10);
+        t.open(t0);
+        let (id, _) = connect_url(&drain(&mut t).0).unwrap();
+        t.on_socket_open(id, t0);
+        drain(&mut t);
+        // At the limit: every frame is delivered.
+        for i in 0..FLOOD_FRAMES {
+            t.on_socket_message(id, "{}".into(), t0 + Duration::from_micros(u64::from(i)));
+        }
+        let (_, e) = drain(&mut t);
+        assert_eq!(e.len(), FLOOD_FRAMES as usize);
+        // One more within the second: closed, with an error saying why.
+        t.on_socket_message(id, "{}".into(), t0 + Duration::from_millis(900));
+        let (c, e) = drain(&mut t);
+        assert_eq!(c, vec![SocketCommand::Close { socket: id }]);
+        assert!(
+            matches!(&e[0], TransportEvent::Error { code: 31000, message } if message.contains("frames"))
+        );
+        assert_eq!(e[1], TransportEvent::Close);
+        // The rest of the flood from the old socket is ignored, without growing any queue.
+        for _ in 0..10_000 {
+            t.on_socket_message(id, "\n".into(), t0 + Duration::from_millis(950));
+        }
+        assert_eq!(drain(&mut t), (vec![], vec![]));
+        let at = t.poll_timeout().unwrap();
+        t.handle_timeout(at);
+        let (id2, _) = connect_url(&drain(&mut t).0).unwrap();
+        assert_ne!(id2, id);
+        // Steady traffic below the rate is fine for ever.
+        t.on_socket_open(id2, at);
+        drain(&mut t);
+        for i in 0..(3 * FLOOD_FRAMES) {
+            let when =
+                at + Duration::from_millis(u64::from(i) * 1000 / u64::from(FLOOD_FRAMES / 2));
+            t.on_socket_message(id2, "{}".into(), when);
+        }
+        let (c, _) = drain(&mut t);
+        assert!(c.is_empty(), "{c:?}");
     }
 
     #[test]

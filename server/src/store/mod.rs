@@ -1,0 +1,174 @@
+//! What the server keeps between requests: mailboxes and their messages, each handset's
+//! forwarding and do-not-disturb, and the handsets' last status.
+//!
+//! SQLite is the default (one file beside the handsets file, nothing to install); PostgreSQL
+//! when `OFFHOOK_DATABASE_URL` names one, so that several server instances can share it. Every
+//! query is written once, in the SQL both accept (`$n` parameters, `ON CONFLICT`, `RETURNING`),
+//! and runs through sqlx's `Any` driver. Each dialect has its own migrations
+//! (`server/migrations/<dialect>/`), embedded in the binary and run at start.
+//!
+//! - [`voicemail`] — mailboxes and messages.
+//! - [`handsets`] — forwarding, do-not-disturb and last status per handset.
+
+pub mod handsets;
+pub mod voicemail;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+use crate::error::Error;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long start-up waits for the database before it says it cannot reach it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The dialect a URL's scheme names (`None`: neither).
+    pub fn of(url: &str) -> Option<Dialect> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// The database, opened and migrated.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// The URL without its password, for messages.
+    shown_url: String,
+}
+
+impl Store {
+    /// The default database: `offhook.db` in the handsets file's directory.
+    pub fn default_url(handsets_file: &Path) -> String {
+        let dir = handsets_file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        format!("sqlite://{}?mode=rwc", dir.join("offhook.db").display())
+    }
+
+    /// Connects (creating a SQLite file if needed) and brings the schema up to date.
+    pub async fn open(url: &str) -> Result<Store, Error> {
+        sqlx::any::install_default_drivers();
+        let shown_url = without_password(url);
+        let failed = |source| Error::Database {
+            url: shown_url.clone(),
+            source,
+        };
+        let dialect = Dialect::of(url).ok_or_else(|| Error::DatabaseUrl {
+            url: shown_url.clone(),
+        })?;
+        // One writer at a time is all SQLite allows; a small pool avoids "database is locked".
+        let max_connections = match dialect {
+            Dialect::Sqlite => 1,
+            Dialect::Postgres => 8,
+        };
+        let options = sqlx::any::AnyConnectOptions::from_str(url).map_err(failed)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(failed)?;
+        let migrator = match dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATIONS,
+            Dialect::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|source| Error::Migrations {
+                url: shown_url.clone(),
+                source,
+            })?;
+        Ok(Store {
+            pool,
+            dialect,
+            shown_url,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The URL without its password.
+    pub fn url(&self) -> &str {
+        &self.shown_url
+    }
+
+    /// Whether the database answers (for `/health`).
+    pub async fn check(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// The highest migration applied.
+    pub async fn schema_version(&self) -> Result<i64, Error> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT MAX(version) FROM _sqlx_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        row.try_get::<Option<i64>, _>(0)
+            .map(|v| v.unwrap_or(0))
+            .map_err(|e| self.failed(e))
+    }
+
+    fn failed(&self, source: sqlx::Error) -> Error {
+        Error::Database {
+            url: self.shown_url.clone(),
+            source,
+        }
+    }
+
+    fn corrupt(&self, problem: String) -> Error {
+        Error::Corrupt {
+            url: self.shown_url.clone(),
+            problem,
+        }
+    }
+}
+
+/// `url` with any password replaced by `***` (an unparsable URL is shown only by its scheme).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => format!("{}:…", url.split(':').next().unwrap_or("database")),
+    }
+}
+
+/// Seconds since the Unix epoch, as stored.
+pub type UnixSeconds = i64;
+
+#[cfg(test)]
+pub(crate) mod test_postgres;
+#[cfg(test)]
+mod tests;
