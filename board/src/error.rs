@@ -46,6 +46,18 @@ pub enum BoardError {
         message: String,
     },
 
+    /// ALSA refused a step of opening or running a PCM (the step is named).
+    #[error("{what}: {source}")]
+    Alsa {
+        what: String,
+        #[source]
+        source: alsa::Error,
+    },
+
+    /// An ALSA device that cannot be used the way the phone needs it (and why).
+    #[error("{0}")]
+    AudioUnsupported(&'static str),
+
     /// A board profile that is not valid TOML or has fields of the wrong kind.
     #[error("board profile {origin}: {source}")]
     ProfileSyntax {

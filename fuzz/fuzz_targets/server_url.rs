@@ -43,12 +43,17 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let mut urls = Vec::new();
+    // Each state, with the request both from a trusted proxy and from anywhere else.
     for state in states() {
-        urls.extend(candidate_urls(state, &uri, &uri, &headers));
+        for from_trusted_proxy in [false, true] {
+            urls.extend(candidate_urls(state, &uri, &uri, &headers, from_trusted_proxy));
+        }
     }
     if let Some(config) = public {
         let state = AppState::new(config, offhook_fuzz::handsets().clone());
-        urls.extend(candidate_urls(&state, &uri, &uri, &headers));
+        for from_trusted_proxy in [false, true] {
+            urls.extend(candidate_urls(&state, &uri, &uri, &headers, from_trusted_proxy));
+        }
     }
     for url in urls {
         let _ = signature::is_valid(

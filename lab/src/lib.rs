@@ -100,6 +100,7 @@
 //! | `POST /v1/faults/refuse-connections` `{seconds}` | drop new TCP connections |
 //! | `POST /v1/faults/next-error` `{frame: listen\|invite, code, message?, retry_after?, close?}` | answer the next one with an error |
 //! | `POST /v1/faults/refuse-listen` `{code?, message?, close_frame?}`, `…/accept-listen` | refuse every `listen` (an `error` if `code`, then `close` or a dropped socket) until accepted again |
+//! | `POST /v1/faults/answer-without-ringing`, `…/ring-before-answer` | the built-in `<Dial>` answers at once with no `ringing` (`answerOnBridge="false"`), or rings first again |
 //! | `POST /v1/legs/{sid}/stop-media` `{seconds}` | a leg's media (and ICE) goes silent |
 //! | `POST /v1/legs/{sid}/switch-ssrc` `{}` | a WebRTC leg's RTP moves to a new SSRC, sequence and timestamp base |
 

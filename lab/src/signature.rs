@@ -1,4 +1,4 @@
-//! `X-Twilio-Signature`: how Twilio signs the webhook requests it makes (research doc §5.1).
+//! `X-Twilio-Signature`: how Twilio signs the webhook requests it makes.
 //!
 //! The signed data is the full URL followed by every POST parameter, sorted by name (byte
 //! order), each written as name then value with no separator. The signature is the base64 of

@@ -321,7 +321,7 @@ fn lock_beside(path: &Path) -> Result<std::fs::File, Error> {
 /// Temp file beside `path`, fsync, rename over `path`, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -337,6 +337,14 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             .create_new(true)
             .mode(FILE_MODE)
             .open(&temp)?;
+        // The file replaced keeps its owner and group (the package gives it to
+        // root:offhook-server so that the service can read it), and the mode is exactly
+        // FILE_MODE whatever the umask.
+        if let Ok(old) = std::fs::metadata(path) {
+            use std::os::unix::fs::MetadataExt as _;
+            std::os::unix::fs::fchown(&file, Some(old.uid()), Some(old.gid()))?;
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(FILE_MODE))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
@@ -478,6 +486,30 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_append_keeps_the_files_owner_and_group_and_mode_0640() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = std::env::temp_dir().join(format!("offhook-server-hs-o-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("handsets.toml");
+        std::fs::write(&path, toml_of(vec![entry("desk", "101", "d")])).unwrap();
+        // As the package leaves it: another group (root can give any; others keep their own).
+        let me = std::fs::metadata(&path).unwrap();
+        let group = if me.uid() == 0 { 4242 } else { me.gid() };
+        std::os::unix::fs::chown(&path, None, Some(group)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        append_to_file(&path, entry("kitchen", "102", "k")).unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(after.permissions().mode() & 0o777, 0o640);
+        assert_eq!(
+            (after.uid(), after.gid()),
+            (me.uid(), group),
+            "owner and group kept"
+        );
+        assert_eq!(Handsets::load(&path).unwrap().len(), 2);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn concurrent_appends_lose_nothing_and_the_file_is_0640() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = std::env::temp_dir().join(format!("offhook-server-hs-c-{}", std::process::id()));
@@ -498,7 +530,7 @@ pub(crate) mod tests {
         }
         assert_eq!(Handsets::load(&path).unwrap().len(), 8, "every entry kept");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & !0o640, 0, "mode {mode:o}");
+        assert_eq!(mode, 0o640, "mode {mode:o}");
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok())

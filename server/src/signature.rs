@@ -155,7 +155,7 @@ mod tests {
             .collect()
     }
 
-    // twilio-node spec/validation.spec.js, as recorded in twilio-voice-protocol.md §5.1.
+    // The vectors of twilio-node's own validation tests (spec/validation.spec.js).
     const TOKEN: &str = "12345";
     const URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
     fn vector_params() -> Vec<(String, String)> {

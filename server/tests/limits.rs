@@ -148,6 +148,44 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
     assert!(response.contains("request_timeout"), "{response}");
 }
 
+/// The whole request has a deadline too: a handler still waiting when it passes (here for a
+/// body that the body deadline would wait a minute for) is answered 408 by the router.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_the_request_deadline_gets_408() {
+    let s = server(&[
+        ("OFFHOOK_BODY_TIMEOUT", "60"),
+        ("OFFHOOK_REQUEST_TIMEOUT", "1"),
+    ])
+    .await;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let auth = basic("desk", DESK_SECRET);
+    let sent = Instant::now();
+    stream
+        .write_all(
+            format!(
+                "POST /api/token/generate HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ttl\""
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let response = until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("answered and closed within 10 s, long before the body deadline");
+    assert_eq!(
+        status_line(&response),
+        "HTTP/1.1 408 Request Timeout",
+        "{response}"
+    );
+    // The router's deadline, not the body deadline's own answer.
+    assert!(!response.contains("request_timeout"), "{response}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        sent.elapsed()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_are_answered_while_the_token_route_is_saturated() {
     let s = server(&[

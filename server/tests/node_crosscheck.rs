@@ -320,7 +320,7 @@ async fn webhook_signatures_match_twilio_node() {
 
 #[test]
 fn published_vector_through_twilio_node() {
-    // twilio-voice-protocol.md §5.1, computed by twilio-node itself, so the script and the
+    // The published signature vector, computed by twilio-node itself, so the script and the
     // vector check each other.
     let params = [
         ["CallSid", "CA1234567890ABCDE"],

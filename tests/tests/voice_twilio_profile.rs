@@ -153,9 +153,20 @@ async fn digits_go_in_band_at_8khz_for_both_codecs() {
         let dtmf = leg.media.clone().unwrap().dtmf;
         let digits: String = dtmf.iter().map(|d| d.digit).collect();
         assert_eq!(digits, "123#", "{codec:?}");
-        for d in &dtmf {
+        for (i, d) in dtmf.iter().enumerate() {
             assert_eq!(d.source, "rfc4733", "{codec:?}: {dtmf:?}");
             assert_eq!(d.clock_hz, Some(8000), "{codec:?}: {dtmf:?}");
+            // The negotiated clock is what the SDP says; this is what the packets' RTP
+            // timestamps ran at (48000 if Opus's clock leaked into the events).
+            if i > 0 {
+                let hz = d
+                    .measured_clock_hz
+                    .expect("events ~230 ms apart are measured");
+                assert!(
+                    (6400..=9600).contains(&hz),
+                    "{codec:?}: events at {hz} Hz: {dtmf:?}"
+                );
+            }
             let ms = d.duration_ms.unwrap();
             assert!((140..=200).contains(&ms), "{codec:?}: tone of {ms} ms");
         }
@@ -327,7 +338,39 @@ async fn without_answer_on_bridge_the_answer_comes_without_ringing() {
     let mut config = offhook_lab::LabConfig::new(credentials);
     config.app_url = Some(url);
     let lab = offhook_lab::Lab::start(config).await.unwrap();
-    let (device, _events, audio) = device_with_audio(&lab, "carol", lab_options(&lab), Some(700.0));
+    answered_without_ringing(&lab, "carol").await;
+    lab.shutdown().await;
+}
+
+/// The same order through the lab's control-API fault, with the lab's built-in routing (no
+/// TwiML app): the fault's `<Dial>` runs Twilio's `answerOnBridge="false"` path, and turning
+/// it off brings `ringing` back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_without_ringing_fault_answers_the_builtin_dial_at_once() {
+    init_logs();
+    let lab = start_lab().await;
+    lab.control().fault_answer_without_ringing().await.unwrap();
+    answered_without_ringing(&lab, "dora").await;
+    lab.control().fault_ring_before_answer().await.unwrap();
+    let (device, _events, _audio) = device_with_audio(&lab, "erin", lab_options(&lab), None);
+    let call = device.connect(to(SLOW_ANSWER_NUMBER)).await.unwrap();
+    let mut events = call.events();
+    let seen = collect_until_accept(&mut events).await;
+    assert!(
+        seen.iter().any(|e| matches!(e, CallEvent::Ringing { .. })),
+        "ringing again once the fault is off: {seen:?}"
+    );
+    call.disconnect();
+    wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
+    device.force_destroy();
+    lab.shutdown().await;
+}
+
+/// A call from `who` to the slow-answer number is answered with no `ringing` before it (the
+/// client sees none, and the lab sent none), a real CallSid, and audio once the far end
+/// answers after Twilio's ringback.
+async fn answered_without_ringing(lab: &offhook_lab::LabHandle, who: &str) {
+    let (device, _events, audio) = device_with_audio(lab, who, lab_options(lab), Some(700.0));
     let call = device.connect(to(SLOW_ANSWER_NUMBER)).await.unwrap();
     let mut events = call.events();
     let temp_sid = call.parameters().get("CallSid").cloned();
@@ -350,6 +393,7 @@ async fn without_answer_on_bridge_the_answer_comes_without_ringing() {
     let frames = lab.control().connections().await.unwrap();
     let kinds: Vec<String> = frames
         .iter()
+        .filter(|c| c.identity.as_deref() == Some(who))
         .flat_map(|c| c.frames.iter())
         .filter(|f| f.direction == "out")
         .map(|f| f.kind.clone())
@@ -362,7 +406,6 @@ async fn without_answer_on_bridge_the_answer_comes_without_ringing() {
     call.disconnect();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
     device.force_destroy();
-    lab.shutdown().await;
 }
 
 /// The call's events up to and including `accept`.

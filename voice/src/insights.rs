@@ -7,11 +7,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
 use hyper::body::Bytes;
 use serde_json::{Value, json};
 
 use crate::core::{CallCore, Engine, MediaEvent};
+use crate::http_client;
 use crate::model::{CallDirection, CallEvent, CallId, FeedbackIssue, PeerState, RtcSample};
 use crate::options::DeviceOptions;
 use crate::protocol::sid;
@@ -572,57 +572,45 @@ impl Insights {
     }
 }
 
-/// One HTTPS POST with a JSON body.
+/// One HTTPS POST with a JSON body to the event gateway (`host` may carry a port).
 async fn post(
     host: &str,
     path: &str,
     token: &str,
     body: String,
     tls: Arc<rustls::ClientConfig>,
-) -> Result<(), PostError> {
+) -> Result<(), http_client::HttpError> {
     let (name, port) = match host.rsplit_once(':') {
-        Some((n, p)) if p.parse::<u16>().is_ok() => {
-            (n.to_string(), p.parse::<u16>().unwrap_or(443))
-        }
-        _ => (host.to_string(), 443),
+        Some((n, p)) => match p.parse::<u16>() {
+            Ok(port) => (n, port),
+            Err(_) => (host, 443),
+        },
+        None => (host, 443),
     };
-    let tcp = tokio::net::TcpStream::connect((name.as_str(), port))
-        .await
-        .map_err(PostError::Connect)?;
-    let server_name = rustls_pki_types::ServerName::try_from(name.clone())?;
-    let stream = tokio_rustls::TlsConnector::from(tls)
-        .connect(server_name, tcp)
-        .await
-        .map_err(PostError::Tls)?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let request = http::Request::post(path)
-        .header(http::header::HOST, host)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .header("X-Twilio-Token", token)
-        .body(Full::new(Bytes::from(body)))?;
-    let response = sender.send_request(request).await?;
-    tracing::debug!(status = %response.status(), path, "insights post");
+    let token = http::HeaderValue::from_str(token)
+        .map_err(|e| http_client::HttpError::Request(e.into()))?;
+    let request = http_client::Request {
+        method: http::Method::POST,
+        scheme: http_client::Scheme::Https,
+        host: name,
+        port,
+        path,
+        headers: vec![
+            (
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            ),
+            (http::HeaderName::from_static("x-twilio-token"), token),
+        ],
+        body: Bytes::from(body),
+    };
+    let response = http_client::send(&tls, request, MAX_ANSWER).await?;
+    tracing::debug!(status = response.status, path, "insights post");
     Ok(())
 }
 
-/// Why a post to the event gateway failed (logged; insights never fail a call).
-#[derive(Debug, thiserror::Error)]
-enum PostError {
-    #[error("connect: {0}")]
-    Connect(#[source] std::io::Error),
-    #[error("server name: {0}")]
-    ServerName(#[from] rustls_pki_types::InvalidDnsNameError),
-    #[error("TLS: {0}")]
-    Tls(#[source] std::io::Error),
-    #[error("HTTP: {0}")]
-    Http(#[from] hyper::Error),
-    #[error("request: {0}")]
-    Request(#[from] http::Error),
-}
+/// The most of the gateway's answer read (it is not used).
+const MAX_ANSWER: usize = 64 * 1024;
 
 #[cfg(test)]
 mod tests {

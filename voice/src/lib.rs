@@ -10,6 +10,7 @@
 //! - [`liveness`] — heartbeats: whether a Device's task (or any loop) is still running.
 //! - [`logging`] — the `log_level` option: what a Device writes to `tracing`.
 //! - [`tls`] — rustls client configuration (public roots plus an optional extra CA).
+//! - [`http_client`] — one HTTP/1.1 request over TLS (Insights, the handset's token requests).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
 //! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
 //! - [`regions`] — edges, regions and signaling URLs.
@@ -23,6 +24,7 @@
 pub mod core;
 pub mod device;
 pub mod error;
+pub mod http_client;
 pub mod insights;
 pub mod liveness;
 pub mod logging;

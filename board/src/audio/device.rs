@@ -6,6 +6,8 @@ use std::time::Duration;
 use alsa::pcm::{Access, Format, Frames, HwParams, PCM, State};
 use alsa::{Direction, ValueOr};
 
+use crate::error::BoardError;
+
 /// Rates tried, in order, when a device refuses the one asked for.
 const FALLBACK_RATES: [u32; 9] = [
     48_000, 44_100, 32_000, 16_000, 96_000, 24_000, 22_050, 8_000, 88_200,
@@ -81,15 +83,20 @@ pub(crate) struct Device {
     bytes: Vec<u8>,
 }
 
-fn alsa_err(what: &str, e: alsa::Error) -> String {
-    format!("{what}: {e}")
+fn alsa_err(what: &str, source: alsa::Error) -> BoardError {
+    BoardError::Alsa {
+        what: what.to_string(),
+        source,
+    }
 }
 
 impl Device {
-    /// Opens and configures `name`. Errors are plain messages naming what was refused.
-    pub fn open(name: &str, dir: Direction, req: &Request) -> Result<Device, String> {
+    /// Opens and configures `name`. Errors name the step that was refused.
+    pub fn open(name: &str, dir: Direction, req: &Request) -> Result<Device, BoardError> {
         if name.contains('\0') {
-            return Err("device name contains a NUL byte".into());
+            return Err(BoardError::AudioUnsupported(
+                "device name contains a NUL byte",
+            ));
         }
         let pcm = PCM::new(name, dir, false).map_err(|e| alsa_err("open", e))?;
         let (rate, channels, format, period_frames, buffer_frames) = {
@@ -101,9 +108,9 @@ impl Device {
             } else if hwp.test_format(Format::s32()).is_ok() {
                 SampleFormat::S32
             } else {
-                return Err(
-                    "device takes neither S16 nor S32 samples (try its plughw: name)".into(),
-                );
+                return Err(BoardError::AudioUnsupported(
+                    "device takes neither S16 nor S32 samples (try its plughw: name)",
+                ));
             };
             hwp.set_format(match format {
                 SampleFormat::S16 => Format::s16(),
@@ -118,8 +125,9 @@ impl Device {
             };
             hwp.set_channels(channels)
                 .map_err(|e| alsa_err("channels", e))?;
-            let rate = choose_rate(req.rate, req.forced_rate, |r| hwp.test_rate(r).is_ok())
-                .ok_or("device takes none of the usual sample rates")?;
+            let rate = choose_rate(req.rate, req.forced_rate, |r| hwp.test_rate(r).is_ok()).ok_or(
+                BoardError::AudioUnsupported("device takes none of the usual sample rates"),
+            )?;
             hwp.set_rate(rate, ValueOr::Nearest)
                 .map_err(|e| alsa_err(&format!("rate {rate}"), e))?;
             let want_period =
@@ -171,7 +179,7 @@ impl Device {
     }
 
     /// Starts capture (playback starts by itself once its buffer is full).
-    pub fn start(&self) -> Result<(), String> {
+    pub fn start(&self) -> Result<(), BoardError> {
         if self.pcm.state() != State::Running {
             self.pcm.start().map_err(|e| alsa_err("start", e))?;
         }
@@ -190,7 +198,7 @@ impl Device {
     }
 
     /// Re-prepares after an xrun.
-    pub fn recover(&self) -> Result<(), String> {
+    pub fn recover(&self) -> Result<(), BoardError> {
         self.pcm
             .prepare()
             .map_err(|e| alsa_err("prepare after xrun", e))?;

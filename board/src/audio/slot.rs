@@ -9,6 +9,7 @@ use super::Shared;
 use super::device::{Device, IoFailure, Request, direction_name};
 use super::resample::Resampler;
 use super::stats::Counters;
+use crate::error::BoardError;
 use std::sync::atomic::Ordering;
 
 /// How far an unpaced device may run ahead of real time before we pace it.
@@ -79,7 +80,7 @@ pub(super) struct Open {
 /// A device being opened on a helper thread.
 pub(super) struct Pending {
     name: String,
-    handle: std::thread::JoinHandle<Result<Device, String>>,
+    handle: std::thread::JoinHandle<Result<Device, BoardError>>,
 }
 
 /// Device management common to both directions.
@@ -146,10 +147,9 @@ impl Slot {
                 self.pending = Some(pending);
                 return None;
             }
-            let result = pending
-                .handle
-                .join()
-                .unwrap_or_else(|_| Err("the opening thread panicked".into()));
+            let result = pending.handle.join().unwrap_or_else(|_| {
+                Err(BoardError::AudioUnsupported("the opening thread panicked"))
+            });
             if pending.name != wanted {
                 // The route changed again while opening; this device is not wanted now.
                 return None;
@@ -161,8 +161,8 @@ impl Slot {
                 Ok(dev)
             }) {
                 Ok(dev) => self.install(dev, counters),
-                Err(message) => {
-                    self.failed(wanted, message, counters);
+                Err(e) => {
+                    self.failed(wanted, e.to_string(), counters);
                     None
                 }
             };
@@ -265,8 +265,8 @@ impl Slot {
             self.name(),
             open.dev.name
         );
-        if let Err(m) = open.dev.recover() {
-            self.lost(IoFailure::Gone(m), counters);
+        if let Err(e) = open.dev.recover() {
+            self.lost(IoFailure::Gone(e.to_string()), counters);
         }
     }
 }

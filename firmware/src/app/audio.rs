@@ -12,6 +12,11 @@
 //! The rest of the program reaches it through a lock-free ring of commands, and the call
 //! through a pair of lock-free SPSC rings per call ([`CallAudio`]); the mixer never takes a
 //! lock, and nothing on its path allocates per period.
+//!
+//! On the loudspeaker (and on the handset if configured) the microphone's audio goes through
+//! echo cancellation, noise suppression and gain control ([`Uplink`]) before the call gets it:
+//! the echo canceller's reference is exactly what the mixer writes to the sound card, in the
+//! same period.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use offhook_board::audio::{CaptureStream, PlaybackStream, set_realtime};
 use twilio_voice::liveness::Heartbeat;
+use twilio_voice::media::echo::{SpeechOptions, SpeechProcessor, SpeechRoutes};
 use twilio_voice::model::CallId as VoiceCallId;
 use twilio_voice::{AudioDevice, AudioPort};
 
@@ -74,6 +80,94 @@ pub struct Mixer {
     tone_scratch: Vec<i16>,
     call_scratch: Vec<i16>,
     out_peak: Arc<AtomicU16>,
+    /// The microphone's processing on the loudspeaker and on the handset.
+    speaker_uplink: Uplink,
+    handset_uplink: Uplink,
+}
+
+/// One route's uplink speech processing, fed in the mixer's periods and run in 10 ms frames.
+/// Periods that are not whole frames are carried over, so the call may get the microphone up
+/// to one frame later. Everything is allocated up front.
+pub struct Uplink {
+    processor: Option<SpeechProcessor>,
+    /// Played and captured samples not yet making up a whole frame, and the processed
+    /// microphone audio not yet handed to the call.
+    played: Vec<i16>,
+    captured: Vec<i16>,
+    cleaned: Vec<i16>,
+    frame: Vec<i16>,
+    cleaned_len: usize,
+    failed: bool,
+}
+
+impl Uplink {
+    fn new(rate: u32, options: SpeechOptions, max_period: usize) -> Uplink {
+        let processor = if options.is_off() {
+            None
+        } else {
+            SpeechProcessor::new(rate, options)
+                .inspect_err(|e| tracing::warn!(%e, "no speech processing at this rate"))
+                .ok()
+        };
+        let frame = processor.as_ref().map_or(0, SpeechProcessor::frame_len);
+        Uplink {
+            processor,
+            played: Vec::with_capacity(frame),
+            captured: Vec::with_capacity(frame),
+            cleaned: vec![0; max_period + frame],
+            frame: vec![0; frame],
+            cleaned_len: 0,
+            failed: false,
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        self.processor.is_some() && !self.failed
+    }
+
+    /// The sound card's playback plus capture delay, for the echo canceller's first guess.
+    pub fn set_device_latency(&mut self, playback: Duration, capture: Duration) {
+        if let Some(p) = self.processor.as_mut() {
+            p.set_device_latency(playback, capture);
+        }
+    }
+
+    /// One period: `played` is what goes to the sound card, `mic` what came from it. Returns
+    /// the processed microphone audio that is ready (whole frames only).
+    fn process(&mut self, played: &[i16], mic: &[i16]) -> &[i16] {
+        let Some(processor) = self.processor.as_mut() else {
+            return &[];
+        };
+        let frame_len = processor.frame_len();
+        for (p, m) in played.iter().zip(mic) {
+            self.played.push(*p);
+            self.captured.push(*m);
+            if self.played.len() < frame_len {
+                continue;
+            }
+            let done = processor
+                .process_render(&self.played)
+                .and_then(|()| processor.process_capture(&self.captured, &mut self.frame));
+            if let Err(e) = done {
+                // Never expected (the frame sizes are ours); the microphone then goes out as
+                // captured rather than not at all.
+                tracing::error!(%e, "speech processing failed: the microphone goes out unprocessed");
+                self.failed = true;
+                let n = mic.len().min(self.cleaned.len());
+                self.cleaned[..n].copy_from_slice(&mic[..n]);
+                return &self.cleaned[..n];
+            }
+            let end = (self.cleaned_len + frame_len).min(self.cleaned.len());
+            let n = end - self.cleaned_len;
+            self.cleaned[self.cleaned_len..end].copy_from_slice(&self.frame[..n]);
+            self.cleaned_len = end;
+            self.played.clear();
+            self.captured.clear();
+        }
+        let ready = self.cleaned_len;
+        self.cleaned_len = 0;
+        &self.cleaned[..ready]
+    }
 }
 
 impl Mixer {
@@ -110,11 +204,6 @@ impl Mixer {
         let call = &mut self.call_scratch[..n];
         call.fill(0);
         if let Some(ends) = self.call.as_mut() {
-            // A full ring means the call's thread is not keeping up: the newest is dropped.
-            let _ = ends.uplink.push_partial_slice(mic);
-            if let Some(t) = ends.reader.get() {
-                t.unpark();
-            }
             let late = ends
                 .downlink
                 .slots()
@@ -124,9 +213,9 @@ impl Mixer {
             }
             let _ = ends.downlink.pop_partial_slice(call);
         }
-        let gain = match self.route {
-            AudioRoute::Handset => self.handset_gain,
-            AudioRoute::Speaker => self.speaker_gain,
+        let (gain, uplink) = match self.route {
+            AudioRoute::Handset => (self.handset_gain, &mut self.handset_uplink),
+            AudioRoute::Speaker => (self.speaker_gain, &mut self.speaker_uplink),
         };
         let mut peak = 0u16;
         for ((o, t), c) in out.iter_mut().zip(tone.iter()).zip(call.iter()) {
@@ -135,6 +224,26 @@ impl Mixer {
             peak = peak.max(o.unsigned_abs());
         }
         self.out_peak.store(peak, Ordering::Relaxed);
+        // The microphone to the call: processed against what is played now, on a route that
+        // asks for it, otherwise as captured.
+        if let Some(ends) = self.call.as_mut() {
+            let to_call = if uplink.is_active() {
+                uplink.process(out, mic)
+            } else {
+                mic
+            };
+            // A full ring means the call's thread is not keeping up: the newest is dropped.
+            let _ = ends.uplink.push_partial_slice(to_call);
+            if let Some(t) = ends.reader.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    /// The sound card's playback and capture delay (the echo path's first estimate).
+    pub fn set_device_latency(&mut self, playback: Duration, capture: Duration) {
+        self.speaker_uplink.set_device_latency(playback, capture);
+        self.handset_uplink.set_device_latency(playback, capture);
     }
 }
 
@@ -155,7 +264,7 @@ pub struct AudioPath {
 }
 
 impl AudioPath {
-    pub fn new(rate: u32, region: Region) -> AudioPath {
+    pub fn new(rate: u32, region: Region, speech: SpeechRoutes) -> AudioPath {
         let (producer, consumer) = rtrb::RingBuffer::new(COMMAND_SLOTS);
         let max_period = (rate as u128 * MAX_PERIOD.as_millis() / 1000) as usize;
         let out_peak = Arc::new(AtomicU16::new(0));
@@ -169,6 +278,8 @@ impl AudioPath {
             tone_scratch: vec![0; max_period],
             call_scratch: vec![0; max_period],
             out_peak: out_peak.clone(),
+            speaker_uplink: Uplink::new(rate, speech.speaker, max_period),
+            handset_uplink: Uplink::new(rate, speech.handset, max_period),
         };
         AudioPath {
             control: Arc::new(Control {
@@ -282,8 +393,16 @@ fn pump(
     let period = capture.period_frames().max(1);
     let mut mic = vec![0i16; period];
     let mut out = vec![0i16; period];
+    let rate = capture.rate().max(1) as u64;
+    let frames_to_duration =
+        |frames: usize| Duration::from_micros(frames as u64 * 1_000_000 / rate);
     while !stop.load(Ordering::Relaxed) {
         heartbeat.beat();
+        // What waits to be played, plus the period being captured: the echo's delay.
+        mixer.set_device_latency(
+            frames_to_duration(playback.queued() + playback.period_frames()),
+            frames_to_duration(period),
+        );
         // Woken by the capture thread; the timeout only lets a stop request through.
         capture.wait_readable(Duration::from_millis(100));
         while capture.available() >= period {
@@ -417,7 +536,7 @@ mod tests {
 
     #[test]
     fn call_audio_and_tones_are_mixed_and_scaled() {
-        let path = AudioPath::new(16_000, Region::Us);
+        let path = AudioPath::new(16_000, Region::Us, SpeechRoutes::default());
         let mut mixer = path.take_mixer().unwrap();
         let audio = CallAudio::new(path.clone());
         let mut port = audio.open(VoiceCallId(1)).unwrap();
@@ -493,7 +612,7 @@ mod tests {
 
     #[test]
     fn the_call_thread_is_woken_by_the_mixer_period() {
-        let path = AudioPath::new(16_000, Region::Us);
+        let path = AudioPath::new(16_000, Region::Us, SpeechRoutes::default());
         let mut mixer = path.take_mixer().unwrap();
         let mut port = CallAudio::new(path.clone()).open(VoiceCallId(1)).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -515,6 +634,61 @@ mod tests {
             waited < Duration::from_secs(5),
             "woken, not timed out: {waited:?}"
         );
+    }
+
+    /// The mixer on the simulated speakerphone (recorded speech through a room response back
+    /// into the microphone): on the loudspeaker the call gets the microphone with the echo
+    /// cancelled, against exactly what the mixer played; on the handset (processing off by
+    /// default) it gets the microphone as captured.
+    #[test]
+    fn on_the_loudspeaker_the_call_gets_the_microphone_with_the_echo_cancelled() {
+        use twilio_voice::media::echo::sim::{self, Scene, SceneSpec};
+        const RATE: u32 = 48_000;
+        let (far, near) = sim::talkers(RATE).expect("espeak-ng and sox render the talkers");
+        let scene = Scene::new(&far, &near, SceneSpec::speakerphone(RATE));
+        let uplink_on = |route: AudioRoute| {
+            let path = AudioPath::new(RATE, Region::Us, SpeechRoutes::default());
+            let mut mixer = path.take_mixer().unwrap();
+            let mut port = CallAudio::new(path.clone()).open(VoiceCallId(1)).unwrap();
+            path.set_route(route);
+            path.set_volume(VolumePath::Speaker, MAX_VOLUME);
+            path.set_volume(VolumePath::Handset, MAX_VOLUME);
+            mixer.set_device_latency(scene.spec.delay, Duration::ZERO);
+            // 20 ms periods, as the sound card gives them.
+            let period = RATE as usize / 50;
+            let mut out = vec![0i16; period];
+            let mut got = vec![0i16; period * 2];
+            let mut uplink = Vec::with_capacity(scene.mic.len());
+            for (far, mic) in scene
+                .far
+                .chunks_exact(period)
+                .zip(scene.mic.chunks_exact(period))
+            {
+                port.play(far);
+                mixer.process(mic, &mut out);
+                assert_eq!(out, far, "the far end is played as it came");
+                loop {
+                    let n = port.capture(&mut got, Duration::ZERO);
+                    if n == 0 {
+                        break;
+                    }
+                    uplink.extend_from_slice(&got[..n]);
+                }
+            }
+            uplink
+        };
+        let speaker = uplink_on(AudioRoute::Speaker);
+        assert_eq!(speaker.len(), scene.mic.len() / 960 * 960);
+        for start in [2.0, 4.0, 6.0, 14.0] {
+            let erle = scene.erle_db(&speaker, start..start + 1.0);
+            assert!(
+                erle >= 25.0,
+                "ERLE {erle:.1} dB in {start}..{} s",
+                start + 1.0
+            );
+        }
+        let handset = uplink_on(AudioRoute::Handset);
+        assert_eq!(handset[..], scene.mic[..handset.len()], "as captured");
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         .as_ref()
         .map(|a| a.capture.rate())
         .unwrap_or(config.audio.sample_rate);
-    let path = AudioPath::new(rate, config.region);
+    let path = AudioPath::new(rate, config.region, config.audio.speech);
     let (audio_io, pump) = match board.audio.take() {
         Some(Audio {
             io,

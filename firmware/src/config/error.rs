@@ -67,10 +67,10 @@ impl Source<'_> {
             error.line = Some(line);
             error.column = Some(column);
             if let Some(text) = self.text.lines().nth(line - 1) {
-                let (excerpt, secret) = redact_line(text);
+                let (excerpt, hidden) = redact_line(text);
                 error.excerpt = Some(excerpt);
-                if let Some(secret) = secret {
-                    error.message = error.message.replace(&secret, HIDDEN);
+                if let Some(words) = hidden {
+                    error.message = scrub(&error.message, &words);
                 }
             }
         }
@@ -89,16 +89,50 @@ fn is_secret_key(key: &str) -> bool {
         .any(|w| key.contains(w))
 }
 
-/// `line` with the value of a secret key replaced, and that value (without quotes) so that it
-/// can be scrubbed from the parser's message too.
-fn redact_line(line: &str) -> (String, Option<String>) {
-    let Some((key, value)) = line.split_once('=') else {
-        return (line.to_string(), None);
-    };
-    if !is_secret_key(key.trim().trim_matches(['"', '\''])) {
-        return (line.to_string(), None);
+/// `line` with everything after the first secret key's `=` replaced, and the words of what was
+/// hidden, so that they can be scrubbed from the parser's message too. A secret key may stand
+/// anywhere on the line (an inline table: `server = { device_secret = 1234 }`), and what
+/// follows it may hold more than the value (a comment, other keys): all of it is hidden.
+fn redact_line(line: &str) -> (String, Option<Vec<String>>) {
+    let mut from = 0;
+    while let Some(offset) = line[from..].find('=') {
+        let at = from + offset;
+        // The key is the last bare or quoted word before this `=`.
+        let before = line[..at].trim_end();
+        let key_start = before
+            .rfind(|c: char| c.is_whitespace() || matches!(c, '{' | ',' | '.'))
+            .map_or(0, |i| i + 1);
+        let key = before[key_start..].trim_matches(['"', '\'']);
+        if is_secret_key(key) {
+            let hidden = &line[at + 1..];
+            let words = hidden
+                .split(|c: char| {
+                    c.is_whitespace()
+                        || matches!(c, '"' | '\'' | '#' | ',' | '{' | '}' | '[' | ']' | '`')
+                })
+                .filter(|w| w.len() >= 3)
+                .map(str::to_string)
+                .collect();
+            return (format!("{}= {HIDDEN}", &line[..at]), Some(words));
+        }
+        from = at + 1;
     }
-    let value = value.trim().trim_matches(['"', '\'']).to_string();
-    let shown = format!("{key}= {HIDDEN}");
-    (shown, (!value.is_empty()).then_some(value))
+    (line.to_string(), None)
+}
+
+/// The parser's message with every word of a hidden value, and anything it quotes in
+/// backticks (where TOML's messages show the value they choked on), replaced.
+fn scrub(message: &str, words: &[String]) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('`') {
+        let Some(close) = rest[open + 1..].find('`') else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str(HIDDEN);
+        rest = &rest[open + 1 + close + 1..];
+    }
+    out.push_str(rest);
+    words.iter().fold(out, |m, w| m.replace(w.as_str(), HIDDEN))
 }

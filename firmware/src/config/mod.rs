@@ -13,6 +13,7 @@ use std::time::Duration;
 pub use error::ConfigError;
 use error::Source;
 use offhook_core::handset::cadence::Cadence;
+use twilio_voice::media::echo::{SpeechOptions, SpeechRoutes};
 
 use crate::dialplan::{Contact, Country, DialPlan, DigitMap, Directory, default_digit_map};
 use crate::phone::{Codec, HookFlashAction, PhoneConfig, PhoneTimers};
@@ -21,7 +22,7 @@ use crate::tones::{NamedCadence, Region};
 /// Where the config lives on a handset.
 pub const DEFAULT_PATH: &str = "/etc/offhook/offhook.toml";
 
-/// Twilio edges the Device accepts (research doc §5.2).
+/// Twilio edges the Device accepts (the SDK's `edge` option).
 pub use twilio_voice::regions::KNOWN_EDGES;
 
 /// The device's credentials for offhook-server.
@@ -53,6 +54,9 @@ pub struct AudioConfig {
     /// A separate device for the ringer, if any.
     pub ringer: Option<String>,
     pub sample_rate: u32,
+    /// Echo cancellation, noise suppression and gain control on the uplink, per route (the
+    /// loudspeaker always; the handset when `handset_speech_processing` is set).
+    pub speech: SpeechRoutes,
 }
 
 /// Twilio Device options (the SDK's names in snake case).
@@ -461,6 +465,14 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             playback: raw.audio.playback,
             ringer: raw.audio.ringer,
             sample_rate: raw.audio.sample_rate,
+            speech: SpeechRoutes {
+                handset: if raw.audio.handset_speech_processing {
+                    SpeechOptions::ALL
+                } else {
+                    SpeechOptions::OFF
+                },
+                ..SpeechRoutes::default()
+            },
         },
         device: DeviceOptions {
             edge: edges,

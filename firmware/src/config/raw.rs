@@ -68,6 +68,7 @@ pub struct RawAudio {
     pub playback: String,
     pub ringer: Option<String>,
     pub sample_rate: u32,
+    pub handset_speech_processing: bool,
 }
 
 impl Default for RawAudio {
@@ -77,6 +78,7 @@ impl Default for RawAudio {
             playback: "default".into(),
             ringer: None,
             sample_rate: 48_000,
+            handset_speech_processing: false,
         }
     }
 }

@@ -126,6 +126,9 @@ fn errors_never_show_the_device_secret() {
         "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\ndevice_secret = 98765432\n",
         "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\ndevice_secret = \"98765432\" junk\n",
         "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\n\"device_secret\" = [\"98765432\"]\n",
+        // A trailing comment, and an inline table whose first key is not the secret.
+        "[server]\nurl = \"https://x.example\"\ndevice_id = \"a\"\ndevice_secret = 98765432 # pin\n",
+        "# the server\n\n\nserver = { url = \"https://x.example\", device_id = \"a\", device_secret = 98765432 }\n",
     ] {
         let shown = error(text).to_string();
         assert!(!shown.contains("98765432"), "{shown}");

@@ -1,18 +1,14 @@
 //! The token request: `POST {server}/api/token/generate` with HTTP Basic (device id + secret),
-//! over HTTPS (rustls, webpki roots plus an optional extra CA) or plain HTTP.
+//! over HTTPS (rustls, webpki roots plus an optional extra CA) or plain HTTP, through the voice
+//! crate's one HTTP client.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
+use twilio_voice::http_client::{self, HttpError, Scheme};
 use twilio_voice::protocol::duration::{MAX_RETRY_AFTER, network_duration_header};
 
 use super::{TokenFetchError, TokenResponse};
@@ -25,7 +21,7 @@ const MAX_RESPONSE: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct TokenEndpoint {
     url: url::Url,
-    authorization: String,
+    authorization: http::HeaderValue,
     timeout: Duration,
     tls: Arc<rustls::ClientConfig>,
 }
@@ -44,10 +40,10 @@ impl std::fmt::Debug for TokenEndpoint {
 pub enum EndpointError {
     #[error("cannot build the token URL from {0}")]
     Url(String),
-    #[error("server.ca_file is not PEM certificates: {0}")]
-    CaFile(String),
-    #[error("TLS setup failed: {0}")]
-    Tls(String),
+    #[error("server.ca_file: {0}")]
+    CaFile(#[source] twilio_voice::VoiceError),
+    #[error("the device id and secret cannot go in an HTTP header")]
+    Credentials,
 }
 
 impl TokenEndpoint {
@@ -61,28 +57,21 @@ impl TokenEndpoint {
         let url = base
             .join("api/token/generate")
             .map_err(|_| EndpointError::Url(server.url.to_string()))?;
-        let credentials = format!("{}:{}", server.device_id, server.device_secret);
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = server.ca_pem.as_deref() {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| EndpointError::CaFile(e.to_string()))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| EndpointError::Tls(e.to_string()))?;
-            }
+        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
+            return Err(EndpointError::Url(server.url.to_string()));
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| EndpointError::Tls(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let credentials = format!("{}:{}", server.device_id, server.device_secret);
+        let mut authorization =
+            http::HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
+                .map_err(|_| EndpointError::Credentials)?;
+        authorization.set_sensitive(true);
+        let tls = twilio_voice::tls::client_config(server.ca_pem.as_deref())
+            .map_err(EndpointError::CaFile)?;
         Ok(TokenEndpoint {
             url,
-            authorization: format!("Basic {}", STANDARD.encode(credentials)),
+            authorization,
             timeout,
-            tls: Arc::new(tls),
+            tls,
         })
     }
 
@@ -103,88 +92,47 @@ pub async fn fetch_token(endpoint: &TokenEndpoint) -> Result<TokenResponse, Toke
     }
 }
 
-fn unreachable(e: impl std::fmt::Display) -> TokenFetchError {
-    TokenFetchError::Unreachable(e.to_string())
-}
-
 async fn fetch(endpoint: &TokenEndpoint) -> Result<TokenResponse, TokenFetchError> {
     let url = &endpoint.url;
-    let host = url
-        .host_str()
-        .ok_or_else(|| unreachable("the server URL has no host"))?
-        .to_string();
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| unreachable("the server URL has no port"))?;
-    // Resolved apart from connecting: a name that does not resolve means no network (or
-    // no DNS yet, as at boot), not a server that is down.
-    let addrs: Vec<std::net::SocketAddr> =
-        tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| TokenFetchError::NoNetwork(format!("cannot resolve {host}: {e}")))?
-            .collect();
-    let tcp = TcpStream::connect(addrs.as_slice())
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let request = http_client::Request {
+        method: http::Method::POST,
+        scheme: if url.scheme() == "https" {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        },
+        host: url.host_str().unwrap_or_default(),
+        port: url.port_or_known_default().unwrap_or(443),
+        path: &path,
+        headers: vec![
+            (http::header::AUTHORIZATION, endpoint.authorization.clone()),
+            (
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/json"),
+            ),
+            (
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from_static("0"),
+            ),
+            (
+                http::header::USER_AGENT,
+                http::HeaderValue::from_static(concat!("offhook/", env!("CARGO_PKG_VERSION"))),
+            ),
+        ],
+        body: Bytes::new(),
+    };
+    let response = http_client::send(&endpoint.tls, request, MAX_RESPONSE)
         .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NetworkUnreachable => {
-                TokenFetchError::NoNetwork(format!("no route to {host}:{port}: {e}"))
-            }
-            _ => unreachable(format!("{host}:{port}: {e}")),
+        .map_err(|e| match e {
+            e if e.is_no_network() => TokenFetchError::NoNetwork(e.to_string()),
+            HttpError::Body(_) => TokenFetchError::BadResponse(e.to_string()),
+            e => TokenFetchError::Unreachable(e.to_string()),
         })?;
-    let _ = tcp.set_nodelay(true);
-    match url.scheme() {
-        "https" => {
-            let name = ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|e| unreachable(format!("bad server name {host}: {e}")))?;
-            let tls = tokio_rustls::TlsConnector::from(Arc::clone(&endpoint.tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| unreachable(format!("TLS with {host}: {e}")))?;
-            exchange(endpoint, tls).await
-        }
-        "http" => exchange(endpoint, tcp).await,
-        other => Err(unreachable(format!("unsupported URL scheme {other}"))),
-    }
-}
-
-async fn exchange<S>(endpoint: &TokenEndpoint, stream: S) -> Result<TokenResponse, TokenFetchError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(unreachable)?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let authority = match endpoint.url.port() {
-        Some(port) => format!("{}:{port}", endpoint.url.host_str().unwrap_or_default()),
-        None => endpoint.url.host_str().unwrap_or_default().to_string(),
-    };
-    let path = match endpoint.url.query() {
-        Some(q) => format!("{}?{q}", endpoint.url.path()),
-        None => endpoint.url.path().to_string(),
-    };
-    let request = http::Request::post(path)
-        .header(http::header::HOST, authority)
-        .header(http::header::AUTHORIZATION, &endpoint.authorization)
-        .header(http::header::ACCEPT, "application/json")
-        .header(http::header::CONTENT_LENGTH, "0")
-        .header(
-            http::header::USER_AGENT,
-            concat!("offhook/", env!("CARGO_PKG_VERSION")),
-        )
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| unreachable(format!("cannot build the request: {e}")))?;
-    let response = sender.send_request(request).await.map_err(unreachable)?;
-    let (parts, body) = response.into_parts();
-    let body = Limited::new(body, MAX_RESPONSE)
-        .collect()
-        .await
-        .map_err(|e| TokenFetchError::BadResponse(format!("reading the body: {e}")))?
-        .to_bytes();
-    driver.abort();
-    read_response(parts.status.as_u16(), &parts.headers, &body)
+    read_response(response.status, &response.headers, &response.body)
 }
 
 /// What a token response (status, headers, body) means. Public only for the fuzz targets.

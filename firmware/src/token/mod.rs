@@ -181,7 +181,9 @@ impl TokenScheduler {
                     TokenFetchError::Rejected => self.backoff.max,
                     TokenFetchError::Throttled {
                         retry_after: Some(after),
-                    } => (*after).clamp(self.backoff.min, MAX_RETRY_AFTER),
+                        // Never sooner than our own minimum, never later than the cap. Not
+                        // `clamp`: it panics when a configured minimum is above the cap.
+                    } => (*after).max(self.backoff.min).min(MAX_RETRY_AFTER),
                     _ => self.retry_delay(),
                 };
                 self.problem = Some(error.problem());
@@ -245,7 +247,8 @@ impl TokenScheduler {
             .min(self.backoff.max);
         let spread = (self.next_random() * 2.0 - 1.0) * self.backoff.jitter.clamp(0.0, 1.0);
         base.mul_f64(1.0 + spread)
-            .clamp(self.backoff.min / 2, self.backoff.max)
+            .max(self.backoff.min / 2)
+            .min(self.backoff.max)
     }
 
     /// xorshift64*: a uniform number in [0, 1).

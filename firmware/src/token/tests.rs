@@ -188,6 +188,23 @@ fn absurd_ttl_and_retry_after_are_capped() {
         t0,
     );
     assert_eq!(s.poll_timeout(), Some(t0 + MAX_RETRY_AFTER));
+
+    // A configured minimum above the cap (the config allows hours) with a short
+    // `Retry-After`: the cap wins, and nothing panics.
+    let backoff = Backoff {
+        min: secs(7200),
+        max: secs(10800),
+        jitter: 0.4,
+    };
+    let mut s = TokenScheduler::new(backoff, 1, t0);
+    s.poll_fetch(t0);
+    s.on_result(
+        Err(TokenFetchError::Throttled {
+            retry_after: Some(secs(1)),
+        }),
+        t0,
+    );
+    assert_eq!(s.poll_timeout(), Some(t0 + MAX_RETRY_AFTER));
 }
 
 proptest! {

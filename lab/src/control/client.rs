@@ -205,6 +205,21 @@ impl Client {
             .map(|_| ())
     }
 
+    /// The built-in `<Dial>` answers the caller at once, with no `ringing` (Twilio's
+    /// `answerOnBridge="false"`: ringback is media), until [`Client::fault_ring_before_answer`].
+    pub async fn fault_answer_without_ringing(&self) -> Result<(), LabError> {
+        self.affected("/v1/faults/answer-without-ringing", json!({}))
+            .await
+            .map(|_| ())
+    }
+
+    /// The built-in `<Dial>` sends `ringing` before `answer` again (the default).
+    pub async fn fault_ring_before_answer(&self) -> Result<(), LabError> {
+        self.affected("/v1/faults/ring-before-answer", json!({}))
+            .await
+            .map(|_| ())
+    }
+
     /// Accepts `listen` again after [`Client::fault_refuse_listen`].
     pub async fn fault_accept_listen(&self) -> Result<(), LabError> {
         self.affected("/v1/faults/accept-listen", json!({}))

@@ -45,6 +45,11 @@ pub fn router(state: ControlState) -> Router {
         .route("/v1/faults/next-error", post(next_error))
         .route("/v1/faults/refuse-listen", post(refuse_listen))
         .route("/v1/faults/accept-listen", post(accept_listen))
+        .route(
+            "/v1/faults/answer-without-ringing",
+            post(answer_without_ringing),
+        )
+        .route("/v1/faults/ring-before-answer", post(ring_before_answer))
         .with_state(state)
 }
 
@@ -214,6 +219,14 @@ async fn refuse_listen(
 
 async fn accept_listen(State(state): State<ControlState>) -> Response {
     run(state, ControlRequest::RefuseListen(None)).await
+}
+
+async fn answer_without_ringing(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::AnswerWithoutRinging(true)).await
+}
+
+async fn ring_before_answer(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::AnswerWithoutRinging(false)).await
 }
 
 async fn next_error(

@@ -129,6 +129,11 @@ pub struct DtmfRecord {
     /// The RTP clock of an RFC 4733 event's telephone-event payload type, as received.
     #[serde(default)]
     pub clock_hz: Option<u32>,
+    /// The clock the sender's RTP timestamps really ran at: the ticks from the previous
+    /// event's start to this one's over the time between their arrivals (none for the first
+    /// event, or events less than 50 ms apart).
+    #[serde(default)]
+    pub measured_clock_hz: Option<u32>,
     /// When the event started (first packet or frame).
     pub unix_ms: u64,
     /// RFC 4733 event duration when its end packet arrived.

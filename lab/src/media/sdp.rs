@@ -1,4 +1,4 @@
-//! SDP as Twilio's media gateway writes it (research doc §12), made from str0m's SDP.
+//! SDP as Twilio's media gateway writes it, made from str0m's SDP.
 //!
 //! str0m negotiates; this module only rewrites text. What the lab sends must still describe
 //! str0m's state exactly: the same ICE credentials, fingerprint, payload types, SSRC and DTLS

@@ -38,6 +38,7 @@ impl LegStats {
             digit,
             source: source.to_string(),
             clock_hz,
+            measured_clock_hz: None,
             unix_ms,
             duration_ms: None,
         });

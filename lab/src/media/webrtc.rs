@@ -101,6 +101,7 @@ pub(super) fn spawn(
         next_dtmf_at: Instant::now(),
         tone: None,
         last_event_time: None,
+        last_event_start: None,
         partial: Vec::new(),
     };
     tokio::spawn(task.run(cmd_rx, audio_rx));
@@ -141,6 +142,9 @@ struct WebrtcLeg {
     tone: Option<SendingTone>,
     /// RTP time of the last telephone event seen (repeats share it).
     last_event_time: Option<MediaTime>,
+    /// The RTP ticks and arrival of the last event's first packet: the clock the sender
+    /// really used is the ticks between two events over the time between them.
+    last_event_start: Option<(u64, Instant)>,
     /// Decoded samples not yet forming a whole frame.
     partial: Vec<i16>,
 }
@@ -347,8 +351,19 @@ impl WebrtcLeg {
         let digit = audio::dtmf_digit(ev.event);
         if new_event {
             self.last_event_time = Some(time);
+            let arrived = Instant::now();
+            let measured_clock_hz = self.last_event_start.and_then(|(ticks, at)| {
+                let seconds = arrived.duration_since(at).as_secs_f64();
+                // Too close together to measure against the arrival times' jitter.
+                (seconds >= 0.05)
+                    .then(|| (time.numer().wrapping_sub(ticks) as f64 / seconds).round() as u32)
+            });
+            self.last_event_start = Some((time.numer(), arrived));
             if let (Some(d), Ok(mut s)) = (digit, self.stats.lock()) {
                 s.dtmf_started(d, "rfc4733", Some(clock_hz), unix_ms());
+                if let Some(last) = s.base.dtmf.last_mut() {
+                    last.measured_clock_hz = measured_clock_hz;
+                }
             }
         }
         if ev.end {

@@ -32,6 +32,9 @@ pub enum ControlRequest {
     NextError(NextErrorFault),
     /// Refuse every `listen` (`Some`) or stop refusing (`None`).
     RefuseListen(Option<RefuseListenFault>),
+    /// The built-in `<Dial>` answers the caller at once, without `ringing` (`true`), as
+    /// Twilio does with `answerOnBridge="false"`, or rings first (`false`, the default).
+    AnswerWithoutRinging(bool),
     StopMedia {
         leg: String,
         seconds: f32,
@@ -172,6 +175,10 @@ impl Switch {
                         ..f
                     }
                 });
+                Ok(ControlReply::Done(1))
+            }
+            ControlRequest::AnswerWithoutRinging(on) => {
+                self.faults.answer_without_ringing = on;
                 Ok(ControlReply::Done(1))
             }
             ControlRequest::SetClockOffset(secs) => {

@@ -100,7 +100,11 @@ impl Switch {
                 let timeout = call.ring_timeout_secs;
                 self.set_program(
                     call_sid,
-                    vec![Verb::Dial(builtin_dial(targets, timeout))],
+                    vec![Verb::Dial(builtin_dial(
+                        targets,
+                        timeout,
+                        !self.faults.answer_without_ringing,
+                    ))],
                     None,
                 );
                 self.run(call_sid, now);
@@ -131,6 +135,7 @@ impl Switch {
             Some(t) => vec![Verb::Dial(builtin_dial(
                 vec![t],
                 twiml::DEFAULT_DIAL_TIMEOUT_SECS,
+                !self.faults.answer_without_ringing,
             ))],
             None => vec![
                 Verb::Say {
@@ -396,11 +401,15 @@ impl Switch {
     }
 }
 
-pub(super) fn builtin_dial(targets: Vec<DialTarget>, timeout_secs: u32) -> Dial {
+pub(super) fn builtin_dial(
+    targets: Vec<DialTarget>,
+    timeout_secs: u32,
+    answer_on_bridge: bool,
+) -> Dial {
     Dial {
         targets,
         caller_id: None,
-        answer_on_bridge: true,
+        answer_on_bridge,
         timeout_secs,
         action: None,
         method: "POST".into(),

@@ -165,6 +165,7 @@ impl Switch {
                         digit,
                         source: "signaling".into(),
                         clock_hz: None,
+                        measured_clock_hz: None,
                         unix_ms: now.unix_ms,
                         duration_ms: None,
                     });

@@ -256,6 +256,8 @@ struct Faults {
     /// Every `listen` refused until cleared.
     refuse_listen: Option<crate::control::types::RefuseListenFault>,
     next_invite: Option<InjectedError>,
+    /// The built-in `<Dial>` runs with `answerOnBridge="false"`.
+    answer_without_ringing: bool,
 }
 
 /// How many ended calls and closed connections stay visible to the control API.

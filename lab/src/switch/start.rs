@@ -245,6 +245,7 @@ impl Switch {
                     params: custom,
                 }],
                 timeout_secs,
+                !self.faults.answer_without_ringing,
             )));
         }
         self.new_call(Call {

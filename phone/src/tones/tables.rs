@@ -1,4 +1,4 @@
-//! The tone plans. Sources: Cisco SPA regional defaults (anchors §2.1) for North America,
+//! The tone plans. Sources: Cisco SPA regional defaults for North America,
 //! BT SIN 350 for the UK, CEPT / ETSI TR 101 041 recommendations for continental Europe.
 
 use super::{Region, Repeat, Segment, Tone, TonePhase, ToneSpec, dtmf_frequencies};

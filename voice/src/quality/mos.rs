@@ -41,7 +41,7 @@ mod tests {
         a.is_some_and(|a| (a - b).abs() < 0.0005)
     }
 
-    /// Reference values from the research doc §6.1.
+    /// Reference values of the SDK's MOS formula (its `rtc/mos.ts`), for these inputs.
     #[test]
     fn reference_values() {
         assert!(close(calculate(Some(15.0), Some(2.0), Some(0.0)), 4.425));

@@ -1,4 +1,4 @@
-//! In a call (anchors §2.3 items 5–6): DTMF, mute, volume, speaker, hook flash, hang-up.
+//! In a call: DTMF, mute, volume, speaker, hook flash, hang-up.
 
 use offhook_core::handset::input::{InputEvent, Key};
 

@@ -1,4 +1,4 @@
-//! Incoming calls (anchors §2.3 item 4): ringer, caller id, answer, reject, missed, waiting.
+//! Incoming calls: ringer, caller id, answer, reject, missed, waiting.
 
 use offhook_core::handset::input::{InputEvent, Key};
 

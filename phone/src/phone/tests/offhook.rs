@@ -1,4 +1,4 @@
-//! Off-hook, dial tone and dialing (anchors §2.3 items 1–2, redial, speed dial).
+//! Off-hook, dial tone and dialing (redial, speed dial).
 
 use offhook_core::handset::input::{InputEvent, Key};
 

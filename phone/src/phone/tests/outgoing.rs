@@ -1,4 +1,4 @@
-//! Outgoing call progress (anchors §2.3 item 3) and how failed calls sound and read.
+//! Outgoing call progress and how failed calls sound and read.
 
 use offhook_core::handset::input::{InputEvent, Key};
 

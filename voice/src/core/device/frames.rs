@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::Output;
 use super::super::call::CallCore;
-use super::Engine;
+use super::{Engine, RESTREAM_BACKOFF};
 use crate::error::TwilioError;
 use crate::model::{CallId, CallMessage, DeviceEvent, DeviceState};
 use crate::protocol::frame::{Connected, ServerMessage, WireError};
@@ -55,12 +55,16 @@ impl Engine {
                 self.stream_connected = false;
                 self.register_at = None;
                 self.fail_deferred();
-                let retry_after = self.retry_after.take();
+                // A server's `retryAfter` is waited, but no longer than the backoff's own
+                // ceiling (as the transport caps it for reconnects): `retryAfter: 1e20` and a
+                // `close` must not keep a phone unregistered for an hour.
+                let retry_after = self
+                    .retry_after
+                    .take()
+                    .unwrap_or_default()
+                    .min(Duration::from_millis(RESTREAM_BACKOFF.max_ms));
                 if self.should_reregister && self.state == DeviceState::Unregistered {
-                    let delay = self
-                        .restream
-                        .delay(self.random.unit())
-                        .max(retry_after.unwrap_or_default());
+                    let delay = self.restream.delay(self.random.unit()).max(retry_after);
                     crate::device_log!(
                         self.options.log_level,
                         WARN,

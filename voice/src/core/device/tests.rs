@@ -220,6 +220,29 @@ fn a_refusal_with_retry_after_waits_and_unregistered_devices_stay_so() {
     assert_eq!(r.engine.state(), DeviceState::Unregistered);
 }
 
+/// Issue 15: `retryAfter: 1e20` and then a signaling `close` (not a socket close): the Device
+/// waits no longer than its backoff ceiling before it tries again, never an hour.
+#[test]
+fn an_absurd_retry_after_before_a_close_waits_at_most_the_backoff_ceiling() {
+    let mut r = Rig::new(DeviceOptions::default());
+    r.heartbeats = false;
+    r.engine.register(r.now).unwrap();
+    let waits = refusals(
+        &mut r,
+        2,
+        &[
+            json!({"type":"error","payload":{"error":{"code":31206,"message":"Rate exceeded","retryAfter":1e20}}}),
+            json!({"type":"close","payload":{}}),
+        ],
+    );
+    let ceiling = Duration::from_millis(super::RESTREAM_BACKOFF.max_ms);
+    assert!(waits.iter().all(|w| *w <= ceiling), "{waits:?}");
+    assert!(
+        waits[0] >= Duration::from_secs(30),
+        "the retryAfter is still honoured: {waits:?}"
+    );
+}
+
 /// The seed's invalid Account SID: the socket opens, `listen` goes out, and the server just
 /// drops it, over and over. Each drop is an `error` (31005); the reconnects back off to
 /// 20 s apart instead of the SDK's endless ~100 ms.
