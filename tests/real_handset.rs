@@ -116,10 +116,13 @@ speaker = {{ capture = "mic_monitor", playback = "ear" }}
 /// The test's side of the handset: a tone into the microphone device, the earpiece recorded.
 /// ALSA must already be configured for this process (`ALSA_CONFIG_PATH`).
 pub struct Mouth {
-    heard: Arc<Mutex<Vec<(Instant, Vec<i16>)>>>,
+    heard: Arc<Mutex<Vec<Period>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// One earpiece period and when it was recorded.
+type Period = (Instant, Vec<i16>);
 
 /// How much earpiece audio a [`Mouth`] keeps (older periods are dropped: a soak runs for hours).
 const KEEP: Duration = Duration::from_secs(120);

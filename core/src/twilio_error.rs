@@ -203,10 +203,10 @@ impl fmt::Display for TwilioError {
         if !self.message.is_empty() && self.message != self.description {
             write!(f, " — {}", self.message)?;
         }
-        if let Some(o) = &self.original {
-            if o.code != self.code {
-                write!(f, " [sent as {}: {}]", o.code, o.message)?;
-            }
+        if let Some(o) = &self.original
+            && o.code != self.code
+        {
+            write!(f, " [sent as {}: {}]", o.code, o.message)?;
         }
         Ok(())
     }

@@ -89,6 +89,8 @@ async fn serve(
         .map_err(LabError::TlsHandshake)?;
     let user_agent: Arc<Mutex<Option<String>>> = Arc::default();
     let seen_agent = user_agent.clone();
+    // The callback's signature is tungstenite's (its error response is large).
+    #[allow(clippy::result_large_err)]
     let check_path =
         move |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
             if let Ok(mut ua) = seen_agent.lock() {

@@ -236,12 +236,12 @@ fn verb(el: &Element) -> Result<Verb, TwimlError> {
             no_children(el)?;
             let url = Some(el.text.trim().to_string()).filter(|u| !u.is_empty());
             let digits = el.attr("digits").map(str::to_string);
-            if let Some(d) = &digits {
-                if let Some(bad) = d.chars().find(|c| !"0123456789*#wW".contains(*c)) {
-                    return Err(TwimlError::Schema(format!(
-                        "<Play digits> contains '{bad}'"
-                    )));
-                }
+            if let Some(d) = &digits
+                && let Some(bad) = d.chars().find(|c| !"0123456789*#wW".contains(*c))
+            {
+                return Err(TwimlError::Schema(format!(
+                    "<Play digits> contains '{bad}'"
+                )));
             }
             if url.is_none() && digits.is_none() {
                 return Err(TwimlError::Schema("<Play> needs a URL or digits".into()));

@@ -99,12 +99,11 @@ proptest! {
             sw.handle_timeout(now);
             while let Some(out) = sw.poll_output() {
                 match out {
-                    Output::Send { text, .. } => {
-                        if text != "\n" {
+                    Output::Send { text, .. }
+                        if text != "\n" => {
                             let v: Value = serde_json::from_str(&text).expect("the lab sends JSON");
                             prop_assert!(v["type"].is_string() && v["payload"].is_object() && v["version"] == "");
                         }
-                    }
                     // The media layer alternates between accepting and refusing the SDP.
                     Output::Media(MediaCommand::CreateWebrtc { leg, .. }) => {
                         media_ok = !media_ok;

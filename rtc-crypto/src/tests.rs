@@ -137,7 +137,7 @@ fn two_instances_complete_a_dtls_handshake_and_agree_on_srtp_keys() {
         let mut keys: [Option<Vec<u8>>; 2] = [None, None];
         let mut buf = vec![0u8; 2048];
         for _ in 0..200 {
-            for side in 0..2 {
+            for (side, key) in keys.iter_mut().enumerate() {
                 let (from, to) = if side == 0 {
                     (&mut client, &mut server)
                 } else {
@@ -149,7 +149,7 @@ fn two_instances_complete_a_dtls_handshake_and_agree_on_srtp_keys() {
                             let p = p.to_vec();
                             to.handle_packet(&p).expect("handshake packet");
                         }
-                        DtlsOutput::KeyingMaterial(k, _profile) => keys[side] = Some(k.to_vec()),
+                        DtlsOutput::KeyingMaterial(k, _profile) => *key = Some(k.to_vec()),
                         DtlsOutput::Timeout(_) => break,
                         _ => {}
                     }

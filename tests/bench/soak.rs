@@ -225,7 +225,8 @@ async fn run_calls(
     mouth: &Mouth,
     env: &offhook::demo::DemoEnv,
 ) -> Result<Vec<Sample>, String> {
-    let blocking = |f: Box<dyn FnOnce(&HandsetProcess) -> Result<(), String> + Send>| {
+    type Step = Box<dyn FnOnce(&HandsetProcess) -> Result<(), String> + Send>;
+    let blocking = |f: Step| {
         let h = handset.clone();
         async move {
             tokio::task::spawn_blocking(move || f(&h))

@@ -26,7 +26,7 @@ const MOUTH_HZ: f64 = 700.0;
 
 /// One PulseAudio server for the whole test binary, and a lock so scenarios take turns.
 struct Pulse {
-    turn: Mutex<()>,
+    turn: tokio::sync::Mutex<()>,
     dir: PathBuf,
     _server: Mutex<VirtualAudio>,
 }
@@ -47,7 +47,7 @@ fn pulse() -> &'static Pulse {
         // SAFETY: set before any audio thread of this process reads ALSA's configuration.
         unsafe { std::env::set_var("ALSA_CONFIG_PATH", &conf) };
         Pulse {
-            turn: Mutex::new(()),
+            turn: tokio::sync::Mutex::new(()),
             dir,
             _server: Mutex::new(server),
         }
@@ -140,14 +140,13 @@ impl Handset {
         for line in self.sim.log_lines() {
             if let Some(rest) = line.strip_prefix("screen ") {
                 summary = rest.trim_matches('"').to_string();
-            } else if line.starts_with("frame ") {
-                if let Some(path) = line
+            } else if line.starts_with("frame ")
+                && let Some(path) = line
                     .split_whitespace()
                     .last()
                     .filter(|p| p.ends_with(".png"))
-                {
-                    out.push((summary.clone(), PathBuf::from(path)));
-                }
+            {
+                out.push((summary.clone(), PathBuf::from(path)));
             }
         }
         out
@@ -296,7 +295,7 @@ const T: Duration = Duration::from_secs(15);
 async fn lift_dial_the_echo_number_and_hear_yourself() {
     init_logs();
     let pulse = pulse();
-    let _turn = pulse.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = pulse.turn.lock().await;
     let dir = &pulse.dir;
     let handset = start_handset(&dir.join("echo"), |_| {}).await;
     let mouth = Mouth::start(MOUTH_HZ);
@@ -351,7 +350,7 @@ async fn lift_dial_the_echo_number_and_hear_yourself() {
 async fn an_incoming_call_is_answered_by_lifting_the_handset() {
     init_logs();
     let pulse = pulse();
-    let _turn = pulse.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = pulse.turn.lock().await;
     let dir = &pulse.dir;
     let handset = start_handset(&dir.join("incoming"), |_| {}).await;
     let mouth = Mouth::start(MOUTH_HZ);
@@ -429,7 +428,7 @@ fn assert_unbroken(mouth: &Mouth, from: Instant, to: Instant, hz: f64) {
 async fn a_token_expiring_during_a_call_is_renewed_without_a_break_in_audio() {
     init_logs();
     let pulse = pulse();
-    let _turn = pulse.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = pulse.turn.lock().await;
     let dir = &pulse.dir;
     // 60 s tokens (the server's minimum), tokenWillExpire 50 s early: renewed every ~10 s.
     let handset = start_handset(&dir.join("token"), |o| {
@@ -476,7 +475,7 @@ async fn listens(handset: &Handset) -> usize {
 async fn the_call_survives_the_lab_dropping_the_socket() {
     init_logs();
     let pulse = pulse();
-    let _turn = pulse.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = pulse.turn.lock().await;
     let dir = &pulse.dir;
     let handset = start_handset(&dir.join("socket"), |_| {}).await;
     let mouth = Mouth::start(MOUTH_HZ);

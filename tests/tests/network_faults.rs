@@ -56,7 +56,7 @@ macro_rules! require_netns {
 /// One PulseAudio for the test binary, and a lock so the tests take turns (they also cut
 /// links with deliberate outages; running them side by side would only muddle the timing).
 struct Shared {
-    turn: Mutex<()>,
+    turn: tokio::sync::Mutex<()>,
     dir: PathBuf,
     rig: VirtualAudioRig,
 }
@@ -73,7 +73,7 @@ fn shared() -> &'static Shared {
         // SAFETY: set before any audio thread of this process reads ALSA's configuration.
         unsafe { std::env::set_var("ALSA_CONFIG_PATH", &rig.alsa_config) };
         Shared {
-            turn: Mutex::new(()),
+            turn: tokio::sync::Mutex::new(()),
             dir,
             rig,
         }
@@ -289,7 +289,7 @@ async fn a_10_s_cut_mid_call_reconnects_and_the_audio_resumes() {
     require_netns!();
     init_logs();
     let shared = shared();
-    let _turn = shared.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = shared.turn.lock().await;
     let setup = Setup::start('c', None, |_| {}).await;
     let mouth = Mouth::start(MOUTH_HZ);
     setup.echo_call(&mouth).await;
@@ -346,7 +346,7 @@ async fn a_90_s_cut_ends_the_call_saying_why_and_the_phone_registers_again_by_it
     require_netns!();
     init_logs();
     let shared = shared();
-    let _turn = shared.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = shared.turn.lock().await;
     let setup = Setup::start('l', None, |_| {}).await;
     let mouth = Mouth::start(MOUTH_HZ);
     setup.echo_call(&mouth).await;
@@ -532,7 +532,7 @@ async fn dns_failing_at_boot_says_no_network_retries_and_registers_once_it_answe
     require_netns!();
     init_logs();
     let shared = shared();
-    let _turn = shared.turn.lock().unwrap_or_else(|p| p.into_inner());
+    let _turn = shared.turn.lock().await;
     const NAME: &str = "offhook-server.test";
     let dns: Arc<Mutex<Option<DnsResponder>>> = Arc::new(Mutex::new(None));
     let slot = dns.clone();

@@ -174,11 +174,10 @@ impl DeviceOptions {
     }
 
     pub fn validate(&self) -> Result<(), OptionsError> {
-        if let Some(b) = self.max_average_bitrate {
-            if !(crate::protocol::sdp::BITRATE_MIN..=crate::protocol::sdp::BITRATE_MAX).contains(&b)
-            {
-                return Err(OptionsError::Bitrate(b));
-            }
+        if let Some(b) = self.max_average_bitrate
+            && !(crate::protocol::sdp::BITRATE_MIN..=crate::protocol::sdp::BITRATE_MAX).contains(&b)
+        {
+            return Err(OptionsError::Bitrate(b));
         }
         if self.codec_preferences.is_empty() {
             return Err(OptionsError::NoCodecs);
@@ -193,10 +192,10 @@ impl DeviceOptions {
                 }
             }
         }
-        if let Some(hosts) = &self.chunderw {
-            if hosts.iter().any(|h| h.is_empty() || h.contains('/')) {
-                return Err(OptionsError::ChunderwHost);
-            }
+        if let Some(hosts) = &self.chunderw
+            && hosts.iter().any(|h| h.is_empty() || h.contains('/'))
+        {
+            return Err(OptionsError::ChunderwHost);
         }
         Ok(())
     }

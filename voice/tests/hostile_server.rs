@@ -134,20 +134,20 @@ async fn one_socket(mut ws: Ws, mut misbehaviour: Option<Vec<Message>>) -> Socke
             "register" => Some(r#"{"type":"ready","payload":{}}"#),
             _ => None,
         };
-        if let Some(reply) = reply {
-            if ws.send(Message::Text(reply.into())).await.is_err() {
-                break;
-            }
+        if let Some(reply) = reply
+            && ws.send(Message::Text(reply.into())).await.is_err()
+        {
+            break;
         }
-        if kind == "register" {
-            if let Some(frames) = misbehaviour.take() {
-                for frame in frames {
-                    if ws.feed(frame).await.is_err() {
-                        break;
-                    }
+        if kind == "register"
+            && let Some(frames) = misbehaviour.take()
+        {
+            for frame in frames {
+                if ws.feed(frame).await.is_err() {
+                    break;
                 }
-                let _ = ws.flush().await;
             }
+            let _ = ws.flush().await;
         }
     }
     log

@@ -79,10 +79,10 @@ pub fn facts(sdp: &str) -> Result<SdpFacts, LabError> {
                     if let Some(c) = rest.strip_prefix("cname:") {
                         cname.get_or_insert_with(|| c.to_string());
                     }
-                    if f.msid.is_none() {
-                        if let Some(m) = rest.strip_prefix("msid:") {
-                            f.msid = Some(m.to_string());
-                        }
+                    if f.msid.is_none()
+                        && let Some(m) = rest.strip_prefix("msid:")
+                    {
+                        f.msid = Some(m.to_string());
                     }
                 }
             }
@@ -269,14 +269,14 @@ impl GatewaySdp {
         if let Some(msid) = &f.msid {
             line(format!("a=msid:{msid}"));
         }
-        if let Some((id, _)) = &f.ssrc {
-            if let Some(msid) = &f.msid {
-                let mut parts = msid.split_whitespace();
-                let (stream, track) = (parts.next().unwrap_or("-"), parts.next().unwrap_or("-"));
-                line(format!("a=ssrc:{id} msid:{stream} {track}"));
-                line(format!("a=ssrc:{id} mslabel:{stream}"));
-                line(format!("a=ssrc:{id} label:{track}"));
-            }
+        if let Some((id, _)) = &f.ssrc
+            && let Some(msid) = &f.msid
+        {
+            let mut parts = msid.split_whitespace();
+            let (stream, track) = (parts.next().unwrap_or("-"), parts.next().unwrap_or("-"));
+            line(format!("a=ssrc:{id} msid:{stream} {track}"));
+            line(format!("a=ssrc:{id} mslabel:{stream}"));
+            line(format!("a=ssrc:{id} label:{track}"));
         }
         line("a=rtcp-mux".into());
         if let Some((id, cname)) = &f.ssrc {

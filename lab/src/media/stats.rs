@@ -52,10 +52,9 @@ impl LegStats {
             .iter_mut()
             .rev()
             .find(|d| d.source == "rfc4733")
+            && last.duration_ms.is_none()
         {
-            if last.duration_ms.is_none() {
-                last.duration_ms = Some(duration_ms);
-            }
+            last.duration_ms = Some(duration_ms);
         }
     }
 

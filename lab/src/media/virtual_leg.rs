@@ -181,11 +181,11 @@ impl VirtualLeg {
             BridgeMsg::Audio(f) => (f.len() * 2) as u64,
             BridgeMsg::Dtmf { .. } => 0,
         };
-        if peer.try_send(msg).is_ok() {
-            if let Ok(mut s) = self.stats.lock() {
-                s.base.packets_out += 1;
-                s.base.bytes_out += bytes;
-            }
+        if peer.try_send(msg).is_ok()
+            && let Ok(mut s) = self.stats.lock()
+        {
+            s.base.packets_out += 1;
+            s.base.bytes_out += bytes;
         }
     }
 

@@ -280,10 +280,8 @@ impl WebrtcLeg {
                     s.base.ice_connected = up && self.connected;
                 }
             }
-            Event::MediaAdded(m) => {
-                if self.mid.is_none() {
-                    self.mid = Some(m.mid);
-                }
+            Event::MediaAdded(m) if self.mid.is_none() => {
+                self.mid = Some(m.mid);
             }
             Event::MediaData(data) => {
                 let codec = data.params.spec().codec;
@@ -373,13 +371,11 @@ impl WebrtcLeg {
                 s.dtmf_ended(ev.duration.as_millis() as u32);
                 first_end = before.is_none();
             }
-            if first_end {
-                if let (Some(d), Some(peer)) = (digit, &self.peer) {
-                    let _ = peer.try_send(BridgeMsg::Dtmf {
-                        digit: d,
-                        duration: ev.duration,
-                    });
-                }
+            if first_end && let (Some(d), Some(peer)) = (digit, &self.peer) {
+                let _ = peer.try_send(BridgeMsg::Dtmf {
+                    digit: d,
+                    duration: ev.duration,
+                });
             }
         }
     }
@@ -554,25 +550,24 @@ impl WebrtcLeg {
         let rtp_now = self.out_samples;
         self.out_samples += frame.len() as u64;
         let now = std::time::Instant::now();
-        if self.tone.is_none() {
-            if let Some(&(digit, duration)) = self.dtmf_queue.front() {
-                if Instant::now() >= self.next_dtmf_at {
-                    self.dtmf_queue.pop_front();
-                    self.next_dtmf_at = Instant::now() + duration + Duration::from_millis(80);
-                    self.tone = self.telephone_event_pt().and_then(|(te_pt, clock)| {
-                        Some(SendingTone {
-                            event: audio::dtmf_event(digit)?,
-                            pt: te_pt,
-                            clock,
-                            // 8 kHz samples → the event's clock.
-                            rtp_time: rtp_now * u64::from(clock) / 8000,
-                            elapsed: Duration::ZERO,
-                            duration,
-                            marker: true,
-                        })
-                    });
-                }
-            }
+        if self.tone.is_none()
+            && let Some(&(digit, duration)) = self.dtmf_queue.front()
+            && Instant::now() >= self.next_dtmf_at
+        {
+            self.dtmf_queue.pop_front();
+            self.next_dtmf_at = Instant::now() + duration + Duration::from_millis(80);
+            self.tone = self.telephone_event_pt().and_then(|(te_pt, clock)| {
+                Some(SendingTone {
+                    event: audio::dtmf_event(digit)?,
+                    pt: te_pt,
+                    clock,
+                    // 8 kHz samples → the event's clock.
+                    rtp_time: rtp_now * u64::from(clock) / 8000,
+                    elapsed: Duration::ZERO,
+                    duration,
+                    marker: true,
+                })
+            });
         }
         // A tone goes out as RFC 4733 packets in place of the audio frame.
         let (pt, rtp_time, payloads, marker) = match self.tone.as_mut() {

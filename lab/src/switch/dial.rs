@@ -169,17 +169,17 @@ impl Switch {
             l.answer_at = None;
             l.bridged_to = Some(call_sid.clone());
         }
-        if let Some(call) = self.calls.get_mut(&call_sid) {
-            if let Phase::Dialing(d) = &mut call.phase {
-                let mut d = d.clone();
-                d.answered = Some(child.to_string());
-                d.bridged_unix_ms = Some(now.unix_ms);
-                d.limit_at = d
-                    .dial
-                    .time_limit_secs
-                    .map(|secs| now.at + Duration::from_secs(u64::from(secs)));
-                call.phase = Phase::Bridged(d);
-            }
+        if let Some(call) = self.calls.get_mut(&call_sid)
+            && let Phase::Dialing(d) = &mut call.phase
+        {
+            let mut d = d.clone();
+            d.answered = Some(child.to_string());
+            d.bridged_unix_ms = Some(now.unix_ms);
+            d.limit_at = d
+                .dial
+                .time_limit_secs
+                .map(|secs| now.at + Duration::from_secs(u64::from(secs)));
+            call.phase = Phase::Bridged(d);
         }
         for other in others {
             if self.legs.get(&other).is_some_and(|l| !l.state.is_ended()) {

@@ -125,12 +125,11 @@ impl Switch {
                 leg: sid.to_string(),
             });
         }
-        if let Some(peer) = peer {
-            if let Some(p) = self.legs.get_mut(&peer) {
-                if p.bridged_to.as_deref() == Some(sid) {
-                    p.bridged_to = None;
-                }
-            }
+        if let Some(peer) = peer
+            && let Some(p) = self.legs.get_mut(&peer)
+            && p.bridged_to.as_deref() == Some(sid)
+        {
+            p.bridged_to = None;
         }
         let call_sid = self
             .legs
@@ -148,13 +147,13 @@ impl Switch {
         let Some(leg) = self.legs.get_mut(sid) else {
             return;
         };
-        if let Some(c) = leg.client_mut() {
-            if c.reconnect_deadline.is_some_and(|d| d <= now.at) {
-                c.reconnect_deadline = None;
-                let state = LegState::Completed;
-                self.end_leg(sid, state, "reconnect-timeout", Notice::Silent, now);
-                return;
-            }
+        if let Some(c) = leg.client_mut()
+            && c.reconnect_deadline.is_some_and(|d| d <= now.at)
+        {
+            c.reconnect_deadline = None;
+            let state = LegState::Completed;
+            self.end_leg(sid, state, "reconnect-timeout", Notice::Silent, now);
+            return;
         }
         let Some(leg) = self.legs.get_mut(sid) else {
             return;
@@ -175,16 +174,16 @@ impl Switch {
             return;
         }
         if let Phase::Bridged(d) = &call.phase {
-            if let (Some(limit), Some(child)) = (d.limit_at, d.answered.clone()) {
-                if limit <= now.at {
-                    self.end_leg(
-                        &child,
-                        LegState::Completed,
-                        "time-limit",
-                        Notice::Plain,
-                        now,
-                    );
-                }
+            if let (Some(limit), Some(child)) = (d.limit_at, d.answered.clone())
+                && limit <= now.at
+            {
+                self.end_leg(
+                    &child,
+                    LegState::Completed,
+                    "time-limit",
+                    Notice::Plain,
+                    now,
+                );
             }
             return;
         }
@@ -196,10 +195,10 @@ impl Switch {
         }
         let ringing: Vec<String> = d.children.clone();
         for child in ringing {
-            if let Some(l) = self.legs.get_mut(&child) {
-                if !l.state.is_ended() {
-                    l.failure_code = Some(31480);
-                }
+            if let Some(l) = self.legs.get_mut(&child)
+                && !l.state.is_ended()
+            {
+                l.failure_code = Some(31480);
             }
             self.end_leg(
                 &child,

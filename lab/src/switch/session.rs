@@ -384,12 +384,13 @@ impl Switch {
             heartbeat = true;
         }
         let mut expired = false;
-        if let (Some(at), Some(s)) = (c.expires_at, c.session.as_mut()) {
-            if at <= now.at && !s.expired {
-                s.expired = true;
-                c.registered = false;
-                expired = true;
-            }
+        if let (Some(at), Some(s)) = (c.expires_at, c.session.as_mut())
+            && at <= now.at
+            && !s.expired
+        {
+            s.expired = true;
+            c.registered = false;
+            expired = true;
         }
         if heartbeat {
             self.emit(Output::Send {

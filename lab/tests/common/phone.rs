@@ -276,8 +276,8 @@ async fn run(
             },
             _ = tick.tick() => {
                 let connected = heard.lock().unwrap().connected;
-                if let (true, Some(m)) = (connected, mid) {
-                    if let Some(mut w) = rtc.writer(m) {
+                if let (true, Some(m)) = (connected, mid)
+                    && let Some(mut w) = rtc.writer(m) {
                         let pt = w.payload_params().find(|p| p.spec().codec == Codec::PCMU).map(|p| p.pt());
                         if let Some(pt) = pt {
                             if let Some(d) = dtmf.take().and_then(audio::dtmf_event) {
@@ -290,7 +290,6 @@ async fn run(
                             sent += 160;
                         }
                     }
-                }
             }
             _ = tokio::time::sleep_until(wake) => {
                 let _ = rtc.handle_input(Input::Timeout(Instant::now()));

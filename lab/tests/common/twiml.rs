@@ -14,12 +14,15 @@ pub struct HookRequest {
     pub signature_ok: bool,
 }
 
+type Params = Vec<(String, String)>;
+
 #[derive(Default)]
 struct State {
     files: Vec<(String, Vec<u8>)>,
     bodies: Vec<String>,
     auth_token: String,
-    raw: Vec<(String, Vec<(String, String)>, String)>,
+    /// Each request: path, form parameters, signature.
+    raw: Vec<(String, Params, String)>,
 }
 
 pub struct TwimlServer {

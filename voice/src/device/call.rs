@@ -233,12 +233,12 @@ impl Call {
         score: Option<u8>,
         issue: Option<FeedbackIssue>,
     ) -> Result<(), VoiceError> {
-        if let Some(s) = score {
-            if !(1..=5).contains(&s) {
-                return Err(VoiceError::InvalidArgument(
-                    "Feedback score must be one of: 1,2,3,4,5".into(),
-                ));
-            }
+        if let Some(s) = score
+            && !(1..=5).contains(&s)
+        {
+            return Err(VoiceError::InvalidArgument(
+                "Feedback score must be one of: 1,2,3,4,5".into(),
+            ));
         }
         let (reply, rx) = oneshot::channel();
         self.send(Command::PostFeedback {

@@ -188,10 +188,10 @@ impl Device {
             .lock()
             .ok()
             .and_then(|p| p.clone());
-        if let Some(message) = protection {
-            if self.is_busy() {
-                return Err(VoiceError::InvalidState(message));
-            }
+        if let Some(message) = protection
+            && self.is_busy()
+        {
+            return Err(VoiceError::InvalidState(message));
         }
         self.force_destroy();
         Ok(())
@@ -221,10 +221,10 @@ impl Device {
         let (reply, rx) = oneshot::channel();
         self.send(Command::UpdateOptions(Box::new(options), reply))?;
         let r = rx.await.map_err(|_| VoiceError::Destroyed)?;
-        if r.is_ok() {
-            if let Ok(mut p) = self.inner.close_protection.lock() {
-                *p = protection;
-            }
+        if r.is_ok()
+            && let Ok(mut p) = self.inner.close_protection.lock()
+        {
+            *p = protection;
         }
         r
     }

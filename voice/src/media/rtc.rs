@@ -179,10 +179,8 @@ fn audio_mid_of(sdp: &str) -> Option<String> {
     for line in sdp.lines() {
         if line.starts_with("m=") {
             in_audio = line.starts_with("m=audio");
-        } else if in_audio {
-            if let Some(mid) = line.strip_prefix("a=mid:") {
-                return Some(mid.trim().to_string());
-            }
+        } else if in_audio && let Some(mid) = line.strip_prefix("a=mid:") {
+            return Some(mid.trim().to_string());
         }
     }
     None
@@ -466,10 +464,8 @@ impl Peer {
                         self.connected = true;
                         return Ok(PeerOutput::Connected);
                     }
-                    Event::MediaAdded(m) => {
-                        if m.kind == MediaKind::Audio && self.mid.is_none() {
-                            self.mid = Some(m.mid);
-                        }
+                    Event::MediaAdded(m) if m.kind == MediaKind::Audio && self.mid.is_none() => {
+                        self.mid = Some(m.mid);
                     }
                     Event::MediaData(d) => {
                         let seq = (*d.seq_range.start()).as_u16();

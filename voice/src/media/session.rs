@@ -345,10 +345,10 @@ impl MediaSession {
         if self.closed {
             return;
         }
-        if self.peer_timeout <= now {
-            if let Err(e) = self.peer.handle_timeout(now) {
-                tracing::debug!(error = %e, "media timeout");
-            }
+        if self.peer_timeout <= now
+            && let Err(e) = self.peer.handle_timeout(now)
+        {
+            tracing::debug!(error = %e, "media timeout");
         }
         self.watch_card(now);
         if self.ice_deadline.is_some_and(|d| d <= now) {

@@ -137,10 +137,10 @@ pub async fn reflexive_address(
         let answer = tokio::time::timeout(timeout, async {
             loop {
                 let (n, from) = socket.recv_from(&mut buf).await.ok()?;
-                if from == server {
-                    if let Some(mapped) = parse_binding_response(&buf[..n], transaction) {
-                        return Some(mapped);
-                    }
+                if from == server
+                    && let Some(mapped) = parse_binding_response(&buf[..n], transaction)
+                {
+                    return Some(mapped);
                 }
             }
         })

@@ -89,10 +89,11 @@ pub async fn spawn(
         std::net::Ipv6Addr::UNSPECIFIED.into()
     };
     let socket = UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await?;
-    if config.dscp && local_ip.is_ipv4() {
-        if let Err(e) = set_dscp_ef(&socket) {
-            tracing::warn!(error = %e, "cannot mark media packets with DSCP EF");
-        }
+    if config.dscp
+        && local_ip.is_ipv4()
+        && let Err(e) = set_dscp_ef(&socket)
+    {
+        tracing::warn!(error = %e, "cannot mark media packets with DSCP EF");
     }
     let local = SocketAddr::new(local_ip, socket.local_addr()?.port());
     let mut session = MediaSession::new(
