@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::audio::Audio;
 use crate::board::Board;
+use crate::display::background::BackgroundPanel;
 use crate::display::fbdev::FbPanel;
 use crate::display::mipi::MipiPanel;
 use crate::display::ssd1306::Ssd1306Panel;
@@ -229,7 +230,9 @@ pub fn start(profile: &Profile) -> Result<Board> {
         name: profile.name.clone(),
         events: rx,
         indicators: Box::new(indicators),
-        display: Display::new(panel),
+        // The bus (23 ms a full frame over I2C at 400 kHz) is driven from a thread of its
+        // own: the phone's loop never waits for it.
+        display: Display::new(Box::new(BackgroundPanel::spawn(panel)?)),
         audio,
         _keep: keep,
         // Nothing on real hardware asks to quit: inputs that end are a fault.

@@ -97,12 +97,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
 
 /// Serialises `value` as pretty JSON and writes it atomically.
 pub fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), SaveError> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| SaveError {
+    let bytes = json_bytes(value).map_err(|e| SaveError {
         path: path.to_path_buf(),
         source: io::Error::other(e),
     })?;
-    bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// What [`save_json`] writes for `value`: pretty JSON and a final newline.
+pub fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
 /// Reads JSON state. A missing file gives the default; a corrupt one is moved aside (to

@@ -98,6 +98,60 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
     lab.shutdown().await;
 }
 
+/// STUN before a call runs in the call's own media task, not in the Device's loop (issue 14):
+/// with STUN servers that take the request and never answer (half a second each, two seconds
+/// in all), the Device still answers at once, and the call goes ahead once they have timed out.
+#[tokio::test]
+async fn silent_stun_servers_never_stall_the_device() {
+    init_logs();
+    let lab = start_lab().await;
+    let silent: Vec<std::net::UdpSocket> = (0..4)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let options = DeviceOptions {
+        ice_servers: vec![twilio_voice::options::IceServer {
+            urls: silent
+                .iter()
+                .map(|s| format!("stun:{}", s.local_addr().unwrap()))
+                .collect(),
+            username: None,
+            credential: None,
+        }],
+        ..lab_options(&lab)
+    };
+    let (device, _events, audio) = device_with_audio(&lab, "stella", options.clone(), Some(700.0));
+    let call = device.connect(to("+12025550100")).await.unwrap();
+    // A request that needs the Device's loop to answer it, while the call's STUN waits.
+    let asked = std::time::Instant::now();
+    device.update_options(options).await.unwrap();
+    let answered = asked.elapsed();
+    assert!(
+        answered < Duration::from_millis(1000),
+        "the Device answered after {answered:?}, behind the call's STUN"
+    );
+    let mut events = call.events();
+    wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 700.0, T).await;
+    assert!(
+        (f - 700.0).abs() < 15.0,
+        "echo comes back at 700 Hz, got {f}"
+    );
+    // Every silent server was asked: the STUN really ran (and really waited).
+    for s in &silent {
+        s.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        assert!(
+            s.recv_from(&mut buf).is_ok(),
+            "a binding request reached {:?}",
+            s.local_addr()
+        );
+    }
+    call.disconnect();
+    wait_call(&mut events, T, |e| matches!(e, CallEvent::Disconnect)).await;
+    device.force_destroy();
+    lab.shutdown().await;
+}
+
 #[tokio::test]
 async fn incoming_call_accepted_with_audio_both_ways() {
     init_logs();

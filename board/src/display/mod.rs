@@ -5,7 +5,11 @@
 //! Two layouts exist: monochrome (`BinaryColor`, e.g. 128×64 OLED) and colour (`Rgb565`,
 //! e.g. 240×320 TFT). embedded-graphics converts between `BinaryColor` and `Rgb565`, so a
 //! renderer generic over `C: PixelColor + From<BinaryColor>` serves both.
+//!
+//! On real hardware the panel runs behind a [`background::BackgroundPanel`]: the bus is driven
+//! from a thread of its own, so a flush never holds up the caller.
 
+pub mod background;
 mod color;
 pub mod fbdev;
 pub mod mipi;

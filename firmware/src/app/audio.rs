@@ -643,7 +643,7 @@ mod tests {
     #[test]
     fn on_the_loudspeaker_the_call_gets_the_microphone_with_the_echo_cancelled() {
         use twilio_voice::media::echo::sim::{self, Scene, SceneSpec};
-        const RATE: u32 = 48_000;
+        const RATE: u32 = 16_000;
         let (far, near) = sim::talkers(RATE).expect("espeak-ng and sox render the talkers");
         let scene = Scene::new(&far, &near, SceneSpec::speakerphone(RATE));
         let uplink_on = |route: AudioRoute| {
@@ -678,7 +678,10 @@ mod tests {
             uplink
         };
         let speaker = uplink_on(AudioRoute::Speaker);
-        assert_eq!(speaker.len(), scene.mic.len() / 960 * 960);
+        assert_eq!(
+            speaker.len(),
+            scene.mic.len() / (RATE as usize / 50) * (RATE as usize / 50)
+        );
         for start in [2.0, 4.0, 6.0, 14.0] {
             let erle = scene.erle_db(&speaker, start..start + 1.0);
             assert!(

@@ -8,10 +8,12 @@
 //! - [`audio`] — the audio path: microphone to the call; call audio and tones to the earpiece.
 //! - [`events`] — Device and Call events in the phone's words.
 //! - [`output`] — carrying out the phone's outputs.
+//! - [`state_writer`] — history and settings written to disk off the loop.
 
 pub mod audio;
 pub mod events;
 mod output;
+mod state_writer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,6 +34,7 @@ use crate::systemd::{Ping, Systemd};
 use crate::token::http::{TokenEndpoint, fetch_token};
 use crate::token::{Backoff, TokenFetchError, TokenResponse, TokenScheduler};
 use audio::{AudioPath, CallAudio};
+use state_writer::StateWriter;
 
 /// Why the phone could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +140,8 @@ pub(crate) struct App {
     pub last_device_error: Option<String>,
     pub history_path: PathBuf,
     pub settings_path: PathBuf,
+    /// History and settings go to disk on a thread of their own.
+    pub state_writer: StateWriter,
 }
 
 fn local_utc_offset() -> i32 {
@@ -247,6 +252,8 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         last_device_error: None,
         history_path,
         settings_path,
+        state_writer: StateWriter::spawn()
+            .map_err(|e| AppError::Other(format!("cannot start the state file writer: {e}")))?,
         config,
     };
     app.start_inputs();
@@ -566,21 +573,21 @@ impl App {
         tracing::info!("stopped");
     }
 
+    /// Saves both files and waits until they are on disk (shutdown).
     fn save_state(&self) {
         self.save_history();
         self.save_settings();
+        self.state_writer.finish();
     }
 
     pub(crate) fn save_history(&self) {
-        if let Err(e) = self.phone.history().save(&self.history_path) {
-            tracing::warn!(error = %e, "cannot save the call history");
-        }
+        self.state_writer
+            .save(&self.history_path, self.phone.history());
     }
 
     pub(crate) fn save_settings(&self) {
-        if let Err(e) = self.phone.user_settings().save(&self.settings_path) {
-            tracing::warn!(error = %e, "cannot save the settings");
-        }
+        self.state_writer
+            .save(&self.settings_path, self.phone.user_settings());
     }
 }
 

@@ -421,7 +421,7 @@ impl Driver {
                 self.insights.call_event(id, &ev, &self.engine);
                 call.emit(ev);
             }
-            Output::Media(id, req) => self.on_media_request(id, req).await,
+            Output::Media(id, req) => self.on_media_request(id, req),
             Output::CallRemoved(id) => removed.push(id),
         }
     }
@@ -589,7 +589,7 @@ impl Driver {
         let _ = self.events.send(public);
     }
 
-    async fn on_media_request(&mut self, id: CallId, req: MediaRequest) {
+    fn on_media_request(&mut self, id: CallId, req: MediaRequest) {
         if let Some(tx) = self.media.get(&id) {
             let close = req == MediaRequest::Close;
             let _ = tx.send(req);
@@ -642,26 +642,14 @@ impl Driver {
                 .cloned()
                 .collect(),
         };
-        match media_task::spawn(config, port, self.media_tx.clone()).await {
-            Ok(tx) => {
-                let _ = tx.send(req);
-                for r in self.media_backlog.remove(&id).unwrap_or_default() {
-                    let _ = tx.send(r);
-                }
-                self.media.insert(id, tx);
-            }
-            Err(e) => {
-                let message = format!("cannot open the media socket: {e}");
-                self.engine.on_media_event(
-                    id,
-                    MediaEvent::DescriptionFailed {
-                        remote: false,
-                        message,
-                    },
-                    Instant::now(),
-                );
-            }
+        // Returns at once: the socket, STUN and the audio thread start in the media's own
+        // task, so this loop never waits on the network.
+        let tx = media_task::spawn(config, port, self.media_tx.clone());
+        let _ = tx.send(req);
+        for r in self.media_backlog.remove(&id).unwrap_or_default() {
+            let _ = tx.send(r);
         }
+        self.media.insert(id, tx);
     }
 }
 

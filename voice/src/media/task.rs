@@ -75,13 +75,40 @@ pub struct MediaConfig {
     pub stun_urls: Vec<String>,
 }
 
-/// Binds the call's socket and starts its task and audio thread. Requests go in on the
-/// returned sender; events come out on `events`.
-pub async fn spawn(
+/// Starts the call's media: returns at once with the sender its requests go in on, while a
+/// task of its own binds the socket, asks the STUN servers for our public address (up to half
+/// a second each) and starts the audio thread. So the Device's loop never waits on the
+/// network before a call. Requests sent meanwhile wait in the channel; if the media cannot
+/// start, a `DescriptionFailed` event says why. Events come out on `events`.
+pub fn spawn(
     config: MediaConfig,
     port: Box<dyn AudioPort>,
     events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
-) -> std::io::Result<mpsc::UnboundedSender<MediaRequest>> {
+) -> mpsc::UnboundedSender<MediaRequest> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let call = config.call;
+    tokio::spawn(async move {
+        match start(config, port).await {
+            Ok((socket, queues)) => run(call, socket, rx, queues, events).await,
+            Err(e) => {
+                let _ = events.send((
+                    call,
+                    MediaEvent::DescriptionFailed {
+                        remote: false,
+                        message: format!("cannot open the media socket: {e}"),
+                    },
+                ));
+            }
+        }
+    });
+    tx
+}
+
+/// Binds the socket, learns the server-reflexive address and starts the audio thread.
+async fn start(
+    config: MediaConfig,
+    port: Box<dyn AudioPort>,
+) -> std::io::Result<(UdpSocket, Queues)> {
     let local_ip = local_ip_towards(config.route_hint);
     let bind_ip: IpAddr = if local_ip.is_ipv4() {
         Ipv4Addr::UNSPECIFIED.into()
@@ -122,14 +149,12 @@ pub async fn spawn(
     };
     // Detached: it ends when the session closes or the queues below are dropped.
     let _thread = audio_thread::spawn(session, port, links)?;
-    let (tx, rx) = mpsc::unbounded_channel();
     let queues = Queues {
         inbound,
         requests: Some(requests),
         outbound,
     };
-    tokio::spawn(run(config.call, socket, rx, queues, events));
-    Ok(tx)
+    Ok((socket, queues))
 }
 
 /// The tokio side's ends of the queues to the audio thread.
