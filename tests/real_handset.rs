@@ -121,6 +121,9 @@ pub struct Mouth {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How much earpiece audio [`Mouth::wait_to_hear`] judges at once.
+const HEARING_WINDOW: Duration = Duration::from_millis(400);
+
 /// One earpiece period and when it was recorded.
 type Period = (Instant, Vec<i16>);
 
@@ -210,10 +213,20 @@ impl Mouth {
 
     /// Waits until the earpiece carries `hz`; what it heard instead when it does not.
     pub fn wait_to_hear(&self, hz: f64, timeout: Duration) -> Result<(), String> {
-        let window = Duration::from_millis(400);
+        self.wait_to_hear_after(Instant::now() - HEARING_WINDOW, hz, timeout)
+    }
+
+    /// Waits until the earpiece carries `hz` in a window that lies wholly after `since`.
+    pub fn wait_to_hear_after(
+        &self,
+        since: Instant,
+        hz: f64,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let window = HEARING_WINDOW;
         let deadline = Instant::now() + timeout;
         loop {
-            if self.hears(hz, window) {
+            if since.elapsed() >= window && self.hears(hz, window) {
                 return Ok(());
             }
             if Instant::now() > deadline {

@@ -123,10 +123,9 @@ async fn a_client_that_stalls_mid_request_is_cut_off_within_the_header_timeout()
     assert_eq!(status_line(&r), "HTTP/1.1 200 OK", "{r}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_body_that_does_not_arrive_in_time_gets_408() {
-    let s = server(&[("OFFHOOK_BODY_TIMEOUT", "1")]).await;
-    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+/// A handset's token request whose body stops after a few bytes of the 100 announced.
+async fn stalled_token_request(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     let auth = basic("desk", DESK_SECRET);
     stream
         .write_all(
@@ -137,6 +136,13 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
         )
         .await
         .unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_gets_408() {
+    let s = server(&[("OFFHOOK_BODY_TIMEOUT", "1")]).await;
+    let mut stream = stalled_token_request(s.addr).await;
     let response = until_closed(&mut stream, Duration::from_secs(10))
         .await
         .expect("answered and closed within 10 s");
@@ -157,18 +163,8 @@ async fn a_request_past_the_request_deadline_gets_408() {
         ("OFFHOOK_REQUEST_TIMEOUT", "1"),
     ])
     .await;
-    let mut stream = TcpStream::connect(s.addr).await.unwrap();
-    let auth = basic("desk", DESK_SECRET);
     let sent = Instant::now();
-    stream
-        .write_all(
-            format!(
-                "POST /api/token/generate HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ttl\""
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
+    let mut stream = stalled_token_request(s.addr).await;
     let response = until_closed(&mut stream, Duration::from_secs(10))
         .await
         .expect("answered and closed within 10 s, long before the body deadline");

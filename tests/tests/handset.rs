@@ -7,6 +7,9 @@
 //! earpiece device. Every screen flushed during a run is compared with its golden image in
 //! `tests/golden/handset/` (re-bless with `OFFHOOK_BLESS=1`).
 //!
+//! The socket-drop scenario runs the board at pin level: its hook and digits close contacts on
+//! simulated GPIO pins, read by the real keypad scanner, debouncers and hook timing.
+//!
 //! The scenarios share one PulseAudio server (ALSA's configuration is process-wide), so they
 //! take turns.
 
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 use offhook::app::{AppError, RunOptions};
 use offhook::demo::{DemoEnv, DemoOptions};
 use offhook_board::audio::virtual_pulse::VirtualAudio;
-use offhook_board::sim::{SimHandle, SimOptions};
+use offhook_board::sim::{SimHandle, SimOptions, SimPins};
 use offhook_dsp::analysis::{dominant_frequency, rms};
 use offhook_e2e::real_handset::{Mouth, RATE, write_profile};
 use offhook_e2e::{init_logs, wait_until};
@@ -62,6 +65,24 @@ struct Handset {
 }
 
 async fn start_handset(dir: &Path, tweak: impl FnOnce(&mut DemoOptions)) -> Handset {
+    start_handset_at(dir, tweak, Level::Events).await
+}
+
+/// How the simulated board makes its inputs.
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    /// Keys and the hook as events, straight to the phone.
+    Events,
+    /// Contacts closing on simulated GPIO pins, read by the real keypad scanner, debouncers
+    /// and hook timing, as on a Pi.
+    Pins,
+}
+
+async fn start_handset_at(
+    dir: &Path,
+    tweak: impl FnOnce(&mut DemoOptions),
+    level: Level,
+) -> Handset {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let mut options = DemoOptions {
@@ -81,6 +102,8 @@ async fn start_handset(dir: &Path, tweak: impl FnOnce(&mut DemoOptions)) -> Hand
     let sim = SimOptions {
         frames_dir: Some(frames),
         png_scale: 1,
+        pins: (level == Level::Pins)
+            .then(|| SimPins::from_profile(&profile).expect("the profile wires the pins")),
         ..SimOptions::from_profile(&profile)
     };
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
@@ -477,7 +500,8 @@ async fn the_call_survives_the_lab_dropping_the_socket() {
     let pulse = pulse();
     let _turn = pulse.turn.lock().await;
     let dir = &pulse.dir;
-    let handset = start_handset(&dir.join("socket"), |_| {}).await;
+    // At pin level: the hook and the digits go through the real scanner and debouncers.
+    let handset = start_handset_at(&dir.join("socket"), |_| {}, Level::Pins).await;
     let mouth = Mouth::start(MOUTH_HZ);
     handset.wait_screen("Ready", T).await;
     handset.cmd("hook up");

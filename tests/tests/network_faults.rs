@@ -317,8 +317,9 @@ async fn a_10_s_cut_mid_call_reconnects_and_the_audio_resumes() {
         .await;
     let reconnected = restored.elapsed();
     // Heard after the link came back, not before the cut.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    setup.phone(|_| mouth.wait_to_hear(MOUTH_HZ, T)).await;
+    setup
+        .phone(|_| mouth.wait_to_hear_after(restored, MOUTH_HZ, T))
+        .await;
     eprintln!(
         "cut {:?}: reconnecting after {noticed:?}, reconnected {reconnected:?} after the link came back",
         back_at - cut

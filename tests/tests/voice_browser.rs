@@ -143,8 +143,17 @@ async fn the_rust_device_calls_the_browser() {
         (f - BROWSER_HZ).abs() < 15.0,
         "the Rust device hears the browser's {BROWSER_HZ} Hz, got {f} (rms {level})"
     );
-    // The page listens for 3 s after accepting; stay on the line until it has.
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The page listens for a while after accepting, then says so in a call message (which
+    // goes to Twilio, as the SDK's messages do: the lab records it on the page's leg).
+    lab.control()
+        .wait_for_call(T, |c| {
+            c.legs.iter().any(|l| {
+                l.identity.as_deref() == Some("webby")
+                    && l.messages.iter().any(|m| m.direction == "received")
+            })
+        })
+        .await
+        .expect("the page says it has listened");
     call.disconnect();
     wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Disconnect)).await;
     let r = browser.await.unwrap();

@@ -379,6 +379,14 @@ async fn call_messages_each_way() {
     lab.shutdown().await;
 }
 
+/// Waits for six of the call's once-a-second samples: the StatsMonitor has then run past the
+/// 5 s in which a call's warnings are held back.
+async fn past_the_warning_delay(events: &mut twilio_voice::CallEvents) {
+    for _ in 0..6 {
+        wait_call(events, T, |e| matches!(e, CallEvent::Sample(_))).await;
+    }
+}
+
 #[tokio::test]
 async fn media_stopped_for_five_seconds_reconnects() {
     init_logs();
@@ -387,8 +395,8 @@ async fn media_stopped_for_five_seconds_reconnects() {
     let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    // Warnings are off for the first 5 s of a call.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Warnings are off for the first 5 s of a call: past them once six samples came.
+    past_the_warning_delay(&mut events).await;
     let leg = lab_leg(&lab, "gina").await;
     lab.control().fault_stop_media(&leg.sid, 5.0).await.unwrap();
     wait_call(&mut events, Duration::from_secs(15), |e| {
@@ -416,7 +424,7 @@ async fn media_stopped_for_forty_seconds_ends_with_31003() {
     let call = device.connect(to("+12025550100")).await.unwrap();
     let mut events = call.events();
     wait_call(&mut events, T, |e| matches!(e, CallEvent::Accept)).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    past_the_warning_delay(&mut events).await;
     let leg = lab_leg(&lab, "hank").await;
     lab.control()
         .fault_stop_media(&leg.sid, 40.0)

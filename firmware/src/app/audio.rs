@@ -90,13 +90,12 @@ pub struct Mixer {
 /// to one frame later. Everything is allocated up front.
 pub struct Uplink {
     processor: Option<SpeechProcessor>,
-    /// Played and captured samples not yet making up a whole frame, and the processed
-    /// microphone audio not yet handed to the call.
+    /// Played and captured samples not yet making up a whole frame; the processed microphone
+    /// audio of this period; one processed frame.
     played: Vec<i16>,
     captured: Vec<i16>,
     cleaned: Vec<i16>,
     frame: Vec<i16>,
-    cleaned_len: usize,
     failed: bool,
 }
 
@@ -116,7 +115,6 @@ impl Uplink {
             captured: Vec::with_capacity(frame),
             cleaned: vec![0; max_period + frame],
             frame: vec![0; frame],
-            cleaned_len: 0,
             failed: false,
         }
     }
@@ -139,6 +137,7 @@ impl Uplink {
             return &[];
         };
         let frame_len = processor.frame_len();
+        let mut ready = 0;
         for (p, m) in played.iter().zip(mic) {
             self.played.push(*p);
             self.captured.push(*m);
@@ -157,15 +156,12 @@ impl Uplink {
                 self.cleaned[..n].copy_from_slice(&mic[..n]);
                 return &self.cleaned[..n];
             }
-            let end = (self.cleaned_len + frame_len).min(self.cleaned.len());
-            let n = end - self.cleaned_len;
-            self.cleaned[self.cleaned_len..end].copy_from_slice(&self.frame[..n]);
-            self.cleaned_len = end;
+            let end = (ready + frame_len).min(self.cleaned.len());
+            self.cleaned[ready..end].copy_from_slice(&self.frame[..end - ready]);
+            ready = end;
             self.played.clear();
             self.captured.clear();
         }
-        let ready = self.cleaned_len;
-        self.cleaned_len = 0;
         &self.cleaned[..ready]
     }
 }

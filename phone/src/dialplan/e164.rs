@@ -1,6 +1,11 @@
 //! E.164 normalisation of dialed numbers for a configured home country (the country facts
 //! are `offhook-core`'s one table).
 //!
+//! Lenient on purpose, unlike `offhook_core::numbering::normalize` (which checks numbers typed
+//! into the server's settings against each country's lengths): a number dialed in E.164 form
+//! goes to Twilio as it is, and Twilio says whether it exists. A stricter check here would
+//! turn a valid number that the table's lengths do not know into "Invalid" on the handset.
+//!
 //! `+…` is kept; the country's international prefix (`011` in NANP, `00` in most of the world)
 //! becomes `+`; a national number (with its trunk prefix, `1` in NANP or `0` in GB, where the
 //! country has one) gets the country code. Anything else — emergency and service numbers,

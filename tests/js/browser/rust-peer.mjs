@@ -2,7 +2,8 @@
 // Args: {signaling, control, token, mode: "call"|"answer", to, toneHz, talkMs}.
 // call: the page calls `to` (e.g. client:rusty), listens for talkMs, reports what it heard,
 //       then hangs up. answer: the page registers, accepts the incoming call, listens for
-//       talkMs, reports what it heard and waits for the far end to hang up.
+//       talkMs, reports what it heard, says so in a call message (recorded by the lab) and
+//       waits for the far end to hang up.
 import { scenario, sdkPage, deviceOptions, waitEvent, events, listenToCall, heard, sleep } from './lib.mjs';
 
 scenario(async (args, b, log) => {
@@ -36,6 +37,8 @@ scenario(async (args, b, log) => {
     await listenToCall(page);
     await sleep(args.talkMs);
     result.heard = await heard(page);
+    // Tells the test (through the lab, which records the leg's messages) it may hang up now.
+    await page.evaluate(() => window.__call.sendMessage({ content: { listened: true }, contentType: 'application/json', messageType: 'user-defined-message' }));
     await waitEvent(page, 'call.disconnect', 20000);
   }
   result.codec = await page.evaluate(() => window.__call.codec).catch(() => null);
