@@ -24,8 +24,9 @@ pub(crate) fn capture(shared: Arc<Shared>, mut ring: rtrb::Producer<i16>) {
     let mut converted: Vec<i16> = Vec::new();
     let silence = vec![0i16; period];
     while !shared.stopped() {
-        let wanted = shared.devices().capture.clone();
-        if let Some(mut old) = slot.follow_route(&wanted, counters) {
+        // Borrowed from the fixed configuration: nothing is allocated per period.
+        let wanted = shared.devices().capture.as_str();
+        if let Some(mut old) = slot.follow_route(wanted, counters) {
             // Keep what the old device already captured.
             let readable = old.dev.readable();
             raw.clear();
@@ -130,8 +131,8 @@ pub(crate) fn playback(shared: Arc<Shared>, mut ring: rtrb::Consumer<i16>) {
     let mut converted: Vec<i16> = Vec::new();
     let mut last_full = false;
     while !shared.stopped() {
-        let wanted = shared.devices().playback.clone();
-        if let Some(old) = slot.follow_route(&wanted, counters) {
+        let wanted = shared.devices().playback.as_str();
+        if let Some(old) = slot.follow_route(wanted, counters) {
             // Let the old device play what it holds before the new one takes over.
             old.dev.drain();
             pacer = Pacer::new(shared.config.rate);
