@@ -75,8 +75,9 @@ pub(crate) struct DeviceSnapshot {
 pub(crate) const OUTGOING_CAPACITY: usize = 256;
 
 /// Reports from socket tasks not yet handled; a socket whose report finds this full is
-/// closed as flooding us (see [`socket::run`]).
-pub(crate) const SOCKET_REPORT_CAPACITY: usize = 1024;
+/// closed as flooding us (see [`socket::run`]). With frames of at most `MAX_FRAME_BYTES`
+/// (256 KiB) this bounds what a server can make us hold at 64 MiB, within a Pi Zero's memory.
+pub(crate) const SOCKET_REPORT_CAPACITY: usize = 256;
 
 /// How often the task beats its [`Heartbeat`] when nothing else wakes it.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);

@@ -68,9 +68,11 @@ pub async fn run(
     mut outgoing: mpsc::Receiver<String>,
     reports: mpsc::Sender<SocketReport>,
 ) {
+    // A larger message is refused by the socket itself (the server is then misbehaving: the
+    // socket closes and the Device reconnects), so no report holds more than this.
     let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_BYTES * 4))
-        .max_frame_size(Some(MAX_FRAME_BYTES * 4));
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES));
     let connected = match upgrade_request(&url, &user_agent) {
         Ok(request) => {
             tokio_tungstenite::connect_async_tls_with_config(
