@@ -330,6 +330,10 @@ pub struct LabConfig {
     pub gateway: String,
     /// Which `connected` the lab sends.
     pub connected_form: ConnectedForm,
+    /// Recording media (`GET …/Recordings/{RE}[.wav]`) needs HTTP Basic auth, as with a
+    /// Twilio account's "enforce HTTP auth on media URLs". Off by default, as on Twilio.
+    /// The REST resources (`.json`, `DELETE`) always need it.
+    pub enforce_media_auth: bool,
 }
 
 impl LabConfig {
@@ -350,6 +354,7 @@ impl LabConfig {
             home: "us1".to_string(),
             gateway: "lab.offhook.invalid".to_string(),
             connected_form: ConnectedForm::Full,
+            enforce_media_auth: false,
         }
     }
 

@@ -43,6 +43,18 @@ impl HttpClient {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Result<(u16, Bytes), LabError> {
+        let response = self.request_response(method, url, headers, body).await?;
+        Ok((response.status().as_u16(), response.into_body()))
+    }
+
+    /// Sends a request; returns the whole response (status, headers, body).
+    pub async fn request_response(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Result<http::Response<Bytes>, LabError> {
         if !url.starts_with("http://") {
             return Err(LabError::UnsupportedUrl(url.to_string()));
         }
@@ -54,11 +66,11 @@ impl HttpClient {
         let response = tokio::time::timeout(TIMEOUT, self.inner.request(request))
             .await
             .map_err(|_| LabError::Timeout("the request"))??;
-        let status = response.status().as_u16();
-        let body = tokio::time::timeout(TIMEOUT, response.into_body().collect())
+        let (parts, body) = response.into_parts();
+        let body = tokio::time::timeout(TIMEOUT, body.collect())
             .await
             .map_err(|_| LabError::Timeout("reading the body"))??
             .to_bytes();
-        Ok((status, body))
+        Ok(http::Response::from_parts(parts, body))
     }
 }

@@ -9,11 +9,15 @@
 //! ## Modules
 //! - [`config`] — credentials (`.env` or generated), [`LabConfig`], virtual numbers.
 //! - [`frames`] — signaling frames: parsing client messages, building server messages.
-//! - [`switch`] — the Sans-IO core: connections, calls, legs, TwiML execution, faults.
-//! - [`twiml`] — the TwiML parser (`<Dial>`, `<Say>`, `<Play>`, `<Pause>`, `<Hangup>`, …).
+//! - [`switch`] — the Sans-IO core: connections, calls, legs, TwiML execution (with
+//!   `<Gather>` and `<Record>`), the recordings the lab holds, faults.
+//! - [`twiml`] — the TwiML parser (`<Dial>`, `<Say>`, `<Play>`, `<Pause>`, `<Gather>`,
+//!   `<Record>`, `<Hangup>`, …).
 //! - [`media`] — the media gateway: WebRTC legs (str0m), virtual legs, audio, SDP shaping,
-//!   and Twilio's crypto ([`media::dtls`]: OpenSSL DTLS 1.2, ECDSA, SRTP `AES128_CM_SHA1_80`).
-//! - [`control`] — the control API: JSON types, the HTTP server, a typed [`control::Client`].
+//!   recording a leg ([`media::recorder`]), and Twilio's crypto ([`media::dtls`]: OpenSSL
+//!   DTLS 1.2, ECDSA, SRTP `AES128_CM_SHA1_80`).
+//! - [`control`] — the control API: JSON types, the HTTP server (which also serves Twilio's
+//!   Recordings REST resource), a typed [`control::Client`].
 //! - [`signature`] — `X-Twilio-Signature`.
 //! - [`tls`] — the signaling certificate (a throw-away CA and a leaf).
 //! - [`http`] — a small HTTP/1 client (webhooks, `<Play>` files, the control client).
@@ -36,9 +40,10 @@
 //! ```
 //!
 //! ## The binary
-//! `offhook-lab --env FILE [--listen 127.0.0.1:0] [--app-url URL] [--number-url URL]` prints one
-//! JSON line when ready — `{"signaling":"127.0.0.1:PORT","control":"http://127.0.0.1:PORT","ca_cert":"PATH"}`
-//! — logs to stderr and runs until SIGTERM or Ctrl-C.
+//! `offhook-lab --env FILE [--listen 127.0.0.1:0] [--app-url URL] [--number-url URL]
+//! [--enforce-media-auth]` prints one JSON line when ready —
+//! `{"signaling":"127.0.0.1:PORT","control":"http://127.0.0.1:PORT","ca_cert":"PATH"}` — logs
+//! to stderr and runs until SIGTERM or Ctrl-C. `control` is also the Twilio API base URL.
 //!
 //! ## Behaviour in brief
 //! - `listen`: the token is verified (HS256 with `TWILIO_API_SECRET`, `iss` = `TWILIO_API_KEY`,
@@ -60,10 +65,37 @@
 //!   TwiML: `<Dial>` (`<Client>` identity or `<Identity>` + `<Parameter>`, `<Number>`, bare
 //!   number; `callerId`, `answerOnBridge`, `timeout`, `timeLimit`, `action`/`method`), `<Say>`
 //!   (a tone-per-word stand-in for speech), `<Play>` (WAV over http, or `digits` as RFC 4733),
-//!   `<Pause>`, `<Hangup>`, `<Reject reason>`, `<Redirect>`. Failed dials end an unanswered
-//!   client call with `hangup {error}`: 31486 busy, 31480 no answer, 31603 declined, 31404 no
-//!   such number. Unreachable URLs (11200) and bad TwiML (12100/12200) play an application-error
-//!   message and hang up; the call's `errors` show the code.
+//!   `<Pause>`, `<Gather>`, `<Record>`, `<Hangup>`, `<Reject reason>`, `<Redirect>`. Failed
+//!   dials end an unanswered client call with `hangup {error}`: 31486 busy, 31480 no answer,
+//!   31603 declined, 31404 no such number. Unreachable URLs (11200) and bad TwiML (12100, or
+//!   12200 also for attribute values Twilio refuses, such as `maxLength="abc"` or
+//!   `numDigits="0"`) play an application-error message and hang up; the call's `errors` show
+//!   the code. A `<Play>` file that cannot be fetched (11200) or is not audio (12300) is
+//!   skipped, noted in `errors`, and the next verb runs.
+//! - `<Dial action>` gets `DialCallStatus`: `completed` (with `DialCallSid`,
+//!   `DialCallDuration`) after a bridge, `busy` (a client rejected, a busy number), `no-answer`
+//!   (the timeout, or a client that is not registered — at once), `failed`, and its TwiML runs.
+//!   When the caller hangs up during the dial, the action is still requested — `canceled`
+//!   while ringing, `completed` once bridged — with `CallStatus=completed`, and its TwiML is
+//!   ignored, as Twilio does.
+//! - `<Gather input="dtmf">` (`numDigits`, `finishOnKey` default `#`, `timeout` default 5,
+//!   `actionOnEmptyResult`, `action`/`method`) plays its nested `<Say>`/`<Play>`/`<Pause>`;
+//!   a key stops the prompt. `action` (default: the current document) gets `Digits`; no
+//!   digits means the next verb. Keys are a client's signaling `dtmf` or RFC 4733 events, or a
+//!   virtual caller's (`POST /v1/legs/{sid}/digits`), on the leg running the TwiML.
+//! - `<Record>` (`timeout` seconds of silence, `finishOnKey`, `maxLength`, `playBeep` — a
+//!   half-second 1 kHz beep first —, `trim`, `recordingStatusCallback(Method|Event)`,
+//!   `action`/`method`) records the caller's leg (a client's decoded audio, or a virtual
+//!   caller's) as 8 kHz mono 16-bit PCM, in memory. `action` (default: the current document)
+//!   gets `RecordingUrl` (`{control_url}/2010-04-01/Accounts/{AC}/Recordings/{RE}`),
+//!   `RecordingSid`, `RecordingDuration` and `Digits` (the key, or `hangup`); after a hang-up
+//!   it is still requested with `CallStatus=completed` and its TwiML ignored; an empty
+//!   recording (all silence) requests no action and the next verb runs. The
+//!   `recordingStatusCallback` (`completed` only) is always posted, with `AccountSid`,
+//!   `CallSid`, `RecordingSid`, `RecordingUrl`, `RecordingStatus`, `RecordingDuration`,
+//!   `RecordingChannels`, `RecordingStartTime`, `RecordingSource=RecordVerb`, `ErrorCode`.
+//!   A `<Play>` of the lab's own recording URL plays it directly, without HTTP auth.
+//! - Every webhook and callback carries `X-Twilio-Signature`.
 //! - Built-in routing (no URL configured): an outgoing call's `To` (or `phoneNumber`) parameter,
 //!   E.164 → that virtual number, `client:x`/`x` → that client, with `answerOnBridge`; a call to
 //!   the phone number rings every registered client.
@@ -87,7 +119,7 @@
 //! ## Control API (`control_url`, JSON)
 //! | route | what |
 //! |---|---|
-//! | `GET /v1/lab` | addresses, phone number, virtual numbers |
+//! | `GET /v1/lab` | addresses (`api_url` too), phone number, virtual numbers |
 //! | `POST /v1/calls` `{from, to, caller?, timeout_secs?, params?}` | inbound call from a virtual caller (`caller`: `{"kind":"tone","hz":440}` default, `echo`, `silence`) to the phone number or `client:<id>` → `{call_sid}` |
 //! | `GET /v1/calls`, `GET /v1/calls/{sid}` | calls with legs, states, messages, DTMF and media stats (packets/bytes each way, level, dominant frequency, RFC 4733 digits with timestamps) |
 //! | `POST /v1/calls/{sid}/hangup`, `POST /v1/legs/{sid}/hangup` | hang up a call or one leg |
@@ -103,6 +135,18 @@
 //! | `POST /v1/faults/answer-without-ringing`, `…/ring-before-answer` | the built-in `<Dial>` answers at once with no `ringing` (`answerOnBridge="false"`), or rings first again |
 //! | `POST /v1/legs/{sid}/stop-media` `{seconds}` | a leg's media (and ICE) goes silent |
 //! | `POST /v1/legs/{sid}/switch-ssrc` `{}` | a WebRTC leg's RTP moves to a new SSRC, sequence and timestamp base |
+//! | `POST /v1/legs/{sid}/digits` `{digits}` | a virtual leg presses keys (`0-9*#`, `w` = ½ s), 300 ms apart |
+//! | `GET /v1/recordings`, `GET /v1/recordings/{sid}` | recordings: SID, call, URL, duration, how it ended, deleted or not, level and dominant frequency |
+//!
+//! ## Twilio's REST API (the same address: [`LabHandle::twilio_api_url`])
+//! | route | what |
+//! |---|---|
+//! | `GET /2010-04-01/Accounts/{AC}/Recordings/{RE}` (or `.wav`) | the audio, `audio/x-wav`, 8 kHz mono 16-bit PCM; HTTP Basic only with [`LabConfig::enforce_media_auth`] (`--enforce-media-auth`) |
+//! | `GET …/Recordings/{RE}.json` | the Recording resource (HTTP Basic) |
+//! | `DELETE …/Recordings/{RE}.json` | 204, and the recording is gone (HTTP Basic) |
+//!
+//! HTTP Basic is `AccountSid:AuthToken` or `ApiKeySid:ApiKeySecret`; without it, 401
+//! `{"code":20003,…}`. Unknown or deleted recordings are 404 `{"code":20404,…}`.
 
 pub mod config;
 pub mod control;
@@ -148,6 +192,13 @@ pub struct LabHandle {
 }
 
 impl LabHandle {
+    /// The base URL of the Twilio REST API the lab serves (the Recordings resource): the
+    /// control server's, `http://127.0.0.1:PORT`. A server under test takes it as its Twilio
+    /// API base (`OFFHOOK_TWILIO_API_URL`); `RecordingUrl`s start with it.
+    pub fn twilio_api_url(&self) -> &str {
+        &self.control_url
+    }
+
     /// A typed client for the control API.
     pub fn control(&self) -> control::Client {
         control::Client::new(&self.control_url)
@@ -241,8 +292,10 @@ impl Lab {
         let webhooks: runtime::WebhookLog = Arc::default();
         let refuse_until: signaling::RefuseUntil = Arc::new(Mutex::new(None));
 
+        let mut switch_config = switch::SwitchConfig::from(&config);
+        switch_config.api_base_url = control_url.clone();
         let actor = runtime::Actor {
-            switch: switch::Switch::new(switch::SwitchConfig::from(&config)),
+            switch: switch::Switch::new(switch_config),
             gateway: media::Gateway::new(config.media_ip(), inputs_tx.clone(), http.clone()),
             conns: Default::default(),
             inputs_tx: inputs_tx.clone(),
@@ -274,12 +327,16 @@ impl Lab {
             "number_url": config.number_url,
             "media_ip": config.media_ip().to_string(),
             "virtual_numbers": config.virtual_numbers,
+            "api_url": control_url,
+            "enforce_media_auth": config.enforce_media_auth,
         });
         let state = control::server::ControlState {
             actor: actor_tx,
             refuse_until,
             webhooks,
             info: Arc::new(info),
+            credentials: config.credentials.clone(),
+            enforce_media_auth: config.enforce_media_auth,
         };
         let app = control::server::router(state);
         let mut control_shutdown = shutdown_rx;

@@ -48,6 +48,10 @@ struct Args {
     /// (only region and gateway, as Twilio sent in the seed capture).
     #[arg(long, default_value = "full", value_name = "full|seed")]
     connected_form: offhook_lab::config::ConnectedForm,
+    /// Recording media URLs need HTTP Basic auth (the account's SID and auth token, or an
+    /// API key), as when a Twilio account enforces HTTP auth on media.
+    #[arg(long)]
+    enforce_media_auth: bool,
 }
 
 fn main() {
@@ -98,6 +102,7 @@ async fn run(args: Args) -> Result<(), LabError> {
     config.number_url = args.number_url;
     config.ca_cert_path = args.ca_cert;
     config.connected_form = args.connected_form;
+    config.enforce_media_auth = args.enforce_media_auth;
     for v in args.virtual_numbers {
         config
             .virtual_numbers

@@ -244,6 +244,47 @@ impl Client {
             .map(|_| ())
     }
 
+    /// A virtual leg presses keys (`0-9`, `*`, `#`; `w` waits half a second), 300 ms apart:
+    /// input for the `<Gather>`/`<Record>` its call runs, RFC 4733 to a bridged peer.
+    pub async fn send_digits(&self, leg: &str, digits: &str) -> Result<(), LabError> {
+        self.affected(
+            &format!("/v1/legs/{leg}/digits"),
+            json!({ "digits": digits }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Every recording `<Record>` made, oldest first (deleted ones too, marked `deleted`).
+    pub async fn recordings(&self) -> Result<Vec<RecordingInfo>, LabError> {
+        self.call("GET", "/v1/recordings", None).await
+    }
+
+    pub async fn recording(&self, sid: &str) -> Result<RecordingInfo, LabError> {
+        self.call("GET", &format!("/v1/recordings/{sid}"), None)
+            .await
+    }
+
+    /// Polls the recordings until `pred` holds for one of them (every 50 ms, up to `timeout`).
+    pub async fn wait_for_recording(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&RecordingInfo) -> bool,
+    ) -> Result<RecordingInfo, LabError> {
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self.recordings().await?.into_iter().find(|r| pred(r)) {
+                return Ok(r);
+            }
+            if start.elapsed() > timeout {
+                return Err(LabError::Control(format!(
+                    "no recording matched within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Polls the calls until `pred` holds for one of them (every 50 ms, up to `timeout`).
     pub async fn wait_for_call(
         &self,

@@ -1,4 +1,5 @@
-//! The control API's HTTP server (axum).
+//! The control API's HTTP server (axum), which also serves the part of Twilio's REST API the
+//! lab emulates ([`super::rest`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,9 +13,10 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::types::*;
+use crate::config::Credentials;
 use crate::runtime::{ActorMsg, WebhookLog};
 use crate::signaling::RefuseUntil;
-use crate::switch::{ControlReply, ControlRequest};
+use crate::switch::{ControlError, ControlReply, ControlRequest};
 
 #[derive(Clone)]
 pub struct ControlState {
@@ -23,6 +25,10 @@ pub struct ControlState {
     pub webhooks: WebhookLog,
     /// Facts about this lab (`GET /v1/lab`).
     pub info: Arc<Value>,
+    /// The account the REST API authenticates.
+    pub credentials: Credentials,
+    /// Recording media needs HTTP Basic auth too.
+    pub enforce_media_auth: bool,
 }
 
 pub fn router(state: ControlState) -> Router {
@@ -50,6 +56,10 @@ pub fn router(state: ControlState) -> Router {
             post(answer_without_ringing),
         )
         .route("/v1/faults/ring-before-answer", post(ring_before_answer))
+        .route("/v1/legs/{sid}/digits", post(send_digits))
+        .route("/v1/recordings", get(recordings))
+        .route("/v1/recordings/{sid}", get(recording))
+        .merge(super::rest::routes())
         .with_state(state)
 }
 
@@ -63,23 +73,27 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
         .into_response()
 }
 
-async fn ask(state: &ControlState, request: ControlRequest) -> Result<ControlReply, Response> {
+/// A request to the switch; the outer error is a response for a lab that is stopping.
+pub(super) async fn ask_switch(
+    state: &ControlState,
+    request: ControlRequest,
+) -> Result<Result<ControlReply, ControlError>, Response> {
+    let stopping = || error(StatusCode::SERVICE_UNAVAILABLE, "the lab is stopping");
     let (tx, rx) = oneshot::channel();
     state
         .actor
         .send(ActorMsg::Control(request, tx))
-        .map_err(|_| error(StatusCode::SERVICE_UNAVAILABLE, "the lab is stopping"))?;
-    match rx.await {
-        Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(e)) => Err(error(
+        .map_err(|_| stopping())?;
+    rx.await.map_err(|_| stopping())
+}
+
+async fn ask(state: &ControlState, request: ControlRequest) -> Result<ControlReply, Response> {
+    ask_switch(state, request).await?.map_err(|e| {
+        error(
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
             e.message,
-        )),
-        Err(_) => Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the lab is stopping",
-        )),
-    }
+        )
+    })
 }
 
 fn reply(reply: ControlReply) -> Response {
@@ -90,6 +104,8 @@ fn reply(reply: ControlReply) -> Response {
         ControlReply::Connections(c) => Json(c).into_response(),
         ControlReply::Sent(s) => Json(s).into_response(),
         ControlReply::Done(n) => Json(json!({ "affected": n })).into_response(),
+        ControlReply::Recordings(r) => Json(r).into_response(),
+        ControlReply::Recording { info, .. } => Json(info).into_response(),
     }
 }
 
@@ -234,4 +250,27 @@ async fn next_error(
     Json(body): Json<NextErrorFault>,
 ) -> Response {
     run(state, ControlRequest::NextError(body)).await
+}
+
+async fn send_digits(
+    State(state): State<ControlState>,
+    Path(sid): Path<String>,
+    Json(body): Json<SendDigits>,
+) -> Response {
+    run(
+        state,
+        ControlRequest::SendDigits {
+            leg: sid,
+            digits: body.digits,
+        },
+    )
+    .await
+}
+
+async fn recordings(State(state): State<ControlState>) -> Response {
+    run(state, ControlRequest::Recordings).await
+}
+
+async fn recording(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
+    run(state, ControlRequest::Recording(sid)).await
 }

@@ -60,7 +60,8 @@ pub struct CallInfo {
     pub sid: String,
     /// `outgoing-client` (a client's invite), `inbound-number` or `inbound-client` (control API).
     pub kind: String,
-    /// `fetching`, `running`, `playing`, `dialing`, `bridged`, `ended`.
+    /// `awaiting-media`, `fetching`, `running`, `playing`, `dialing`, `bridged`, `gathering`,
+    /// `recording`, `ended`.
     pub phase: String,
     pub from: String,
     pub to: String,
@@ -175,6 +176,9 @@ pub struct MediaStats {
     /// The leg's DTLS-SRTP handshake (WebRTC legs only).
     #[serde(default)]
     pub dtls: Option<DtlsStats>,
+    /// Audio recorded so far by a `<Record>` in progress on this leg, ms (`None` when none).
+    #[serde(default)]
+    pub recording_ms: Option<u64>,
 }
 
 /// What a WebRTC leg's DTLS handshake negotiated, as the lab's side of it saw it. The lab
@@ -320,4 +324,40 @@ pub struct WebhookRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+/// `POST /v1/legs/{sid}/digits`: a virtual leg presses keys (`0-9`, `*`, `#`; `w` waits
+/// half a second), 300 ms apart, as RFC 4733 to its bridged peer and as input to the
+/// `<Gather>`/`<Record>` its call runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendDigits {
+    pub digits: String,
+}
+
+/// A recording `<Record>` made (`GET /v1/recordings`, `GET /v1/recordings/{sid}`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RecordingInfo {
+    /// `RE` + 32 hex digits.
+    pub sid: String,
+    pub account_sid: String,
+    pub call_sid: String,
+    /// The `RecordingUrl` (no extension; `.wav` gives the audio, `.json` the resource).
+    pub url: String,
+    pub duration_ms: u64,
+    /// Whole seconds (rounded), as `RecordingDuration` says.
+    pub duration_secs: u64,
+    /// When recording started (after the beep).
+    pub start_unix_ms: u64,
+    pub created_unix_ms: u64,
+    /// How it ended: `finish-key`, `max-length`, `silence` or `hangup`.
+    pub ended_by: String,
+    /// The `Digits` the action got: the key, `hangup`, or empty.
+    pub digits: String,
+    /// Deleted through `DELETE …/Recordings/{sid}.json` (the audio is gone).
+    pub deleted: bool,
+    pub deleted_unix_ms: Option<u64>,
+    /// RMS level of the whole recording, dBFS (−100 = silence or empty).
+    pub level_dbfs: f32,
+    /// Dominant frequency of the loudest second, if not silent.
+    pub dominant_hz: Option<f32>,
 }

@@ -66,6 +66,13 @@ pub fn say(text: &str) -> Vec<i16> {
     out
 }
 
+/// The beep before `<Record>`: 1 kHz for half a second.
+pub fn beep() -> Vec<i16> {
+    let mut samples = vec![0; RATE as usize / 2];
+    Tone::new(&[1000.0], 0.5).fill(&mut samples);
+    samples
+}
+
 /// Ringback as in North America: 440 + 480 Hz, two seconds on, four off.
 #[derive(Debug, Clone)]
 pub struct Ringback {

@@ -1,6 +1,7 @@
 //! The media gateway: one task per leg. WebRTC legs (a client's peer connection through str0m
 //! in ICE-lite mode, one UDP socket each) and virtual legs (numbers and callers the lab plays)
-//! exchange 20 ms PCM frames when bridged.
+//! exchange 20 ms PCM frames when bridged. A leg also records its party for `<Record>`
+//! ([`recorder`]) and reports the keys its party presses.
 
 pub mod analysis;
 pub mod audio;
@@ -8,6 +9,7 @@ pub mod audio;
 pub mod dtls;
 mod negotiate;
 pub mod playback;
+pub mod recorder;
 pub mod sdp;
 mod stats;
 mod virtual_leg;
@@ -55,6 +57,10 @@ pub(crate) enum LegCommand {
     },
     StopPlayback,
     ForwardDtmf(String),
+    StartRecording(recorder::Recorder),
+    StopRecording(u64),
+    /// A virtual leg presses keys.
+    SendDigits(String),
     StopMedia(Duration),
     SwitchSsrc,
     Close,
@@ -111,10 +117,11 @@ impl Gateway {
         stats
     }
 
-    fn command(&self, leg: &str, command: LegCommand) {
-        if let Some(h) = self.legs.get(leg) {
-            let _ = h.commands.send(command);
-        }
+    /// Sends a command to a leg's task; false if there is no such leg (or it has ended).
+    fn command(&self, leg: &str, command: LegCommand) -> bool {
+        self.legs
+            .get(leg)
+            .is_some_and(|h| h.commands.send(command).is_ok())
     }
 
     /// Carries out a command. Results that are known at once come back as the return value;
@@ -202,6 +209,33 @@ impl Gateway {
                 self.command(&leg, LegCommand::SwitchSsrc);
                 None
             }
+            MediaCommand::StartRecording {
+                leg,
+                token,
+                silence_timeout,
+                max_length,
+                trim_silence,
+            } => {
+                let recorder =
+                    recorder::Recorder::new(token, silence_timeout, max_length, trim_silence);
+                // No media to record: the recording is empty at once.
+                (!self.command(&leg, LegCommand::StartRecording(recorder))).then(|| {
+                    MediaEvent::Recorded {
+                        leg,
+                        token,
+                        samples: Vec::new(),
+                    }
+                })
+            }
+            MediaCommand::StopRecording { leg, token } => {
+                // A leg that is gone already sent what it had when its task ended.
+                self.command(&leg, LegCommand::StopRecording(token));
+                None
+            }
+            MediaCommand::SendDigits { leg, digits } => {
+                self.command(&leg, LegCommand::SendDigits(digits));
+                None
+            }
             MediaCommand::Close { leg } => {
                 self.unbridge(&leg);
                 if let Some(h) = self.legs.remove(&leg) {
@@ -235,6 +269,8 @@ impl Gateway {
             PlayItem::Digits(d) => Resolved::Digits(d.clone()),
             PlayItem::Silence(d) => Resolved::Samples(vec![0; (d.as_millis() as usize) * 8]),
             PlayItem::Ringback => Resolved::Ringback,
+            PlayItem::Beep => Resolved::Samples(audio::beep()),
+            PlayItem::Recording { audio, .. } => Resolved::Samples(audio.samples().to_vec()),
             PlayItem::Url(_) => Resolved::Pending,
         };
         let first: Vec<Resolved> = items.iter().map(immediate).collect();
@@ -248,6 +284,7 @@ impl Gateway {
         }
         let commands = h.commands.clone();
         let http = self.http.clone();
+        let events = self.events.clone();
         tokio::spawn(async move {
             let mut resolved = Vec::new();
             for item in &items {
@@ -255,17 +292,15 @@ impl Gateway {
                     resolved.push(immediate(item));
                     continue;
                 };
-                let samples = match http.get(url).await {
-                    Ok((200..=299, body)) => audio::decode_wav(&body).unwrap_or_else(|e| {
-                        tracing::warn!(%url, "cannot play: {e}");
-                        Vec::new()
-                    }),
-                    Ok((status, _)) => {
-                        tracing::warn!(%url, status, "cannot fetch audio to play");
-                        Vec::new()
-                    }
-                    Err(e) => {
-                        tracing::warn!(%url, "cannot fetch audio to play: {e}");
+                let samples = match fetch_audio(&http, url).await {
+                    Ok(samples) => samples,
+                    Err((code, message)) => {
+                        tracing::warn!(%url, code, "cannot play: {message}");
+                        let _ = events.send(Input::Media(MediaEvent::PlayFailed {
+                            leg: leg.clone(),
+                            code,
+                            message,
+                        }));
                         Vec::new()
                     }
                 };
@@ -276,6 +311,20 @@ impl Gateway {
                 items: resolved,
             });
         });
+    }
+}
+
+/// A `<Play>` file's audio, or Twilio's debugger code and why not: 11200 when it cannot be
+/// fetched (Twilio skips it and moves on), 12300 when it is not audio the lab can play.
+async fn fetch_audio(http: &HttpClient, url: &str) -> Result<Vec<i16>, (u32, String)> {
+    match http.get(url).await {
+        Ok((200..=299, body)) => audio::decode_wav(&body)
+            .map_err(|e| (12300, format!("Invalid content from {url}: {e}"))),
+        Ok((status, _)) => Err((
+            11200,
+            format!("HTTP retrieval failure: {url}: HTTP {status}"),
+        )),
+        Err(e) => Err((11200, format!("HTTP retrieval failure: {url}: {e}"))),
     }
 }
 

@@ -44,6 +44,11 @@ impl LegStats {
         });
     }
 
+    /// How much a `<Record>` on the leg has recorded (`None`: no recording).
+    pub fn set_recording(&mut self, recorder: Option<&super::recorder::Recorder>) {
+        self.base.recording_ms = recorder.map(super::recorder::Recorder::recorded_ms);
+    }
+
     /// Sets the duration of the last RFC 4733 event once its end packet arrives.
     pub fn dtmf_ended(&mut self, duration_ms: u32) {
         if let Some(last) = self

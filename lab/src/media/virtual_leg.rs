@@ -2,6 +2,8 @@
 //!
 //! It "hears" what its bridged peer sends (counted and analysed like a WebRTC leg's received
 //! audio) and what the lab plays to it, and sends its own audio to the peer every 20 ms.
+//! What it sends is what a `<Record>` on its call records; the keys it is told to press go
+//! to its peer as RFC 4733 events and to the switch as input.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,8 +11,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::audio::{FRAME, Tone};
-use super::playback::{PlayOut, Player};
+use super::audio::{FRAME, Frame, Tone};
+use super::playback::{PlayOut, Player, Resolved};
+use super::recorder::Recorder;
 use super::stats::unix_ms;
 use super::{BridgeMsg, LegCommand, LegHandle, LegStats, bridge_channel};
 use crate::switch::{Input, MediaEvent, VirtualMedia};
@@ -38,6 +41,8 @@ pub(super) fn spawn(
         events,
         peer: None,
         player: None,
+        keys: None,
+        recorder: None,
         stopped_until: None,
     };
     tokio::spawn(task.run(cmd_rx, audio_rx));
@@ -55,6 +60,9 @@ struct VirtualLeg {
     events: mpsc::UnboundedSender<Input>,
     peer: Option<mpsc::Sender<BridgeMsg>>,
     player: Option<Player>,
+    /// Keys being pressed (`POST /v1/legs/{sid}/digits`), timed like `<Play digits>`.
+    keys: Option<Player>,
+    recorder: Option<Recorder>,
     stopped_until: Option<Instant>,
 }
 
@@ -80,6 +88,20 @@ impl VirtualLeg {
             let _ = self.events.send(Input::Media(MediaEvent::PlayDone {
                 leg: self.leg.clone(),
                 token: p.token,
+            }));
+        }
+        self.finish_recording();
+    }
+
+    fn finish_recording(&mut self) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.set_recording(None);
+        }
+        if let Some(r) = self.recorder.take() {
+            let _ = self.events.send(Input::Media(MediaEvent::Recorded {
+                leg: self.leg.clone(),
+                token: r.token,
+                samples: r.finish(),
             }));
         }
     }
@@ -136,6 +158,21 @@ impl VirtualLeg {
                     s.base.media_stopped = true;
                 }
             }
+            LegCommand::StartRecording(recorder) => {
+                self.finish_recording();
+                if let Ok(mut s) = self.stats.lock() {
+                    s.set_recording(Some(&recorder));
+                }
+                self.recorder = Some(recorder);
+            }
+            LegCommand::StopRecording(token) => {
+                if self.recorder.as_ref().is_some_and(|r| r.token == token) {
+                    self.finish_recording();
+                }
+            }
+            LegCommand::SendDigits(digits) => {
+                self.keys = Some(Player::new(0, vec![Resolved::Digits(digits)], 1));
+            }
             LegCommand::AcceptAnswer(_)
             | LegCommand::Reinvite(_)
             | LegCommand::SwitchSsrc
@@ -190,29 +227,67 @@ impl VirtualLeg {
     }
 
     fn tick(&mut self) {
-        if self.stopped() {
-            return;
+        let stopped = self.stopped();
+        if !stopped {
+            self.hear_playback();
+            self.press_keys();
         }
-        // What the lab plays to a virtual party is what it hears.
-        if let Some(player) = &mut self.player {
-            match player.next_frame() {
-                PlayOut::Audio(frame) | PlayOut::Dtmf { frame, .. } => {
-                    if let Ok(mut s) = self.stats.lock() {
-                        s.received_audio(&frame);
-                    }
-                }
-                PlayOut::Done => {
-                    let token = player.token;
-                    self.player = None;
-                    self.play_done(token);
-                }
+        let frame: Option<Frame> = match (&self.media, &mut self.tone) {
+            _ if stopped => None,
+            (VirtualMedia::Tone { .. }, Some(tone)) => Some(tone.frame()),
+            // An echo sends what it hears, when it hears it.
+            (VirtualMedia::Echo, _) => None,
+            _ => Some(vec![0; FRAME]),
+        };
+        if let Some(r) = &mut self.recorder {
+            r.push(frame.as_deref().unwrap_or(&[0; FRAME]));
+            if let Ok(mut s) = self.stats.lock() {
+                s.set_recording(Some(r));
+            }
+            if r.tick() {
+                self.finish_recording();
             }
         }
-        let frame = match (&self.media, &mut self.tone) {
-            (VirtualMedia::Tone { .. }, Some(tone)) => tone.frame(),
-            (VirtualMedia::Echo, _) => return,
-            _ => vec![0; FRAME],
+        if let Some(frame) = frame {
+            self.send(BridgeMsg::Audio(frame));
+        }
+    }
+
+    /// What the lab plays to a virtual party is what it hears.
+    fn hear_playback(&mut self) {
+        let Some(player) = &mut self.player else {
+            return;
         };
-        self.send(BridgeMsg::Audio(frame));
+        match player.next_frame() {
+            PlayOut::Audio(frame) | PlayOut::Dtmf { frame, .. } => {
+                if let Ok(mut s) = self.stats.lock() {
+                    s.received_audio(&frame);
+                }
+            }
+            PlayOut::Done => {
+                let token = player.token;
+                self.player = None;
+                self.play_done(token);
+            }
+        }
+    }
+
+    fn press_keys(&mut self) {
+        let Some(keys) = &mut self.keys else {
+            return;
+        };
+        match keys.next_frame() {
+            PlayOut::Dtmf {
+                digit, duration, ..
+            } => {
+                self.send(BridgeMsg::Dtmf { digit, duration });
+                let _ = self.events.send(Input::Media(MediaEvent::Dtmf {
+                    leg: self.leg.clone(),
+                    digit,
+                }));
+            }
+            PlayOut::Audio(_) => {}
+            PlayOut::Done => self.keys = None,
+        }
     }
 }

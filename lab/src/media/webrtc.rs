@@ -1,5 +1,7 @@
 //! A WebRTC leg: str0m in ICE-lite mode on its own UDP socket, DTLS-SRTP, Opus/PCMU and
-//! RFC 4733 telephone events, speaking Twilio-shaped SDP.
+//! RFC 4733 telephone events, speaking Twilio-shaped SDP. The decoded audio it receives is
+//! what a `<Record>` on its call records; each telephone event it receives is also a key
+//! pressed, for the switch.
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
@@ -20,6 +22,7 @@ use super::audio::{self, FRAME, Frame};
 use super::dtls;
 use super::negotiate;
 use super::playback::{PlayOut, Player};
+use super::recorder::Recorder;
 use super::sdp::GatewaySdp;
 use super::stats::unix_ms;
 use super::{BRIDGE_QUEUE, BridgeMsg, LegCommand, LegHandle, LegStats, bridge_channel};
@@ -103,6 +106,7 @@ pub(super) fn spawn(
         last_event_time: None,
         last_event_start: None,
         partial: Vec::new(),
+        recorder: None,
     };
     tokio::spawn(task.run(cmd_rx, audio_rx));
     Ok((
@@ -147,6 +151,7 @@ struct WebrtcLeg {
     last_event_start: Option<(u64, Instant)>,
     /// Decoded samples not yet forming a whole frame.
     partial: Vec<i16>,
+    recorder: Option<Recorder>,
 }
 
 impl WebrtcLeg {
@@ -192,6 +197,20 @@ impl WebrtcLeg {
             let _ = self.events.send(Input::Media(MediaEvent::PlayDone {
                 leg: self.leg.clone(),
                 token: p.token,
+            }));
+        }
+        self.finish_recording();
+    }
+
+    fn finish_recording(&mut self) {
+        if let Ok(mut s) = self.stats.lock() {
+            s.set_recording(None);
+        }
+        if let Some(r) = self.recorder.take() {
+            let _ = self.events.send(Input::Media(MediaEvent::Recorded {
+                leg: self.leg.clone(),
+                token: r.token,
+                samples: r.finish(),
             }));
         }
     }
@@ -338,6 +357,12 @@ impl WebrtcLeg {
         self.partial.extend(samples);
         while self.partial.len() >= FRAME {
             let frame: Frame = self.partial.drain(..FRAME).collect();
+            if let Some(r) = &mut self.recorder {
+                r.push(&frame);
+                if let Ok(mut s) = self.stats.lock() {
+                    s.set_recording(Some(r));
+                }
+            }
             if let Some(peer) = &self.peer {
                 let _ = peer.try_send(BridgeMsg::Audio(frame));
             }
@@ -362,6 +387,12 @@ impl WebrtcLeg {
                 if let Some(last) = s.base.dtmf.last_mut() {
                     last.measured_clock_hz = measured_clock_hz;
                 }
+            }
+            if let Some(digit) = digit {
+                let _ = self.events.send(Input::Media(MediaEvent::Dtmf {
+                    leg: self.leg.clone(),
+                    digit,
+                }));
             }
         }
         if ev.end {
@@ -431,7 +462,20 @@ impl WebrtcLeg {
                 }
             }
             LegCommand::SwitchSsrc => self.switch_ssrc(),
-            LegCommand::Close => {}
+            LegCommand::StartRecording(recorder) => {
+                self.finish_recording();
+                if let Ok(mut s) = self.stats.lock() {
+                    s.set_recording(Some(&recorder));
+                }
+                self.recorder = Some(recorder);
+            }
+            LegCommand::StopRecording(token) => {
+                if self.recorder.as_ref().is_some_and(|r| r.token == token) {
+                    self.finish_recording();
+                }
+            }
+            // A client presses its own keys.
+            LegCommand::SendDigits(_) | LegCommand::Close => {}
         }
     }
 
@@ -460,6 +504,9 @@ impl WebrtcLeg {
 
     /// Every 20 ms: one frame of audio (and any due DTMF event) to the client.
     fn tick(&mut self) {
+        if self.recorder.as_mut().is_some_and(Recorder::tick) {
+            self.finish_recording();
+        }
         let frame = match &mut self.player {
             Some(player) => match player.next_frame() {
                 PlayOut::Audio(f) => Some(f),

@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::ConnId;
 use crate::config::Behaviour;
 use crate::control::types::{CallError, CallInfo, DtmfRecord, LegInfo, MessageRecord};
-use crate::twiml::{Dial, Verb};
+use crate::twiml::{Dial, Gather, Record, Verb};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LegState {
@@ -189,6 +189,38 @@ pub struct DialState {
     pub limit_at: Option<Instant>,
 }
 
+/// A `<Gather>` collecting digits.
+#[derive(Debug, Clone)]
+pub struct GatherState {
+    pub gather: Gather,
+    pub digits: String,
+    /// The prompt playing: its index in `gather.prompts` and its playback token.
+    pub prompt: Option<(usize, u64)>,
+    /// When waiting for the next digit ends: set once the prompts are over, moved on by
+    /// every digit.
+    pub deadline: Option<Instant>,
+}
+
+/// Where a `<Record>` is.
+#[derive(Debug, Clone)]
+pub enum RecordStage {
+    /// The beep plays (its playback token).
+    Beep { token: u64 },
+    /// The media layer records (its recording token); the switch ends it at `max_at` at the
+    /// latest. `stopping`: the stop went out and the audio is awaited.
+    Capture {
+        token: u64,
+        max_at: Instant,
+        stopping: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordState {
+    pub record: Record,
+    pub stage: RecordStage,
+}
+
 #[derive(Debug, Clone)]
 pub enum Phase {
     /// Waiting for the parent's media (its SDP answer) before anything else.
@@ -202,6 +234,8 @@ pub enum Phase {
     },
     Dialing(DialState),
     Bridged(DialState),
+    Gathering(GatherState),
+    Recording(RecordState),
     Ended,
 }
 
@@ -214,6 +248,8 @@ impl Phase {
             Phase::Playing { .. } => "playing",
             Phase::Dialing(_) => "dialing",
             Phase::Bridged(_) => "bridged",
+            Phase::Gathering(_) => "gathering",
+            Phase::Recording(_) => "recording",
             Phase::Ended => "ended",
         }
     }
@@ -247,6 +283,16 @@ impl Call {
         let dial = match &self.phase {
             Phase::Dialing(d) => Some(d.deadline),
             Phase::Bridged(d) => d.limit_at,
+            Phase::Gathering(g) => g.deadline,
+            Phase::Recording(RecordState {
+                stage:
+                    RecordStage::Capture {
+                        max_at,
+                        stopping: false,
+                        ..
+                    },
+                ..
+            }) => Some(*max_at),
             _ => None,
         };
         let give_up = self

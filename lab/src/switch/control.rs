@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::calls::Endpoint;
 use super::calls::LegState;
 use super::exec::Notice;
-use super::{InjectedError, MediaCommand, Now, Switch};
+use super::{InjectedError, MediaCommand, Now, SharedAudio, Switch};
 use crate::control::types::{
     CallInfo, CloseSocketFault, ConnSelector, ConnectionInfo, MessageRecord, NextErrorFault,
-    RefuseListenFault, SendMessage, SentMessage, StartCall, StartedCall,
+    RecordingInfo, RefuseListenFault, SendMessage, SentMessage, StartCall, StartedCall,
 };
 use crate::frames::server_frame;
 use crate::sid;
@@ -41,6 +42,16 @@ pub enum ControlRequest {
     },
     SwitchSsrc(String),
     SetClockOffset(i64),
+    /// A virtual leg presses keys.
+    SendDigits {
+        leg: String,
+        digits: String,
+    },
+    Recordings,
+    /// One recording (also a deleted one, without its audio).
+    Recording(String),
+    /// Deletes a recording's audio (`DELETE …/Recordings/{sid}.json`).
+    DeleteRecording(String),
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +63,12 @@ pub enum ControlReply {
     Sent(SentMessage),
     /// How many connections/legs a fault or hangup touched.
     Done(usize),
+    Recordings(Vec<RecordingInfo>),
+    /// A recording and its audio (`None` once deleted).
+    Recording {
+        info: RecordingInfo,
+        audio: Option<SharedAudio>,
+    },
 }
 
 /// A refused control request: HTTP status and reason.
@@ -207,6 +224,25 @@ impl Switch {
                 });
                 Ok(ControlReply::Done(1))
             }
+            ControlRequest::SendDigits { leg, digits } => self.send_digits(leg, digits),
+            ControlRequest::Recordings => Ok(ControlReply::Recordings(self.recordings.list())),
+            ControlRequest::Recording(sid) => {
+                let r = self
+                    .recordings
+                    .get(&sid)
+                    .ok_or_else(|| not_found("recording"))?;
+                Ok(ControlReply::Recording {
+                    info: r.info.clone(),
+                    audio: r.audio.clone(),
+                })
+            }
+            ControlRequest::DeleteRecording(sid) => {
+                if self.recordings.delete(&sid, now.unix_ms) {
+                    Ok(ControlReply::Done(1))
+                } else {
+                    Err(not_found("recording"))
+                }
+            }
             ControlRequest::SwitchSsrc(leg) => {
                 let l = self.legs.get(&leg).ok_or_else(|| not_found("leg"))?;
                 if !l.has_media {
@@ -216,6 +252,31 @@ impl Switch {
                 Ok(ControlReply::Done(1))
             }
         }
+    }
+
+    fn send_digits(&mut self, leg: String, digits: String) -> Result<ControlReply, ControlError> {
+        let l = self.legs.get(&leg).ok_or_else(|| not_found("leg"))?;
+        if l.state.is_ended() {
+            return Err(bad_request("the leg has ended"));
+        }
+        if !matches!(l.endpoint, Endpoint::Virtual { .. }) {
+            return Err(bad_request(
+                "only virtual legs press keys here; a client sends its own DTMF",
+            ));
+        }
+        if !l.has_media {
+            return Err(bad_request("the leg has no media yet"));
+        }
+        if digits.is_empty() || digits.chars().count() > 64 {
+            return Err(bad_request("digits must be 1 to 64 keys"));
+        }
+        if let Some(bad) = digits.chars().find(|c| !"0123456789*#wW".contains(*c)) {
+            return Err(bad_request(format!(
+                "'{bad}' is not a key (0-9, *, #, or w for a pause)"
+            )));
+        }
+        self.media(MediaCommand::SendDigits { leg, digits });
+        Ok(ControlReply::Done(1))
     }
 
     fn set_heartbeats(&mut self, sel: &ConnSelector, stopped: bool, now: Now) -> usize {

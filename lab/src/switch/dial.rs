@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::calls::{DialState, Endpoint, Leg, LegState, Phase};
 use super::exec::{Notice, virtual_media};
+use super::webhooks::set_param;
 use super::{MediaCommand, Now, PlayItem, Switch};
 use crate::config::Behaviour;
 use crate::twiml::{Dial, DialTarget};
@@ -301,11 +302,7 @@ impl Switch {
                 extra.push(("DialCallDuration".into(), duration_secs.to_string()));
             }
             if let Some(p) = self.calls.get_mut(call_sid) {
-                for (k, v) in p.params.iter_mut() {
-                    if k == "CallStatus" {
-                        *v = "in-progress".into();
-                    }
-                }
+                set_param(&mut p.params, "CallStatus", "in-progress");
             }
             self.fetch(call_sid, &action, &method, extra, now);
         } else {

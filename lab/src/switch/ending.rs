@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::calls::{Endpoint, Leg, LegState, Phase};
 use super::exec::Notice;
+use super::webhooks::set_param;
 use super::{MediaCommand, MediaEvent, Now, Switch};
 use crate::control::types::CallError;
 use crate::error::LabError;
@@ -26,12 +27,34 @@ impl Switch {
         notice: Notice,
         now: Now,
     ) {
-        let Some(call) = self.calls.get_mut(call_sid) else {
+        let Some(call) = self.calls.get(call_sid) else {
             return;
         };
         if matches!(call.phase, Phase::Ended) {
             return;
         }
+        // What Twilio still reports once the caller is gone: a `<Dial action>` is requested
+        // (`canceled` while ringing, `completed` when bridged) and a recording is kept.
+        let dial_action = match &call.phase {
+            Phase::Dialing(d) | Phase::Bridged(d) => d.dial.action.clone().map(|url| {
+                let mut extra = Vec::new();
+                match (&d.answered, d.bridged_unix_ms) {
+                    (Some(child), Some(bridged)) => {
+                        let secs = now.unix_ms.saturating_sub(bridged) / 1000;
+                        extra.push(("DialCallStatus".to_string(), "completed".to_string()));
+                        extra.push(("DialCallSid".to_string(), child.clone()));
+                        extra.push(("DialCallDuration".to_string(), secs.to_string()));
+                    }
+                    _ => extra.push(("DialCallStatus".to_string(), "canceled".to_string())),
+                }
+                (url, d.dial.method.clone(), extra)
+            }),
+            _ => None,
+        };
+        self.record_hangup(call_sid);
+        let Some(call) = self.calls.get_mut(call_sid) else {
+            return;
+        };
         call.phase = Phase::Ended;
         call.give_up_at = None;
         let children: Vec<String> = self
@@ -63,6 +86,16 @@ impl Switch {
             state
         };
         self.end_leg(call_sid, state, reason, notice, now);
+        let status = self
+            .legs
+            .get(call_sid)
+            .map_or("completed", |l| l.state.as_str());
+        if let Some(call) = self.calls.get_mut(call_sid) {
+            set_param(&mut call.params, "CallStatus", status);
+        }
+        if let Some((url, method, extra)) = dial_action {
+            self.notify_action(call_sid, &url, &method, extra);
+        }
     }
 
     /// Ends one leg: tells its client, closes its media, and lets the call react.
@@ -172,6 +205,11 @@ impl Switch {
             call.give_up_at = None;
             self.end_call(call_sid, "caller-gave-up", Notice::Silent, now);
             return;
+        }
+        match &call.phase {
+            Phase::Gathering(_) => return self.gather_timer(call_sid, now),
+            Phase::Recording(_) => return self.record_timer(call_sid, now),
+            _ => {}
         }
         if let Phase::Bridged(d) = &call.phase {
             if let (Some(limit), Some(child)) = (d.limit_at, d.answered.clone())
@@ -283,8 +321,17 @@ impl Switch {
                 if playing {
                     self.advance(&leg);
                     self.run(&leg, now);
+                } else if !self.gather_play_done(&leg, token, now) {
+                    self.record_play_done(&leg, token, now);
                 }
             }
+            MediaEvent::PlayFailed { leg, code, message } => {
+                if let Some(call_sid) = self.legs.get(&leg).map(|l| l.call_sid.clone()) {
+                    self.call_error(&call_sid, code, message);
+                }
+            }
+            MediaEvent::Dtmf { leg, digit } => self.digit_pressed(&leg, digit, now),
+            MediaEvent::Recorded { token, samples, .. } => self.recorded(token, samples, now),
         }
     }
 

@@ -1,16 +1,15 @@
-//! Running a call: where its TwiML comes from, fetching it, and executing verbs one by one.
+//! Running a call: where its TwiML comes from, and executing its verbs one by one.
 
 use std::time::Duration;
 
 use serde_json::json;
 
 use super::calls::{Call, CallKind, Endpoint, LegState, Phase};
-use super::{MediaCommand, Now, Output, PlayItem, Switch, VirtualMedia, WebhookRequest};
+use super::webhooks::{resolve, set_param};
+use super::{MediaCommand, Now, PlayItem, Switch, VirtualMedia, recordings};
 use crate::config::Behaviour;
 use crate::control::types::CallError;
-use crate::error::LabError;
 use crate::frames::server_frame;
-use crate::signature::twilio_signature;
 use crate::twiml::{self, Dial, DialTarget, Verb};
 
 /// What a client is told when the lab ends its leg.
@@ -37,7 +36,7 @@ pub(super) fn failure_message(code: u32) -> &'static str {
 
 const APPLICATION_ERROR: &str = "We are sorry, an application error has occurred. Goodbye.";
 
-fn application_error_program() -> Vec<Verb> {
+pub(super) fn application_error_program() -> Vec<Verb> {
     vec![
         Verb::Say {
             text: APPLICATION_ERROR.into(),
@@ -55,17 +54,6 @@ pub(super) fn virtual_media(b: &Behaviour) -> Option<VirtualMedia> {
         Behaviour::DtmfRecorder => Some(VirtualMedia::DtmfRecorder),
         Behaviour::SlowAnswer { then, .. } => virtual_media(then),
         Behaviour::Busy | Behaviour::NoAnswer | Behaviour::Decline => None,
-    }
-}
-
-/// Resolves a URL from TwiML against the document it came from.
-fn resolve(base: Option<&str>, url: &str) -> String {
-    match base
-        .and_then(|b| url::Url::parse(b).ok())
-        .and_then(|b| b.join(url).ok())
-    {
-        Some(u) => u.to_string(),
-        None => url.to_string(),
     }
 }
 
@@ -161,88 +149,6 @@ impl Switch {
         }
     }
 
-    /// Requests TwiML from `url` with the call's parameters plus `extra`.
-    pub(super) fn fetch(
-        &mut self,
-        call_sid: &str,
-        url: &str,
-        method: &str,
-        extra: Vec<(String, String)>,
-        now: Now,
-    ) {
-        let seq = self.seq();
-        let Some(call) = self.calls.get_mut(call_sid) else {
-            return;
-        };
-        let url = resolve(call.doc_url.as_deref(), url);
-        let mut params = call.params.clone();
-        params.extend(extra);
-        let auth = &self.cfg.credentials.auth_token;
-        let request = if method == "GET" {
-            // GET requests carry the parameters in the URL and sign only the URL.
-            let sep = if url.contains('?') { '&' } else { '?' };
-            let full = format!("{url}{sep}{}", form_encode(&params));
-            WebhookRequest {
-                signature: twilio_signature(auth, &full, &[]),
-                url: full,
-                method: "GET".into(),
-                params: Vec::new(),
-            }
-        } else {
-            WebhookRequest {
-                signature: twilio_signature(auth, &url, &params),
-                url: url.clone(),
-                method: "POST".into(),
-                params,
-            }
-        };
-        call.phase = Phase::Fetching { seq };
-        call.doc_url = Some(url);
-        let _ = now;
-        self.emit(Output::Webhook {
-            call: call_sid.to_string(),
-            seq,
-            request,
-        });
-    }
-
-    pub(super) fn webhook_done(
-        &mut self,
-        call_sid: &str,
-        seq: u64,
-        result: Result<String, LabError>,
-        now: Now,
-    ) {
-        let Some(call) = self.calls.get_mut(call_sid) else {
-            return;
-        };
-        if !matches!(call.phase, Phase::Fetching { seq: s } if s == seq) {
-            return;
-        }
-        let doc_url = call.doc_url.clone();
-        let program = match result {
-            Ok(body) => match twiml::parse(&body) {
-                Ok(verbs) => verbs,
-                Err(e) => {
-                    call.errors.push(CallError {
-                        code: e.code(),
-                        message: e.to_string(),
-                    });
-                    application_error_program()
-                }
-            },
-            Err(why) => {
-                call.errors.push(CallError {
-                    code: 11200,
-                    message: format!("HTTP retrieval failure: {why}"),
-                });
-                application_error_program()
-            }
-        };
-        self.set_program(call_sid, program, doc_url);
-        self.run(call_sid, now);
-    }
-
     /// Executes verbs until one has to wait (playback, dial, fetch) or the program ends.
     pub(super) fn run(&mut self, call_sid: &str, now: Now) {
         loop {
@@ -267,26 +173,14 @@ impl Switch {
                 self.end_call(call_sid, "completed", notice, now);
                 return;
             };
-            let doc_url = call.doc_url.clone();
             match verb {
-                Verb::Say { text, loops } => {
-                    return self.play(call_sid, vec![PlayItem::Say(text)], loops, now);
+                Verb::Pause { secs: 0 } => {
+                    self.advance(call_sid);
+                    continue;
                 }
-                Verb::Play { url, digits, loops } => {
-                    let item = match (digits, url) {
-                        (Some(d), _) => PlayItem::Digits(d),
-                        (None, Some(u)) => PlayItem::Url(resolve(doc_url.as_deref(), &u)),
-                        (None, None) => PlayItem::Silence(Duration::ZERO),
-                    };
-                    return self.play(call_sid, vec![item], loops, now);
-                }
-                Verb::Pause { secs } => {
-                    if secs == 0 {
-                        self.advance(call_sid);
-                        continue;
-                    }
-                    let item = PlayItem::Silence(Duration::from_secs(u64::from(secs)));
-                    return self.play(call_sid, vec![item], 1, now);
+                Verb::Say { .. } | Verb::Play { .. } | Verb::Pause { .. } => {
+                    let (items, loops) = self.playable(call_sid, &verb);
+                    return self.play(call_sid, items, loops, now);
                 }
                 Verb::Hangup => return self.end_call(call_sid, "hangup-verb", Notice::Plain, now),
                 Verb::Reject { busy } => {
@@ -318,7 +212,61 @@ impl Switch {
                     return self.fetch(call_sid, &url, &method, Vec::new(), now);
                 }
                 Verb::Dial(dial) => return self.start_dial(call_sid, dial, now),
+                Verb::Gather(gather) => return self.start_gather(call_sid, gather, now),
+                Verb::Record(record) => return self.start_record(call_sid, record, now),
             }
+        }
+    }
+
+    /// What a `<Say>`, `<Play>` or `<Pause>` plays, and how often. A `<Play>` of one of the
+    /// lab's own recording URLs plays the recording itself (Twilio fetches its own
+    /// recordings internally, whatever the media-auth setting); one that no longer exists
+    /// plays nothing and leaves 11200 in the call's errors, as a failed fetch would.
+    pub(super) fn playable(&mut self, call_sid: &str, verb: &Verb) -> (Vec<PlayItem>, u32) {
+        let doc_url = self.calls.get(call_sid).and_then(|c| c.doc_url.clone());
+        match verb {
+            Verb::Say { text, loops } => (vec![PlayItem::Say(text.clone())], *loops),
+            Verb::Play {
+                digits: Some(d),
+                loops,
+                ..
+            } => (vec![PlayItem::Digits(d.clone())], *loops),
+            Verb::Play {
+                url: Some(u),
+                loops,
+                ..
+            } => {
+                let url = resolve(doc_url.as_deref(), u);
+                let creds = &self.cfg.credentials;
+                let Some(sid) =
+                    recordings::own_recording_sid(&self.cfg.api_base_url, &creds.account_sid, &url)
+                else {
+                    return (vec![PlayItem::Url(url)], *loops);
+                };
+                match self.recordings.audio(&sid) {
+                    Some(audio) => (vec![PlayItem::Recording { sid, audio }], *loops),
+                    None => {
+                        self.call_error(
+                            call_sid,
+                            11200,
+                            format!("HTTP retrieval failure: {url}: HTTP 404"),
+                        );
+                        (Vec::new(), 1)
+                    }
+                }
+            }
+            Verb::Pause { secs } => (
+                vec![PlayItem::Silence(Duration::from_secs(u64::from(*secs)))],
+                1,
+            ),
+            _ => (Vec::new(), 1),
+        }
+    }
+
+    /// Notes a Twilio debugger error on the call.
+    pub(super) fn call_error(&mut self, call_sid: &str, code: u32, message: String) {
+        if let Some(call) = self.calls.get_mut(call_sid) {
+            call.errors.push(CallError { code, message });
         }
     }
 
@@ -329,12 +277,24 @@ impl Switch {
         }
     }
 
+    /// Plays `items` as the call's current verb, which ends with the playback.
     pub(super) fn play(&mut self, call_sid: &str, items: Vec<PlayItem>, loops: u32, now: Now) {
-        self.answer_parent(call_sid, now);
-        let token = self.seq();
+        let token = self.start_play(call_sid, items, loops, now);
         if let Some(call) = self.calls.get_mut(call_sid) {
             call.phase = Phase::Playing { token };
         }
+    }
+
+    /// Answers the parent and plays `items` into it; returns the playback's token.
+    pub(super) fn start_play(
+        &mut self,
+        call_sid: &str,
+        items: Vec<PlayItem>,
+        loops: u32,
+        now: Now,
+    ) -> u64 {
+        self.answer_parent(call_sid, now);
+        let token = self.seq();
         // `loop="0"` means "as often as possible"; the lab caps it.
         let loops = if loops == 0 { 1000 } else { loops };
         self.media(MediaCommand::Play {
@@ -343,6 +303,7 @@ impl Switch {
             items,
             loops,
         });
+        token
     }
 
     /// Answers the parent leg if it is not yet (a client placing a call gets `answer`).
@@ -366,6 +327,7 @@ impl Switch {
         }
         if let Some(call) = self.calls.get_mut(call_sid) {
             call.give_up_at = None;
+            set_param(&mut call.params, "CallStatus", "in-progress");
         }
         if let Some((conn, text)) = frame {
             self.send(conn, text, now);
@@ -415,11 +377,4 @@ pub(super) fn builtin_dial(
         method: "POST".into(),
         time_limit_secs: None,
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of pairs.
-pub fn form_encode(pairs: &[(String, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }

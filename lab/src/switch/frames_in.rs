@@ -157,10 +157,11 @@ impl Switch {
                 let Some(leg) = self.legs.get_mut(&sid) else {
                     return;
                 };
-                for digit in digits
+                let keys: Vec<char> = digits
                     .chars()
                     .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
-                {
+                    .collect();
+                for &digit in &keys {
                     leg.signaling_dtmf.push(DtmfRecord {
                         digit,
                         source: "signaling".into(),
@@ -172,6 +173,9 @@ impl Switch {
                 }
                 if let Some(peer) = leg.bridged_to.clone() {
                     self.media(MediaCommand::ForwardDtmf { leg: peer, digits });
+                }
+                for digit in keys {
+                    self.digit_pressed(&sid, digit, now);
                 }
             }
             ClientMessage::Reinvite { callsid, sdp } => {

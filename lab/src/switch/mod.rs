@@ -7,8 +7,11 @@
 //!
 //! - `session` — connections: `listen`, tokens, registration, heartbeats, the frame log.
 //! - `frames_in` — call frames from clients (`invite`, `answer`, `hangup`, `message`, …).
-//! - `start` — new calls; `exec` — fetching and running TwiML; `dial` — `<Dial>` and bridging;
+//! - `start` — new calls; `exec` — running TwiML; `webhooks` — the signed requests for it
+//!   (TwiML, actions, callbacks); `dial` — `<Dial>` and bridging;
 //!   `ending` — hang-ups, timers, lost sockets and media results.
+//! - `gather` — `<Gather>` and where keypad digits go; `record` — `<Record>` and its callbacks;
+//!   `recordings` — the recordings the lab holds (the Recordings resource's data).
 //! - `calls` — the call and leg model; `control` — control-API requests.
 
 mod calls;
@@ -17,8 +20,12 @@ mod dial;
 mod ending;
 mod exec;
 mod frames_in;
+mod gather;
+mod record;
+pub mod recordings;
 mod session;
 mod start;
+mod webhooks;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -26,7 +33,8 @@ use std::time::{Duration, Instant};
 
 pub use calls::{Endpoint, LegState};
 pub use control::{ControlError, ControlReply, ControlRequest};
-pub use exec::form_encode;
+pub use recordings::{SharedAudio, recording_path};
+pub use webhooks::form_encode;
 
 use crate::config::{Behaviour, Credentials, LabConfig, VirtualNumber};
 use crate::control::types::MessageRecord;
@@ -101,6 +109,25 @@ pub enum MediaEvent {
         leg: String,
         token: u64,
     },
+    /// A `<Play>` file could not be had: Twilio's debugger code (11200 fetch failed, 12300
+    /// not audio) and why. The call moves on as the playback ends.
+    PlayFailed {
+        leg: String,
+        code: u32,
+        message: String,
+    },
+    /// A keypad digit from a leg: an RFC 4733 event from a client, or a virtual leg's key.
+    Dtmf {
+        leg: String,
+        digit: char,
+    },
+    /// A recording is over (stopped, silent for its timeout, or its leg closed): its audio,
+    /// 8 kHz mono, already trimmed if asked.
+    Recorded {
+        leg: String,
+        token: u64,
+        samples: Vec<i16>,
+    },
 }
 
 /// What the switch asks the shell to do.
@@ -152,6 +179,13 @@ pub enum PlayItem {
     Silence(Duration),
     /// North-American ringback until stopped.
     Ringback,
+    /// The beep before `<Record>`.
+    Beep,
+    /// A recording the lab holds (a `<Play>` of its own `RecordingUrl`), played without HTTP.
+    Recording {
+        sid: String,
+        audio: SharedAudio,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -204,6 +238,26 @@ pub enum MediaCommand {
     SwitchSsrc {
         leg: String,
     },
+    /// Record what the leg's party says until [`MediaCommand::StopRecording`], until
+    /// `silence_timeout` passes without sound, or until the leg closes; then send
+    /// [`MediaEvent::Recorded`]. At most `max_length` of audio is kept.
+    StartRecording {
+        leg: String,
+        token: u64,
+        silence_timeout: Option<Duration>,
+        max_length: Duration,
+        trim_silence: bool,
+    },
+    StopRecording {
+        leg: String,
+        token: u64,
+    },
+    /// A virtual leg presses keys (`w` = half a second's pause): RFC 4733 to its bridged peer
+    /// and [`MediaEvent::Dtmf`] to the switch.
+    SendDigits {
+        leg: String,
+        digits: String,
+    },
     Close {
         leg: String,
     },
@@ -213,6 +267,9 @@ pub enum MediaCommand {
 #[derive(Debug, Clone)]
 pub struct SwitchConfig {
     pub credentials: Credentials,
+    /// Where the lab serves Twilio's REST API (the control server): `RecordingUrl`s start
+    /// with it. [`crate::Lab::start`] sets it once the control listener is bound.
+    pub api_base_url: String,
     pub app_url: Option<String>,
     pub number_url: Option<String>,
     pub virtual_numbers: Vec<VirtualNumber>,
@@ -228,6 +285,7 @@ impl From<&LabConfig> for SwitchConfig {
     fn from(c: &LabConfig) -> Self {
         SwitchConfig {
             credentials: c.credentials.clone(),
+            api_base_url: format!("http://{}", c.control_listen),
             app_url: c.app_url.clone(),
             number_url: c.number_url.clone(),
             virtual_numbers: c.virtual_numbers.clone(),
@@ -277,6 +335,10 @@ pub struct Switch {
     next_seq: u64,
     /// Shifts the clock used for token checks (control API `POST /v1/clock`).
     clock_offset_secs: i64,
+    /// Recordings made by `<Record>` (and deleted ones, without their audio).
+    recordings: recordings::Store,
+    /// Recordings the media layer is making, by token.
+    recording_jobs: BTreeMap<u64, record::Job>,
 }
 
 impl Switch {
@@ -292,6 +354,8 @@ impl Switch {
             out: VecDeque::new(),
             next_seq: 1,
             clock_offset_secs: 0,
+            recordings: recordings::Store::default(),
+            recording_jobs: BTreeMap::new(),
         }
     }
 

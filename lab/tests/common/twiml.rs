@@ -8,6 +8,7 @@ use axum::{Form, Router};
 
 #[derive(Debug, Clone)]
 pub struct HookRequest {
+    /// The path with its query, as signed.
     pub path: String,
     pub params: Vec<(String, String)>,
     pub signature: String,
@@ -99,7 +100,10 @@ pub async fn twiml_server(body: &str) -> TwimlServer {
                 .to_string();
             let mut s = shared.lock().unwrap();
             let n = s.raw.len();
-            s.raw.push((uri.path().to_string(), params, signature));
+            let path = uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
+            s.raw.push((path, params, signature));
             let body = s
                 .bodies
                 .get(n)

@@ -1,4 +1,12 @@
 //! The switch with a virtual clock and a scripted media layer: timers, TwiML flows, dialling.
+//!
+//! - `dial_status` — `<Dial action>`'s `DialCallStatus` when the dialled parties are clients.
+//! - `gather` — `<Gather>` and keypad input.
+//! - `record` — `<Record>`, its callbacks and the recordings it leaves.
+
+mod dial_status;
+mod gather;
+mod record;
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +16,9 @@ use super::*;
 use crate::config::{Credentials, now_unix};
 use crate::control::types::StartCall;
 use crate::signature::twilio_signature;
+
+/// Where the harness's lab serves Twilio's REST API.
+const API: &str = "http://lab.example:7000";
 
 struct Harness {
     sw: Switch,
@@ -26,6 +37,7 @@ impl Harness {
         let mut cfg = SwitchConfig::from(&LabConfig::new(Credentials::generate()));
         cfg.app_url = app_url.map(str::to_string);
         cfg.number_url = number_url.map(str::to_string);
+        cfg.api_base_url = API.to_string();
         let creds = cfg.credentials.clone();
         Harness {
             sw: Switch::new(cfg),
@@ -163,6 +175,49 @@ impl Harness {
     fn finish_plays(&mut self) {
         for (leg, token, _) in std::mem::take(&mut self.plays) {
             self.input(Input::Media(MediaEvent::PlayDone { leg, token }));
+        }
+    }
+
+    /// An inbound call from a virtual caller to the lab's number; returns its SID.
+    fn inbound(&mut self, caller: Behaviour) -> String {
+        let start = StartCall {
+            from: "+15557654321".into(),
+            to: self.creds.phone_number.clone(),
+            caller,
+            timeout_secs: None,
+            params: Vec::new(),
+        };
+        let reply = self.sw.control(ControlRequest::StartCall(start), self.now);
+        let Ok(ControlReply::Started(started)) = reply else {
+            panic!("{reply:?}")
+        };
+        self.drain();
+        started.call_sid
+    }
+
+    /// Sends the pending webhook whose URL starts with `url` and answers it.
+    fn reply_to(&mut self, url: &str, body: Result<&str, LabError>) -> WebhookRequest {
+        let i = self
+            .webhooks
+            .iter()
+            .position(|(_, _, r)| r.url.starts_with(url))
+            .unwrap_or_else(|| panic!("no request to {url}: {:?}", self.webhooks));
+        let (call, seq, request) = self.webhooks.remove(i);
+        self.input(Input::Webhook {
+            call,
+            seq,
+            result: body.map(str::to_string),
+        });
+        request
+    }
+
+    fn phase(&mut self, call: &str) -> String {
+        match self
+            .sw
+            .control(ControlRequest::Call(call.to_string()), self.now)
+        {
+            Ok(ControlReply::Call(c)) => c.phase,
+            other => panic!("{other:?}"),
         }
     }
 
