@@ -1,10 +1,17 @@
 //! What a call does: the decisions behind `/hooks/voice` and `/hooks/call/connect`, as
-//! pure functions from the webhook's parameters to TwiML.
+//! pure functions from the webhook's parameters (and what the store knows, [`Facts`]) to
+//! TwiML.
+
+use std::collections::HashMap;
 
 use crate::config::Config;
-use crate::handsets::Handsets;
+use crate::forwarding::Forward;
+use crate::handsets::{Handset, Handsets};
 use crate::phone::{self, E164};
+use crate::store::handsets::{ForwardWhen, HandsetSettings};
+use crate::store::voicemail::{Greeting, MailboxId};
 use crate::twiml::{Dial, DialTarget, Response};
+use crate::voicemail::{self, deposit};
 
 /// Custom parameters the ringing handset receives in its `invite` (`Params`).
 pub const PARAM_CALLER_NUMBER: &str = "callerNumber";
@@ -20,9 +27,18 @@ pub const SAY_OWN_EXTENSION: &str = "That is your own extension.";
 /// What the server decided, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// Rings these handsets (identities) and numbers.
     RingHandsets(Vec<String>),
     DialNumber(E164),
     DialExtension(String),
+    /// Takes a message for this mailbox.
+    Voicemail(MailboxId),
+    /// The dial ended and the call was forwarded to this number or extension.
+    Forwarded(String),
+    /// Plays these mailboxes' messages.
+    Mailbox(Vec<MailboxId>),
+    /// Hangs up (the call was answered, or the caller has been told why).
+    Hangup(&'static str),
     Refused(&'static str),
 }
 
@@ -33,7 +49,22 @@ pub struct Plan {
     pub outcome: Outcome,
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// What the store says about an incoming call's handsets.
+#[derive(Debug, Clone, Copy)]
+pub enum Facts<'a> {
+    /// The server runs without a database: the handsets ring, and that is all.
+    NoStore,
+    /// The database did not answer in time: every handset rings (forwarding and
+    /// do-not-disturb are unknown), and an unanswered call still goes to voicemail.
+    Unreachable,
+    /// Every handset's settings (absent: the defaults) and the mailbox's greeting.
+    Known {
+        settings: &'a HashMap<String, HandsetSettings>,
+        greeting: &'a Greeting,
+    },
+}
+
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == name)
@@ -48,10 +79,41 @@ fn refuse(say: &'static str, why: &'static str) -> Plan {
     }
 }
 
-/// A call to one of the account's numbers: ring every handset configured for it, with the
-/// caller's number as caller ID and as the `callerNumber` parameter.
+/// The number an incoming call is for.
+pub fn called_number(params: &[(String, String)]) -> Option<E164> {
+    param(params, "To").and_then(|t| E164::parse(t).ok())
+}
+
+/// The mailbox an incoming call would leave its message in (what the handler reads the
+/// greeting of before [`incoming_with`]).
+pub fn incoming_mailbox(
+    config: &Config,
+    handsets: &Handsets,
+    params: &[(String, String)],
+) -> Option<MailboxId> {
+    voicemail::mailbox_for_call(config, handsets, &called_number(params)?)
+}
+
+/// A call to one of the account's numbers, on a server without a database: ring every
+/// handset configured for it, with the caller's number as caller ID and as the
+/// `callerNumber` parameter.
 pub fn incoming(config: &Config, handsets: &Handsets, params: &[(String, String)]) -> Plan {
-    let Some(to) = param(params, "To").and_then(|t| E164::parse(t).ok()) else {
+    incoming_with(config, handsets, params, Facts::NoStore)
+}
+
+/// A call to one of the account's numbers. Each handset the number rings is dialled unless
+/// it is on do-not-disturb; one that forwards always has its target dialled instead (even on
+/// do-not-disturb: it does not ring either way). The first handset forwarding on busy or on no
+/// answer gives the target the dial-ended action forwards to, and a no-answer forward's ring
+/// time becomes the `<Dial timeout>`. With nothing left to ring, the caller goes straight to
+/// the greeting and `<Record>`.
+pub fn incoming_with(
+    config: &Config,
+    handsets: &Handsets,
+    params: &[(String, String)],
+    facts: Facts<'_>,
+) -> Plan {
+    let Some(to) = called_number(params) else {
         return refuse(SAY_NOBODY_HERE, "the call has no E.164 To number");
     };
     let from = param(params, "From").unwrap_or_default();
@@ -60,31 +122,143 @@ pub fn incoming(config: &Config, handsets: &Handsets, params: &[(String, String)
     } else {
         vec![(PARAM_CALLER_NUMBER.to_string(), from.to_string())]
     };
-    let targets: Vec<DialTarget> = handsets
-        .ringing_for(&to, &config.phone_number)
-        .map(|h| DialTarget::Client {
-            identity: h.identity.clone(),
-            parameters: caller_parameters.clone(),
-        })
-        .collect();
-    if targets.is_empty() {
+    let client = |h: &Handset| DialTarget::Client {
+        identity: h.identity.clone(),
+        parameters: caller_parameters.clone(),
+    };
+    let ringing: Vec<&Handset> = handsets.ringing_for(&to, &config.phone_number).collect();
+    let Some(mailbox) = voicemail::mailbox_for_call(config, handsets, &to) else {
         return refuse(SAY_NOBODY_HERE, "no handset rings for this number");
-    }
-    let identities = targets
-        .iter()
-        .filter_map(|t| match t {
-            DialTarget::Client { identity, .. } => Some(identity.clone()),
-            DialTarget::Number(_) => None,
-        })
-        .collect();
+    };
+    let mut after = deposit::AfterDial {
+        mailbox,
+        on_busy: None,
+        on_no_answer: None,
+    };
+    let mut timeout = config.dial_timeout_secs;
+    let targets: Vec<DialTarget> = match facts {
+        Facts::NoStore => {
+            let targets: Vec<DialTarget> = ringing.iter().map(|h| client(h)).collect();
+            return Plan {
+                outcome: Outcome::RingHandsets(target_names(&targets)),
+                twiml: Response::new().dial(Dial {
+                    caller_id: E164::parse(from).ok().map(|n| n.to_string()),
+                    answer_on_bridge: true,
+                    targets,
+                    ..Dial::default()
+                }),
+            };
+        }
+        Facts::Unreachable => ringing.iter().map(|h| client(h)).collect(),
+        Facts::Known { settings, greeting } => {
+            let defaults = HandsetSettings::default();
+            let of = |id: &str| settings.get(id).unwrap_or(&defaults);
+            let mut targets = Vec::new();
+            for h in &ringing {
+                let s = of(&h.id);
+                // A handset on do-not-disturb is never the target of someone else's forward.
+                let forward = s
+                    .forward_to
+                    .as_deref()
+                    .and_then(|t| Forward::resolve(t, handsets, h))
+                    .filter(|f| match f {
+                        Forward::Handset { id, .. } => !of(id).do_not_disturb,
+                        Forward::Number(_) => true,
+                    });
+                let target = match (s.forward_when, &forward) {
+                    (ForwardWhen::Always, Some(f)) => forward_target(f, &caller_parameters),
+                    _ if s.do_not_disturb => continue,
+                    (ForwardWhen::Busy, Some(f)) => {
+                        after.on_busy.get_or_insert_with(|| stored(f, handsets));
+                        client(h)
+                    }
+                    (ForwardWhen::NoAnswer, Some(f)) => {
+                        if after.on_no_answer.is_none() {
+                            after.on_no_answer = Some(stored(f, handsets));
+                            timeout = s.no_answer_seconds;
+                        }
+                        client(h)
+                    }
+                    _ => client(h),
+                };
+                if !targets.contains(&target) {
+                    targets.push(target);
+                }
+            }
+            if targets.is_empty() {
+                return Plan {
+                    twiml: deposit::leave_message(config, &after.mailbox, from, greeting),
+                    outcome: Outcome::Voicemail(after.mailbox),
+                };
+            }
+            targets
+        }
+    };
     Plan {
+        outcome: Outcome::RingHandsets(target_names(&targets)),
         twiml: Response::new().dial(Dial {
-            caller_id: E164::parse(from).ok().map(|n| n.to_string()),
+            caller_id: caller_id(config, from, &targets),
             answer_on_bridge: true,
+            timeout_secs: Some(timeout),
+            action: Some(after.url(config)),
             targets,
         }),
-        outcome: Outcome::RingHandsets(identities),
     }
+}
+
+/// A forward's `<Dial>` noun.
+pub(crate) fn forward_target(
+    forward: &Forward,
+    caller_parameters: &[(String, String)],
+) -> DialTarget {
+    match forward {
+        Forward::Number(n) => DialTarget::Number(n.to_string()),
+        Forward::Handset { identity, .. } => DialTarget::Client {
+            identity: identity.clone(),
+            parameters: caller_parameters.to_vec(),
+        },
+    }
+}
+
+fn stored(forward: &Forward, handsets: &Handsets) -> String {
+    forward.stored(handsets).unwrap_or_default()
+}
+
+/// The caller's number when it is one; the account's number when a phone number is
+/// dialled for a caller without one (a forward must show some valid number).
+pub(crate) fn caller_id(config: &Config, from: &str, targets: &[DialTarget]) -> Option<String> {
+    match E164::parse(from) {
+        Ok(n) => Some(n.to_string()),
+        Err(_) if targets.iter().any(|t| matches!(t, DialTarget::Number(_))) => {
+            Some(config.phone_number.to_string())
+        }
+        Err(_) => None,
+    }
+}
+
+fn target_names(targets: &[DialTarget]) -> Vec<String> {
+    targets
+        .iter()
+        .map(|t| match t {
+            DialTarget::Client { identity, .. } => identity.clone(),
+            DialTarget::Number(n) => n.clone(),
+        })
+        .collect()
+}
+
+/// The handset calling the voicemail access number ([`voicemail::ACCESS_CODE`]), if this
+/// outgoing call is one.
+pub fn voicemail_access<'a>(
+    handsets: &'a Handsets,
+    params: &[(String, String)],
+) -> Option<&'a Handset> {
+    let dialled = param(params, "phoneNumber").or_else(|| param(params, "To"))?;
+    if dialled != voicemail::ACCESS_CODE {
+        return None;
+    }
+    param(params, "From")
+        .and_then(|f| f.strip_prefix("client:"))
+        .and_then(|identity| handsets.by_identity(identity))
 }
 
 /// A handset's outgoing call (the TwiML app's voice URL): another handset's extension,
@@ -115,6 +289,7 @@ pub fn outgoing(config: &Config, handsets: &Handsets, params: &[(String, String)
                         (PARAM_CALLER_EXTENSION.into(), caller.extension.clone()),
                     ],
                 }],
+                ..Dial::default()
             }),
             outcome: Outcome::DialExtension(callee.identity.clone()),
         };
@@ -125,6 +300,7 @@ pub fn outgoing(config: &Config, handsets: &Handsets, params: &[(String, String)
                 caller_id: Some(config.phone_number.to_string()),
                 answer_on_bridge: true,
                 targets: vec![DialTarget::Number(number.to_string())],
+                ..Dial::default()
             }),
             outcome: Outcome::DialNumber(number),
         },

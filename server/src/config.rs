@@ -35,12 +35,33 @@ pub const REQUEST_TIMEOUT: &str = "OFFHOOK_REQUEST_TIMEOUT";
 pub const MAX_TOKEN_REQUESTS: &str = "OFFHOOK_MAX_TOKEN_REQUESTS";
 pub const MAX_WEBHOOK_REQUESTS: &str = "OFFHOOK_MAX_WEBHOOK_REQUESTS";
 pub const DATABASE_URL: &str = "OFFHOOK_DATABASE_URL";
+pub const TWILIO_API_URL: &str = "OFFHOOK_TWILIO_API_URL";
+pub const DIAL_TIMEOUT: &str = "OFFHOOK_DIAL_TIMEOUT";
+pub const MAILBOX: &str = "OFFHOOK_MAILBOX";
+pub const MAX_EVENT_STREAMS: &str = "OFFHOOK_MAX_EVENT_STREAMS";
 
 /// Loopback: the server speaks plain HTTP, and TLS is a reverse proxy's or tunnel's job.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_HANDSETS_PATH: &str = "handsets.toml";
 /// Tokens shorter than this would have the handset refreshing all the time.
 pub const MIN_TOKEN_TTL_SECS: u64 = 60;
+/// Twilio's REST API (the Recordings resource).
+pub const DEFAULT_TWILIO_API_URL: &str = "https://api.twilio.com";
+/// How long an incoming call rings the handsets before voicemail (Twilio's own default is 30 s;
+/// desk phones commonly use 20).
+pub const DEFAULT_DIAL_TIMEOUT_SECS: u32 = crate::store::handsets::DEFAULT_NO_ANSWER_SECONDS;
+
+/// Whose mailbox an unanswered call leaves its message in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailboxMode {
+    /// One mailbox per phone number, shared by every handset that number rings (a household's
+    /// or a small office's line). The default.
+    #[default]
+    Number,
+    /// One mailbox per handset: a call leaves its message with the first handset in the
+    /// handsets file that the number rings.
+    Handset,
+}
 
 /// How much the server takes on at once and how long it waits for a client: what keeps
 /// slow or flooding clients (slowloris) from tying it up.
@@ -61,6 +82,9 @@ pub struct ServerLimits {
     /// `/hooks/*` requests at once, apart from the token requests, so that a flood of
     /// logins cannot starve Twilio's webhooks.
     pub max_webhook_requests: usize,
+    /// `GET /api/handset/events` streams open at once, over all handsets (each handset has at
+    /// most [`crate::push::MAX_STREAMS_PER_HANDSET`]).
+    pub max_event_streams: usize,
 }
 
 impl Default for ServerLimits {
@@ -72,6 +96,7 @@ impl Default for ServerLimits {
             request_timeout: Duration::from_secs(30),
             max_token_requests: 64,
             max_webhook_requests: 64,
+            max_event_streams: 256,
         }
     }
 }
@@ -126,6 +151,13 @@ pub struct Config {
     pub trust_proxy: TrustedProxies,
     pub limits: ServerLimits,
     pub log_format: LogFormat,
+    /// Twilio's REST API: scheme, host, optional port and path prefix, no trailing `/`
+    /// (`https://api.twilio.com`; the lab serves the same paths on its control address).
+    pub twilio_api_url: String,
+    /// Seconds an incoming call rings the handsets before voicemail (5 to 600), unless a
+    /// handset's no-answer forwarding asks for less.
+    pub dial_timeout_secs: u32,
+    pub mailbox_mode: MailboxMode,
     /// `sqlite://…` or `postgres://…`; by default `offhook.db` beside the handsets file.
     /// It may hold a password, so it is kept as a secret (shown with `store::without_password`).
     pub database_url: Secret,
@@ -252,6 +284,37 @@ impl Config {
                 get(MAX_WEBHOOK_REQUESTS),
                 defaults.max_webhook_requests,
             )?,
+            max_event_streams: count(
+                MAX_EVENT_STREAMS,
+                get(MAX_EVENT_STREAMS),
+                defaults.max_event_streams,
+            )?,
+        };
+        let twilio_api_url = match get(TWILIO_API_URL) {
+            None => DEFAULT_TWILIO_API_URL.to_string(),
+            Some(text) => api_url(&text, allow_plain_http)?,
+        };
+        let dial_timeout_secs = match get(DIAL_TIMEOUT) {
+            None => DEFAULT_DIAL_TIMEOUT_SECS,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|s| crate::store::handsets::NO_ANSWER_SECONDS.contains(s))
+                .ok_or_else(|| {
+                    Error::invalid(
+                        DIAL_TIMEOUT,
+                        "expected whole seconds from 5 to 600 (what Twilio's <Dial timeout> accepts)",
+                    )
+                })?,
+        };
+        let mailbox_mode = match get(MAILBOX)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("number") => MailboxMode::Number,
+            Some("handset") => MailboxMode::Handset,
+            Some(_) => return Err(Error::invalid(MAILBOX, "expected number or handset")),
         };
         let log_format = match get(LOG_FORMAT)
             .as_deref()
@@ -294,6 +357,9 @@ impl Config {
             trust_proxy,
             limits,
             log_format,
+            twilio_api_url,
+            dial_timeout_secs,
+            mailbox_mode,
             database_url: Secret(database_url),
         })
     }
@@ -349,6 +415,50 @@ fn public_url(text: &str) -> Result<String, Error> {
     }
     // Kept as written: Twilio signs the URL exactly as configured in its console.
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The REST API's base URL: http(s), a host, no credentials, query or fragment. Plain HTTP
+/// only to this machine (the lab), unless the owner allowed plain HTTP: the requests carry
+/// the API key's secret.
+fn api_url(text: &str, allow_plain_http: bool) -> Result<String, Error> {
+    let parsed =
+        url::Url::parse(text).map_err(|e| Error::invalid(TWILIO_API_URL, format!("{e}")))?;
+    let Some(host) = parsed.host() else {
+        return Err(Error::invalid(TWILIO_API_URL, "expected a host"));
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::invalid(
+            TWILIO_API_URL,
+            "expected an https:// address (or http:// to this machine)",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::invalid(
+            TWILIO_API_URL,
+            "expected no ?query or #fragment",
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(Error::invalid(
+            TWILIO_API_URL,
+            "expected no user name or password (the API key is used)",
+        ));
+    }
+    let loopback = match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    if parsed.scheme() == "http" && !loopback && !allow_plain_http {
+        return Err(Error::invalid(
+            TWILIO_API_URL,
+            format!(
+                "plain http:// would send the API key's secret readable; use https://, \
+                 or set {ALLOW_PLAIN_HTTP}=true if the network in between is yours"
+            ),
+        ));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
 /// Largest connection or request count a setting may ask for (past the file-descriptor
@@ -442,6 +552,9 @@ pub(crate) mod tests {
         assert!(c.trust_proxy.is_empty());
         assert_eq!(c.limits, ServerLimits::default());
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.twilio_api_url, "https://api.twilio.com");
+        assert_eq!(c.dial_timeout_secs, 20);
+        assert_eq!(c.mailbox_mode, MailboxMode::Number);
         let debug = format!("{c:?}");
         assert!(debug.contains("Secret(…)"), "{debug}");
         assert!(
@@ -508,6 +621,16 @@ pub(crate) mod tests {
             (LISTEN, "[::]:8080"),
             (LISTEN, "192.0.2.10:8080"),
             (ALLOW_PLAIN_HTTP, "sure"),
+            (TWILIO_API_URL, "api.twilio.com"),
+            (TWILIO_API_URL, "ftp://api.twilio.com"),
+            (TWILIO_API_URL, "http://api.twilio.com"),
+            (TWILIO_API_URL, "https://api.twilio.com/?x=1"),
+            (TWILIO_API_URL, "https://SK1:secret@api.twilio.com"),
+            (DIAL_TIMEOUT, "4"),
+            (DIAL_TIMEOUT, "601"),
+            (DIAL_TIMEOUT, "20s"),
+            (MAILBOX, "desk"),
+            (MAX_EVENT_STREAMS, "0"),
         ];
         for (name, value) in cases {
             let err = with(name, value).unwrap_err();
@@ -536,7 +659,14 @@ pub(crate) mod tests {
         s.insert(REQUEST_TIMEOUT.into(), "4".into());
         s.insert(MAX_TOKEN_REQUESTS.into(), "5".into());
         s.insert(MAX_WEBHOOK_REQUESTS.into(), "6".into());
+        s.insert(MAX_EVENT_STREAMS.into(), "7".into());
+        s.insert(TWILIO_API_URL.into(), "http://127.0.0.1:9000/".into());
+        s.insert(DIAL_TIMEOUT.into(), "30".into());
+        s.insert(MAILBOX.into(), "Handset".into());
         let c = load(&s).unwrap();
+        assert_eq!(c.twilio_api_url, "http://127.0.0.1:9000");
+        assert_eq!(c.dial_timeout_secs, 30);
+        assert_eq!(c.mailbox_mode, MailboxMode::Handset);
         assert_eq!(
             c.public_url.as_deref(),
             Some("https://phone.example.com/offhook")
@@ -555,6 +685,7 @@ pub(crate) mod tests {
                 request_timeout: secs(4),
                 max_token_requests: 5,
                 max_webhook_requests: 6,
+                max_event_streams: 7,
             }
         );
         let listed = with(TRUST_PROXY, "10.0.0.0/8,192.0.2.1")
@@ -579,6 +710,22 @@ pub(crate) mod tests {
             .unwrap();
         let cap = ServerLimits::default().max_connections;
         assert!(cap + 64 <= nofile, "cap {cap}, LimitNOFILE {nofile}");
+    }
+
+    #[test]
+    fn the_api_url_may_be_plain_http_only_to_this_machine_unless_allowed() {
+        for ok in [
+            "http://localhost:8081",
+            "http://[::1]:8081",
+            "https://api.example.com/twilio/",
+        ] {
+            assert!(with(TWILIO_API_URL, ok).is_ok(), "{ok}");
+        }
+        let mut s = valid_settings();
+        s.insert(TWILIO_API_URL.into(), "http://lab.internal:8081".into());
+        assert!(load(&s).unwrap_err().contains(ALLOW_PLAIN_HTTP));
+        s.insert(ALLOW_PLAIN_HTTP.into(), "true".into());
+        assert_eq!(load(&s).unwrap().twilio_api_url, "http://lab.internal:8081");
     }
 
     #[test]

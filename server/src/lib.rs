@@ -1,5 +1,6 @@
 //! `offhook-server`: what a handset owner runs next to their Twilio account. It mints the
-//! handsets' Access Tokens and answers Twilio's voice webhooks with TwiML.
+//! handsets' Access Tokens, answers Twilio's voice webhooks with TwiML (ringing, forwarding,
+//! do-not-disturb, voicemail), and keeps the handsets told of new messages and settings.
 //!
 //! Module map:
 //! - [`config`] — settings from the environment and `.env`, with Twilio's names.
@@ -10,12 +11,18 @@
 //! - [`signature`] — `X-Twilio-Signature` computation and validation.
 //! - [`xml`] — a tiny escaping XML writer.
 //! - [`twiml`] — the TwiML verbs the server answers with.
-//! - [`calls`] — what incoming and outgoing calls do (pure: parameters → TwiML).
+//! - [`calls`] — what incoming and outgoing calls do (pure: parameters and stored facts →
+//!   TwiML): ringing, do-not-disturb, forwarding.
+//! - [`forwarding`] — a handset's do-not-disturb and forwarding: JSON, checks, targets.
+//! - [`voicemail`] — mailboxes, taking a message, the `*97` listening menu (pure).
 //! - [`throttle`] — slowing down repeated login failures (Sans-IO).
 //! - [`forwarded`] — trusted proxies and the `X-Forwarded-For` walk.
 //! - [`store`] — the database (SQLite or PostgreSQL): voicemail, forwarding, DND, status.
+//! - [`push`] — change notifications for the handsets' event streams, and their limits.
+//! - [`twilio_api`] — Twilio's REST API (deleting recordings).
+//! - [`worker`] — deleting recordings at Twilio, and retrying what failed.
 //! - [`clock`] — wall and monotonic time behind a trait.
-//! - [`http`] — the axum router: token endpoint, webhooks, health.
+//! - [`http`] — the axum router: token endpoint, handset API, webhooks, health.
 //! - [`server`] — serving the router in-process or as a daemon with clean shutdown.
 //! - [`error`] — the crate's error type.
 
@@ -25,15 +32,20 @@ pub mod config;
 pub mod dotenv;
 pub mod error;
 pub mod forwarded;
+pub mod forwarding;
 pub mod handsets;
 pub mod http;
 pub mod phone;
+pub mod push;
 pub mod secret;
 pub mod server;
 pub mod signature;
 pub mod store;
 pub mod throttle;
+pub mod twilio_api;
 pub mod twiml;
+pub mod voicemail;
+pub mod worker;
 pub mod xml;
 
 pub use config::Config;

@@ -10,7 +10,19 @@ use offhook_server::handsets::{self, HandsetEntry};
 use offhook_server::{Error, Handsets, secret};
 
 #[derive(Debug, Parser)]
-#[command(name = "offhook-server", version, about = "Mints Twilio Voice Access Tokens for offhook handsets and answers Twilio's voice webhooks.", long_about = None)]
+#[command(
+    name = "offhook-server",
+    version,
+    about = "Mints Twilio Voice Access Tokens for offhook handsets, answers Twilio's voice webhooks (ringing, forwarding, do-not-disturb, voicemail) and keeps the handsets told of new messages.",
+    long_about = None,
+    after_help = "Settings come from the environment and the .env file: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, \
+TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_APP_SID, TWILIO_PHONE_NUMBER (required); OFFHOOK_HANDSETS, \
+OFFHOOK_LISTEN, OFFHOOK_ALLOW_PLAIN_HTTP, OFFHOOK_PUBLIC_URL, OFFHOOK_DEFAULT_COUNTRY, OFFHOOK_TOKEN_TTL, \
+OFFHOOK_TRUST_PROXY, OFFHOOK_MAX_CONNECTIONS, OFFHOOK_HEADER_TIMEOUT, OFFHOOK_BODY_TIMEOUT, \
+OFFHOOK_REQUEST_TIMEOUT, OFFHOOK_MAX_TOKEN_REQUESTS, OFFHOOK_MAX_WEBHOOK_REQUESTS, \
+OFFHOOK_MAX_EVENT_STREAMS, OFFHOOK_DATABASE_URL, OFFHOOK_MAILBOX (number|handset), OFFHOOK_DIAL_TIMEOUT, \
+OFFHOOK_TWILIO_API_URL, OFFHOOK_LOG_FORMAT. The README's server section explains each."
+)]
 struct Cli {
     /// Read settings from this file as well as the environment (default: ./.env if present).
     #[arg(long, global = true, value_name = "PATH")]
@@ -127,6 +139,16 @@ fn check(env_file: Option<PathBuf>) -> Result<(), Error> {
             h.id, h.identity, h.extension, h.display_name
         );
     }
+    let mailbox = match config.mailbox_mode {
+        config::MailboxMode::Number => "number",
+        config::MailboxMode::Handset => "handset",
+    };
+    println!(
+        "voicemail: one mailbox per {mailbox}, calls ring {} s; database {}; Twilio API {}",
+        config.dial_timeout_secs,
+        offhook_server::store::without_password(config.database_url.expose()),
+        config.twilio_api_url
+    );
     let base = config
         .public_url
         .clone()

@@ -88,12 +88,16 @@ async fn stop_requested(mut rx: watch::Receiver<bool>) {
     }
 }
 
-/// Serves `state` on `listener` in a background task.
+/// Serves `state` on `listener` in a background task; with a store, voicemail's retries run
+/// beside it ([`crate::worker`]) until it stops.
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<RunningServer> {
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
     let limits = state.config.limits;
-    let task = tokio::spawn(serve(listener, app(state), limits, rx));
+    if state.store.is_some() {
+        crate::worker::spawn(Arc::clone(&state), rx.clone());
+    }
+    let task = tokio::spawn(serve(listener, Arc::clone(&state), limits, rx));
     Ok(RunningServer {
         local_addr,
         shutdown: ShutdownHandle(Arc::new(tx)),
@@ -105,10 +109,11 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Run
 /// [`SHUTDOWN_GRACE`]).
 async fn serve(
     listener: TcpListener,
-    router: Router,
+    state: Arc<AppState>,
     limits: ServerLimits,
     stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let router: Router = app(Arc::clone(&state));
     let connection_slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -151,6 +156,8 @@ async fn serve(
         });
     }
     drop(listener);
+    // Event streams never end by themselves: end them, so that their connections can close.
+    state.push.stop();
     tokio::select! {
         () = graceful.shutdown() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => {

@@ -73,7 +73,17 @@ fn help_and_version() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for word in ["serve", "check", "hash-secret", "add-handset", "--env-file"] {
+    for word in [
+        "serve",
+        "check",
+        "hash-secret",
+        "add-handset",
+        "--env-file",
+        "OFFHOOK_MAILBOX",
+        "OFFHOOK_DIAL_TIMEOUT",
+        "OFFHOOK_TWILIO_API_URL",
+        "OFFHOOK_MAX_EVENT_STREAMS",
+    ] {
         assert!(help.contains(word), "{help}");
     }
 }
@@ -137,6 +147,11 @@ fn start_up_stops_naming_the_bad_setting() {
     );
     assert!(
         text.contains("handsets: 2") && text.contains("/hooks/call/connect"),
+        "{text}"
+    );
+    assert!(
+        text.contains("voicemail: one mailbox per number, calls ring 20 s")
+            && text.contains("Twilio API https://api.twilio.com"),
         "{text}"
     );
     std::fs::remove_dir_all(&dir).ok();

@@ -1,5 +1,6 @@
 //! Twilio's webhooks. Each request must carry a valid `X-Twilio-Signature`; anything that
-//! is not a signed, well-formed form post is refused without TwiML.
+//! is not a signed, well-formed form post is refused without TwiML. A signed one always gets
+//! TwiML, whatever the database does: without it the handsets still ring.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode;
 
 use super::{AppState, BodyError, media_type, read_body};
-use crate::calls::{self, Plan};
+use crate::calls::{self, Facts, Plan};
 use crate::signature;
 
 /// More form fields than this is not a Twilio webhook (Twilio sends a few dozen).
@@ -20,14 +21,39 @@ pub(crate) async fn voice(
     uri: OriginalUri,
     request: Request,
 ) -> Response {
-    match verified_params(&state, &uri.0, request).await {
-        Ok(params) => respond(
-            "voice",
-            &params,
-            calls::incoming(&state.config, &state.handsets, &params),
-        ),
-        Err(refusal) => refusal,
-    }
+    let params = match verified_params(&state, &uri.0, request).await {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
+    let (config, handsets) = (&state.config, &state.handsets);
+    let plan = match &state.store {
+        None => calls::incoming(config, handsets, &params),
+        Some(store) => {
+            let mailbox = calls::incoming_mailbox(config, handsets, &params).unwrap_or_default();
+            let facts = with_deadline(async {
+                let settings = store.all_handset_settings().await?;
+                let greeting = store.greeting(&mailbox).await?;
+                Ok((settings, greeting))
+            })
+            .await;
+            match facts {
+                Ok((settings, greeting)) => calls::incoming_with(
+                    config,
+                    handsets,
+                    &params,
+                    Facts::Known {
+                        settings: &settings,
+                        greeting: &greeting,
+                    },
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "database unavailable: ringing every handset");
+                    calls::incoming_with(config, handsets, &params, Facts::Unreachable)
+                }
+            }
+        }
+    };
+    respond("voice", &params, plan)
 }
 
 pub(crate) async fn call_connect(
@@ -35,17 +61,56 @@ pub(crate) async fn call_connect(
     uri: OriginalUri,
     request: Request,
 ) -> Response {
-    match verified_params(&state, &uri.0, request).await {
-        Ok(params) => respond(
-            "call/connect",
-            &params,
-            calls::outgoing(&state.config, &state.handsets, &params),
-        ),
-        Err(refusal) => refusal,
+    let params = match verified_params(&state, &uri.0, request).await {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
+    let plan = match calls::voicemail_access(&state.handsets, &params) {
+        Some(handset) => super::voicemail::mailbox_entry(&state, handset).await,
+        None => calls::outgoing(&state.config, &state.handsets, &params),
+    };
+    respond("call/connect", &params, plan)
+}
+
+/// Why a store call in a webhook gave up.
+#[derive(Debug)]
+pub(crate) enum Unavailable {
+    Failed(crate::Error),
+    TooSlow,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::Failed(e) => e.fmt(f),
+            Unavailable::TooSlow => {
+                write!(f, "no answer within {:?}", crate::worker::STORE_DEADLINE)
+            }
+        }
     }
 }
 
-fn respond(hook: &str, params: &[(String, String)], plan: Plan) -> Response {
+/// Runs store calls for a webhook, giving up after [`crate::worker::STORE_DEADLINE`]:
+/// Twilio waits 15 s for TwiML, and a caller should not hear silence while a database that
+/// went away times out.
+pub(crate) async fn with_deadline<T>(
+    work: impl Future<Output = Result<T, crate::Error>>,
+) -> Result<T, Unavailable> {
+    match tokio::time::timeout(crate::worker::STORE_DEADLINE, work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Unavailable::Failed(e)),
+        Err(_) => Err(Unavailable::TooSlow),
+    }
+}
+
+/// The query of the URL Twilio requested (signed with it).
+pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+pub(crate) fn respond(hook: &str, params: &[(String, String)], plan: Plan) -> Response {
     let call_sid = params
         .iter()
         .find(|(k, _)| k == "CallSid")
@@ -59,7 +124,7 @@ fn respond(hook: &str, params: &[(String, String)], plan: Plan) -> Response {
     response
 }
 
-fn refuse(status: StatusCode, reason: &'static str) -> Response {
+pub(crate) fn refuse(status: StatusCode, reason: &'static str) -> Response {
     tracing::warn!(status = status.as_u16(), reason, "webhook refused");
     let mut response = (status, format!("{reason}\n")).into_response();
     response.headers_mut().insert(
@@ -73,7 +138,7 @@ fn refuse(status: StatusCode, reason: &'static str) -> Response {
 ///
 /// `original` is the URI as the client sent it; the request's own URI is relative to this
 /// router, which differs when the router is nested under a prefix.
-async fn verified_params(
+pub(crate) async fn verified_params(
     state: &AppState,
     original: &Uri,
     request: Request,

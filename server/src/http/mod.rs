@@ -1,15 +1,21 @@
 //! The HTTP surface: the router, its shared state, and the plumbing every route shares
 //! (errors, client addresses, request logs).
 //!
-//! - [`token`] — `POST /api/token/generate`.
+//! - [`token`] — `POST /api/token/generate`, and the HTTP Basic login every handset route
+//!   shares.
 //! - [`hooks`] — `POST /hooks/voice` and `POST /hooks/call/connect`.
+//! - [`voicemail`] — `POST /hooks/voicemail/{dial-ended,recorded,goodbye,menu}`.
+//! - [`handset`] — `GET /api/handset/events` (server-sent events), `GET /api/handset/voicemail`,
+//!   `GET`/`PUT /api/handset/settings`.
 //!
 //! Connections, header reads and the connection cap are the accept loop's
 //! ([`crate::server`]); request deadlines, body deadlines and per-route concurrency are
 //! here.
 
+pub mod handset;
 pub mod hooks;
 pub mod token;
+pub mod voicemail;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,8 +60,14 @@ pub struct AppState {
     /// limit layers, so `/health` can say how busy each is).
     token_requests: Arc<Semaphore>,
     webhook_requests: Arc<Semaphore>,
-    /// The database (`None` in tests that do not need one).
+    /// The database (`None`: no voicemail, forwarding or do-not-disturb; the handsets ring).
     pub store: Option<crate::store::Store>,
+    /// Twilio's REST API (deleting recordings).
+    pub twilio: crate::twilio_api::TwilioApi,
+    /// Change notifications and the handsets' event streams.
+    pub push: crate::push::Push,
+    /// Messages whose callback came while the database was unreachable.
+    pub pending: crate::worker::Pending,
 }
 
 impl AppState {
@@ -68,13 +80,24 @@ impl AppState {
         AppState::build(config, handsets, clock, None)
     }
 
-    /// With the database the daemon opened.
+    /// With the database the daemon opened: voicemail, forwarding and do-not-disturb, the
+    /// handset API's settings and events. Twilio's REST API is `config.twilio_api_url`.
     pub fn with_store(
         config: Config,
         handsets: Handsets,
         store: crate::store::Store,
     ) -> Arc<AppState> {
         AppState::build(config, handsets, Arc::new(SystemClock), Some(store))
+    }
+
+    /// Everything chosen by the caller (tests: a store and a clock moved by hand).
+    pub fn with_parts(
+        config: Config,
+        handsets: Handsets,
+        clock: Arc<dyn Clock>,
+        store: Option<crate::store::Store>,
+    ) -> Arc<AppState> {
+        AppState::build(config, handsets, clock, store)
     }
 
     fn build(
@@ -85,6 +108,9 @@ impl AppState {
     ) -> Arc<AppState> {
         Arc::new(AppState {
             store,
+            twilio: crate::twilio_api::TwilioApi::new(&config),
+            push: crate::push::Push::default(),
+            pending: crate::worker::Pending::default(),
             handsets,
             clock,
             throttle: Mutex::new(Throttle::new(Policy::LOGIN)),
@@ -135,15 +161,34 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
             &state.token_requests,
         )));
+    // The handset routes log in exactly as the token endpoint does, and share its limit.
+    let handset_routes = Router::new()
+        .route("/api/handset/events", get(handset::events))
+        .route("/api/handset/voicemail", get(handset::voicemail))
+        .route(
+            "/api/handset/settings",
+            get(handset::settings).put(handset::change_settings),
+        )
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
+            &state.token_requests,
+        )));
     let hook_routes = Router::new()
         .route("/hooks/voice", post(hooks::voice))
         .route("/hooks/call/connect", post(hooks::call_connect))
+        .route(
+            crate::voicemail::DIAL_ENDED_PATH,
+            post(voicemail::dial_ended),
+        )
+        .route(crate::voicemail::RECORDED_PATH, post(voicemail::recorded))
+        .route(crate::voicemail::GOODBYE_PATH, post(voicemail::goodbye))
+        .route(crate::voicemail::MENU_PATH, post(voicemail::menu))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
             &state.webhook_requests,
         )));
     Router::new()
         .route("/health", get(health))
         .merge(token_routes)
+        .merge(handset_routes)
         .merge(hook_routes)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
@@ -177,6 +222,8 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
                 "token": state.token_requests_in_flight(),
                 "webhooks": state.webhook_requests_in_flight(),
             },
+            "event_streams": state.push.open_streams(),
+            "pending_messages": state.pending.len(),
         }),
     )
 }
@@ -212,6 +259,14 @@ pub(crate) fn json(status: StatusCode, body: serde_json::Value) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `{"error": {"code": code, "message": text}}`: the handset API's errors.
+pub(crate) fn api_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json(
+        status,
+        serde_json::json!({ "error": { "code": code, "message": message } }),
+    )
 }
 
 /// `{"error": code, "message": text}`.

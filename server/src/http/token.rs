@@ -105,9 +105,6 @@ struct TokenRequest {
 
 pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let ip = client_ip(&state, peer(&parts.extensions), &parts.headers);
-    let credentials = basic_credentials(&parts.headers);
-
     let body = match read_body(
         body,
         super::TOKEN_BODY_LIMIT,
@@ -138,20 +135,9 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
             );
         }
     };
-
-    // Without an id and secret there is nothing to check, nothing to guess and nothing
-    // to count.
-    let Some((id, secret)) = credentials else {
-        return unauthorized();
-    };
-    let key = LoginKey::new(ip, &id);
-    let Some(identity) = verify(&state, key.clone(), id, secret).await else {
-        let locked = state.throttle().check(&key, state.now()).err();
-        tracing::warn!(%ip, locked = locked.is_some(), "token request refused: bad credentials");
-        return match locked {
-            Some(wait) => too_many(wait),
-            None => unauthorized(),
-        };
+    let identity = match authenticate(&state, &parts).await {
+        Ok(login) => login.identity,
+        Err(refusal) => return refusal,
     };
 
     let request = match token_request(&parts.headers, &body) {
@@ -211,6 +197,40 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
     }
 }
 
+/// A handset that proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Login {
+    pub(crate) device_id: String,
+    pub(crate) identity: String,
+}
+
+/// The login every handset route shares: HTTP Basic with the device id and secret, checked
+/// as described above (one Argon2 verification whether or not the id exists, failures
+/// counted and throttled). The refusal is 401, or 429 with `Retry-After` for a locked key.
+pub(crate) async fn authenticate(
+    state: &Arc<AppState>,
+    parts: &http::request::Parts,
+) -> Result<Login, Response> {
+    let ip = client_ip(state, peer(&parts.extensions), &parts.headers);
+    // Without an id and secret there is nothing to check, nothing to guess and nothing
+    // to count.
+    let Some((id, secret)) = basic_credentials(&parts.headers) else {
+        return Err(unauthorized());
+    };
+    let key = LoginKey::new(ip, &id);
+    match verify(state, key.clone(), id, secret).await {
+        Some(login) => Ok(login),
+        None => {
+            let locked = state.throttle().check(&key, state.now()).err();
+            tracing::warn!(%ip, path = parts.uri.path(), locked = locked.is_some(), "request refused: bad credentials");
+            Err(match locked {
+                Some(wait) => too_many(wait),
+                None => unauthorized(),
+            })
+        }
+    }
+}
+
 /// `Authorization: Basic base64(id:secret)`, or `None` if absent or malformed. Public only
 /// for the fuzz targets.
 #[doc(hidden)]
@@ -229,12 +249,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// Runs the Argon2 check off the async threads, at most a few at a time (a locked key's in
 /// a slot of its own), and settles the key's failure count when the hash ends, whether or
 /// not anyone still waits for the answer.
-async fn verify(
-    state: &Arc<AppState>,
-    key: LoginKey,
-    id: String,
-    secret: String,
-) -> Option<String> {
+async fn verify(state: &Arc<AppState>, key: LoginKey, id: String, secret: String) -> Option<Login> {
     let locked = state.throttle().check(&key, state.now()).is_err();
     let slots = if locked {
         &state.locked_hash_slots
@@ -248,17 +263,17 @@ async fn verify(
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let identity = {
+        let login = {
             let _hashing = state.hashing.start();
-            state
-                .handsets
-                .authenticate(&id, &secret)
-                .map(|h| h.identity.clone())
+            state.handsets.authenticate(&id, &secret).map(|h| Login {
+                device_id: h.id.clone(),
+                identity: h.identity.clone(),
+            })
         };
-        if identity.is_some() {
+        if login.is_some() {
             state.throttle().record_success(&key);
         }
-        identity
+        login
     })
     .await
     .ok()

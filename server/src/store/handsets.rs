@@ -1,7 +1,10 @@
 //! Per handset: forwarding and do-not-disturb (set from the handset's menu or the admin page,
 //! kept here so they survive a handset replacement), and the handset's last reported status.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::{Store, UnixSeconds};
 use crate::error::Error;
@@ -87,17 +90,23 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(|e| self.failed(e))?;
-        let Some(row) = row else {
-            return Ok(HandsetSettings::default());
-        };
+        match row {
+            None => Ok(HandsetSettings::default()),
+            Some(row) => self.settings_from(&row, 0),
+        }
+    }
+
+    /// Settings from a row's columns `first..first + 4` (do_not_disturb, forward_when,
+    /// forward_to, no_answer_seconds).
+    fn settings_from(&self, row: &AnyRow, first: usize) -> Result<HandsetSettings, Error> {
         let get = |e| self.failed(e);
-        let when: String = row.try_get(1).map_err(get)?;
-        let seconds: i64 = row.try_get(3).map_err(get)?;
+        let when: String = row.try_get(first + 1).map_err(get)?;
+        let seconds: i64 = row.try_get(first + 3).map_err(get)?;
         Ok(HandsetSettings {
-            do_not_disturb: row.try_get::<i64, _>(0).map_err(get)? != 0,
+            do_not_disturb: row.try_get::<i64, _>(first).map_err(get)? != 0,
             forward_when: ForwardWhen::parse(&when)
                 .ok_or_else(|| self.corrupt(format!("forward_when {when:?}")))?,
-            forward_to: row.try_get(2).map_err(get)?,
+            forward_to: row.try_get(first + 2).map_err(get)?,
             no_answer_seconds: u32::try_from(seconds)
                 .ok()
                 .filter(|s| NO_ANSWER_SECONDS.contains(s))
@@ -105,11 +114,30 @@ impl Store {
         })
     }
 
+    /// Every handset's settings that differ from the defaults, by device id (what an incoming
+    /// call's forwarding and do-not-disturb are decided from, in one query).
+    pub async fn all_handset_settings(&self) -> Result<HashMap<String, HandsetSettings>, Error> {
+        let rows = sqlx::query(
+            "SELECT device_id, do_not_disturb, forward_when, forward_to, no_answer_seconds \
+             FROM handset_settings",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.failed(e))?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(|e| self.failed(e))?;
+                Ok((id, self.settings_from(row, 1)?))
+            })
+            .collect()
+    }
+
     pub async fn set_handset_settings(
         &self,
         device_id: &str,
         settings: &HandsetSettings,
     ) -> Result<(), Error> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
         sqlx::query(
             "INSERT INTO handset_settings \
                (device_id, do_not_disturb, forward_when, forward_to, no_answer_seconds) \
@@ -127,10 +155,11 @@ impl Store {
                 .no_answer_seconds
                 .clamp(*NO_ANSWER_SECONDS.start(), *NO_ANSWER_SECONDS.end()),
         ))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map(drop)
-        .map_err(|e| self.failed(e))
+        .map_err(|e| self.failed(e))?;
+        self.bump(&mut tx).await?;
+        tx.commit().await.map_err(|e| self.failed(e))
     }
 
     pub async fn record_handset_status(

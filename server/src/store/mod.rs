@@ -9,6 +9,11 @@
 //!
 //! - [`voicemail`] — mailboxes and messages.
 //! - [`handsets`] — forwarding, do-not-disturb and last status per handset.
+//!
+//! Every change a handset is told about (a message stored or changing state, a handset's
+//! settings) moves one counter in the same transaction ([`Store::change_version`]), which the
+//! handsets' event streams poll: that is how a change made through one server instance
+//! reaches handsets connected to another.
 
 pub mod handsets;
 pub mod voicemail;
@@ -135,6 +140,33 @@ impl Store {
         row.try_get::<Option<i64>, _>(0)
             .map(|v| v.unwrap_or(0))
             .map_err(|e| self.failed(e))
+    }
+
+    /// The change counter: it moves whenever a message is stored or changes state, or a
+    /// handset's settings change, through any server instance on this database. One row,
+    /// cheap to poll.
+    pub async fn change_version(&self) -> Result<i64, Error> {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT version FROM change_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.failed(e))?;
+        row.try_get(0).map_err(|e| self.failed(e))
+    }
+
+    /// Moves the change counter, inside the transaction of the change itself.
+    async fn bump(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
+        sqlx::query("UPDATE change_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut **tx)
+            .await
+            .map(drop)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Closes the connections; every later query fails at once (shutdown, and tests of a
+    /// database that went away).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     fn failed(&self, source: sqlx::Error) -> Error {

@@ -67,11 +67,11 @@ fn message(sid: &str, at: i64) -> NewMessage {
 on_both!(
     migrations_are_applied_once_and_reopening_keeps_data,
     |store| {
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         store.check().await.unwrap();
         assert!(store.save_message(&message("RE1", 100)).await.unwrap());
         let reopened = Store::open(&reopen_url(&store)).await.unwrap();
-        assert_eq!(reopened.schema_version().await.unwrap(), 1);
+        assert_eq!(reopened.schema_version().await.unwrap(), 2);
         assert_eq!(
             reopened.counts("number:+14155550100").await.unwrap(),
             Counts { new: 1, saved: 0 }
@@ -206,6 +206,62 @@ on_both!(handset_settings_default_round_trip_and_clamp, |store| {
         store.handset_settings("kitchen").await.unwrap(),
         HandsetSettings::default()
     );
+});
+
+on_both!(every_change_a_handset_hears_of_moves_the_version, |store| {
+    let mut last = store.change_version().await.unwrap();
+    assert!(store.save_message(&message("RE1", 100)).await.unwrap());
+    let now = store.change_version().await.unwrap();
+    assert!(now > last, "a new message");
+    last = now;
+    // A retried callback changes nothing.
+    assert!(!store.save_message(&message("RE1", 100)).await.unwrap());
+    assert_eq!(store.change_version().await.unwrap(), last);
+    let id = store.messages("number:+14155550100").await.unwrap()[0].id;
+    assert!(store.mark_saved(id).await.unwrap());
+    let now = store.change_version().await.unwrap();
+    assert!(now > last, "saved");
+    last = now;
+    assert!(store.start_deleting(id).await.unwrap().is_some());
+    let now = store.change_version().await.unwrap();
+    assert!(now > last, "deleted");
+    last = now;
+    assert!(!store.mark_saved(id).await.unwrap());
+    assert_eq!(store.change_version().await.unwrap(), last);
+    store
+        .set_handset_settings("desk", &HandsetSettings::default())
+        .await
+        .unwrap();
+    assert!(store.change_version().await.unwrap() > last, "settings");
+});
+
+on_both!(all_settings_and_counts_over_several_mailboxes, |store| {
+    let busy = HandsetSettings {
+        do_not_disturb: false,
+        forward_when: ForwardWhen::Busy,
+        forward_to: Some("102".into()),
+        no_answer_seconds: 20,
+    };
+    store.set_handset_settings("desk", &busy).await.unwrap();
+    let all = store.all_handset_settings().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all["desk"], busy);
+    store.save_message(&message("RE1", 100)).await.unwrap();
+    let mut other = message("RE2", 200);
+    other.mailbox = "number:+14155550111".into();
+    store.save_message(&other).await.unwrap();
+    let both = [
+        "number:+14155550100".to_string(),
+        "number:+14155550111".to_string(),
+    ];
+    assert_eq!(
+        store.counts_in(&both).await.unwrap(),
+        Counts { new: 2, saved: 0 }
+    );
+    assert_eq!(store.messages_in(&both).await.unwrap().len(), 2);
+    // A closed store fails at once instead of waiting.
+    store.close().await;
+    assert!(store.counts_in(&both).await.is_err());
 });
 
 on_both!(handset_status_keeps_the_last_report, |store| {

@@ -88,7 +88,12 @@ const MESSAGE_COLUMNS: &str = "id, mailbox, recording_sid, recording_url, durati
 impl Store {
     /// Stores a message; `false` when this recording was already stored (a retried callback).
     pub async fn save_message(&self, message: &NewMessage) -> Result<bool, Error> {
-        self.ensure_mailbox(&message.mailbox).await?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
+        sqlx::query("INSERT INTO mailboxes (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
+            .bind(&message.mailbox)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.failed(e))?;
         let inserted = sqlx::query(
             "INSERT INTO messages (mailbox, recording_sid, recording_url, duration_seconds, \
              call_sid, caller, received_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, 'new') \
@@ -101,11 +106,16 @@ impl Store {
         .bind(&message.call_sid)
         .bind(&message.caller)
         .bind(message.received_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(|e| self.failed(e))?
-        .rows_affected();
-        Ok(inserted == 1)
+        .rows_affected()
+            == 1;
+        if inserted {
+            self.bump(&mut tx).await?;
+        }
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(inserted)
     }
 
     /// A mailbox's messages, oldest first, new ones before saved ones (the order they are
@@ -132,6 +142,27 @@ impl Store {
         .await
         .map_err(|e| self.failed(e))?;
         row.as_ref().map(|row| self.message_from(row)).transpose()
+    }
+
+    /// Several mailboxes' messages together (a handset listening to more than one number),
+    /// in no particular order.
+    pub async fn messages_in(&self, mailboxes: &[MailboxId]) -> Result<Vec<Message>, Error> {
+        let mut all = Vec::new();
+        for mailbox in mailboxes {
+            all.extend(self.messages(mailbox).await?);
+        }
+        Ok(all)
+    }
+
+    /// Several mailboxes' counts added up.
+    pub async fn counts_in(&self, mailboxes: &[MailboxId]) -> Result<Counts, Error> {
+        let mut total = Counts::default();
+        for mailbox in mailboxes {
+            let counts = self.counts(mailbox).await?;
+            total.new = total.new.saturating_add(counts.new);
+            total.saved = total.saved.saturating_add(counts.saved);
+        }
+        Ok(total)
     }
 
     pub async fn counts(&self, mailbox: &str) -> Result<Counts, Error> {
@@ -164,15 +195,22 @@ impl Store {
     /// Takes a message out of its mailbox and returns its recording's SID, for deletion at
     /// Twilio; `None` if there is no such message.
     pub async fn start_deleting(&self, id: i64) -> Result<Option<String>, Error> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
         let row = sqlx::query(
             "UPDATE messages SET state = 'deleting' WHERE id = $1 RETURNING recording_sid",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| self.failed(e))?;
-        row.map(|row| row.try_get(0).map_err(|e| self.failed(e)))
-            .transpose()
+        let sid: Option<String> = row
+            .map(|row| row.try_get(0).map_err(|e| self.failed(e)))
+            .transpose()?;
+        if sid.is_some() {
+            self.bump(&mut tx).await?;
+        }
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(sid)
     }
 
     /// Forgets a message whose Twilio recording is gone.
@@ -226,25 +264,22 @@ impl Store {
         .map_err(|e| self.failed(e))
     }
 
-    async fn ensure_mailbox(&self, mailbox: &str) -> Result<(), Error> {
-        sqlx::query("INSERT INTO mailboxes (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
-            .bind(mailbox)
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(|e| self.failed(e))
-    }
-
     async fn move_message(&self, id: i64, to: MessageState) -> Result<bool, Error> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.failed(e))?;
         let changed =
             sqlx::query("UPDATE messages SET state = $1 WHERE id = $2 AND state <> 'deleting'")
                 .bind(to.as_str())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| self.failed(e))?
-                .rows_affected();
-        Ok(changed == 1)
+                .rows_affected()
+                == 1;
+        if changed {
+            self.bump(&mut tx).await?;
+        }
+        tx.commit().await.map_err(|e| self.failed(e))?;
+        Ok(changed)
     }
 
     fn message_from(&self, row: &AnyRow) -> Result<Message, Error> {

@@ -212,3 +212,414 @@ pub fn webhook(path: &str, host: &str, signed_url: &str, params: &[(&str, &str)]
         .body(Body::from(form(params)))
         .expect("request")
 }
+
+// ---- Voicemail, the handset API and the database ----
+
+#[path = "../../src/store/test_postgres.rs"]
+pub mod test_postgres;
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use offhook_server::store::Store;
+
+/// The public URL the voicemail fixtures configure (TwiML URLs are absolute under it).
+pub const PUBLIC: &str = "https://phone.example.com";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database, removed when dropped.
+pub struct Database {
+    pub url: String,
+    _postgres: Option<test_postgres::TestDatabase>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn database(backend: Backend, name: &str) -> Database {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!(
+                "offhook-it-{name}-{}-{}",
+                std::process::id(),
+                rand::random::<u32>()
+            ));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            Database {
+                url: Store::default_url(&dir.join("handsets.toml")),
+                _postgres: None,
+                sqlite_dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            let db = test_postgres::TestDatabase::create(name);
+            Database {
+                url: db.url.clone(),
+                _postgres: Some(db),
+                sqlite_dir: None,
+            }
+        }
+    }
+}
+
+/// A server with a database (its own connection to `db`, as a second instance would have).
+pub async fn fixture_with_store(db: &Database, extra: &[(&str, &str)]) -> Fixture {
+    let mut settings = vec![("OFFHOOK_PUBLIC_URL", PUBLIC)];
+    settings.extend_from_slice(extra);
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Store::open(&db.url).await.expect("open the database");
+    let state = AppState::with_parts(config(&settings), handsets(), clock.clone(), Some(store));
+    Fixture {
+        app: offhook_server::app(state.clone()),
+        clock,
+        state,
+    }
+}
+
+/// Runs `$body` (an async block using `$backend: Backend`) once on SQLite and once on
+/// PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, |$backend:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn run($backend: Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+/// A webhook request Twilio signs for `{PUBLIC}{path_and_query}`.
+pub async fn twilio(app: &Router, path_and_query: &str, params: &[(&str, &str)]) -> Reply {
+    send(
+        app,
+        webhook(
+            path_and_query,
+            "127.0.0.1:8080",
+            &format!("{PUBLIC}{path_and_query}"),
+            params,
+        ),
+    )
+    .await
+}
+
+/// The value of `attr` on the first `<element …>` of a TwiML document, unescaped, with the
+/// public URL taken off (what Twilio would request next).
+pub fn attr(xml: &str, element: &str, attr: &str) -> Option<String> {
+    let start = xml.find(&format!("<{element} "))?;
+    let tag = &xml[start..start + xml[start..].find('>')?];
+    let at = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
+    let value = &tag[at..at + tag[at..].find('"')?];
+    Some(unescape(value).trim_start_matches(PUBLIC).to_string())
+}
+
+/// The text of the first `<element>…</element>`, unescaped, without the public URL.
+pub fn text_of(xml: &str, element: &str) -> Option<String> {
+    let open = format!("<{element}");
+    let start = xml.find(&open)?;
+    let body_start = start + xml[start..].find('>')? + 1;
+    let end = body_start + xml[body_start..].find(&format!("</{element}>"))?;
+    Some(
+        unescape(&xml[body_start..end])
+            .trim_start_matches(PUBLIC)
+            .to_string(),
+    )
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+pub const CALLER: &str = "+12025550123";
+
+/// The parameters Twilio sends with every request about an incoming call.
+pub fn call_params(call_sid: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AccountSid", ACCOUNT_SID.to_string()),
+        ("CallSid", call_sid.to_string()),
+        ("From", CALLER.to_string()),
+        ("To", PHONE_NUMBER.to_string()),
+        ("Direction", "inbound".to_string()),
+    ]
+}
+
+pub fn borrowed<'a>(params: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    params.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// A call SID or recording SID numbered `n`.
+pub fn sid(prefix: &str, n: u32) -> String {
+    format!("{prefix}{n:032x}")
+}
+
+/// The recording status callback Twilio posts for recording `n` of call `call_sid`.
+pub fn recording_params(call_sid: &str, n: u32) -> Vec<(&'static str, String)> {
+    let recording_sid = sid("RE", n);
+    vec![
+        ("AccountSid", ACCOUNT_SID.to_string()),
+        ("CallSid", call_sid.to_string()),
+        ("RecordingSid", recording_sid.clone()),
+        (
+            "RecordingUrl",
+            format!(
+                "https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{recording_sid}"
+            ),
+        ),
+        ("RecordingStatus", "completed".to_string()),
+        ("RecordingDuration", "3".to_string()),
+        ("RecordingChannels", "1".to_string()),
+        ("RecordingSource", "RecordVerb".to_string()),
+        (
+            "RecordingStartTime",
+            "Sat, 21 Nov 2026 12:00:00 +0000".to_string(),
+        ),
+        ("ErrorCode", "0".to_string()),
+    ]
+}
+
+/// A call to the number that nobody answers, through to the recording callback's URL
+/// (as the server wrote it into the TwiML).
+pub async fn unanswered_call(app: &Router, call_sid: &str) -> String {
+    let params = call_params(call_sid);
+    let voice = twilio(app, "/hooks/voice", &borrowed(&params)).await;
+    assert_eq!(voice.status, StatusCode::OK, "{}", voice.text());
+    let action = attr(&voice.text(), "Dial", "action").expect("the Dial has an action");
+    let mut ended = params.clone();
+    ended.push(("DialCallStatus", "no-answer".into()));
+    ended.push(("DialCallSid", sid("CA", 0xdead)));
+    let record = twilio(app, &action, &borrowed(&ended)).await;
+    assert_eq!(record.status, StatusCode::OK, "{}", record.text());
+    attr(&record.text(), "Record", "recordingStatusCallback").expect("a Record with a callback")
+}
+
+/// Leaves message `n` (a whole unanswered call and its recording callback).
+pub async fn leave_message(app: &Router, n: u32) -> Reply {
+    let call_sid = sid("CA", n);
+    let callback = unanswered_call(app, &call_sid).await;
+    twilio(app, &callback, &borrowed(&recording_params(&call_sid, n))).await
+}
+
+/// A handset API request with the desk's credentials.
+pub fn desk(method: &str, path: &str, body: Option<&str>) -> Request<Body> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "localhost")
+        .header("authorization", basic("desk", DESK_SECRET));
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    b.body(body.map_or_else(Body::empty, |t| Body::from(t.to_string())))
+        .expect("request")
+}
+
+/// A server-sent-event stream being read.
+pub struct Events {
+    body: Body,
+    buffer: String,
+}
+
+impl Events {
+    /// Opens `GET /api/handset/events` for `id`.
+    pub async fn open(app: &Router, id: &str, secret: &str) -> Result<Events, Reply> {
+        let request = Request::get("/api/handset/events")
+            .header("host", "localhost")
+            .header("authorization", basic(id, secret))
+            .body(Body::empty())
+            .expect("request");
+        let response = app
+            .clone()
+            .oneshot(from_peer(request, LOOPBACK_PEER))
+            .await
+            .expect("infallible");
+        if response.status() != StatusCode::OK {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            return Err(Reply {
+                status,
+                headers,
+                body,
+            });
+        }
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("text/event-stream")
+        );
+        Ok(Events {
+            body: response.into_body(),
+            buffer: String::new(),
+        })
+    }
+
+    /// The next event (`event`, `data`) within `within`, skipping comments; `None` when the
+    /// stream ended or nothing came in time.
+    pub async fn next(&mut self, within: Duration) -> Option<(String, serde_json::Value)> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_string());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                match event {
+                    Some(event) => {
+                        let data = serde_json::from_str(&data).expect("event data is JSON");
+                        return Some((event, data));
+                    }
+                    None => continue,
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame())
+                .await
+                .ok()??;
+            if let Ok(data) = frame.ok()?.into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+    }
+
+    /// Whether the stream ends within `within` (events before the end are skipped).
+    pub async fn ends(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return false,
+                Ok(None) => return true,
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+}
+
+/// Twilio's REST API as far as deleting recordings goes: records each request and answers
+/// with the next queued status (204 when none is queued). Stopped when dropped.
+pub struct FakeTwilio {
+    pub url: String,
+    pub requests: Arc<Mutex<Vec<FakeRequest>>>,
+    statuses: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeRequest {
+    pub method: String,
+    pub path: String,
+    /// Whether it carried the account's API key and secret as HTTP Basic.
+    pub authorized: bool,
+}
+
+impl FakeTwilio {
+    pub async fn start() -> FakeTwilio {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests: Arc<Mutex<Vec<FakeRequest>>> = Arc::default();
+        let statuses: Arc<Mutex<std::collections::VecDeque<u16>>> = Arc::default();
+        let (seen, answers) = (requests.clone(), statuses.clone());
+        let router = Router::new().fallback(move |request: Request<Body>| {
+            let (seen, answers) = (seen.clone(), answers.clone());
+            async move {
+                let authorized = request
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(basic(API_KEY, API_SECRET).as_str());
+                seen.lock().unwrap().push(FakeRequest {
+                    method: request.method().to_string(),
+                    path: request.uri().path().to_string(),
+                    authorized,
+                });
+                let status = if authorized {
+                    answers.lock().unwrap().pop_front().unwrap_or(204)
+                } else {
+                    401
+                };
+                let body = match status {
+                    401 => r#"{"code":20003,"message":"Authenticate","status":401}"#,
+                    404 => r#"{"code":20404,"message":"The requested resource was not found","status":404}"#,
+                    _ => "",
+                };
+                (StatusCode::from_u16(status).expect("a status"), body.to_string())
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        FakeTwilio {
+            url,
+            requests,
+            statuses,
+            task,
+        }
+    }
+
+    /// Answers the next requests with these statuses.
+    pub fn answer(&self, statuses: &[u16]) {
+        self.statuses.lock().unwrap().extend(statuses);
+    }
+
+    pub fn requests(&self) -> Vec<FakeRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeTwilio {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Waits (polling, at most 10 s) until `condition` holds.
+pub async fn until<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,206 @@
+//! Twilio's REST API, the one call the server makes to it: deleting a recording
+//! (`DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`, HTTP Basic with the
+//! account's API key and secret). HTTP/1.1 over rustls (Mozilla's roots compiled in), or
+//! plain HTTP to this machine (the lab).
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::config::{Config, Secret};
+use crate::voicemail::is_sid;
+
+/// The longest a REST request may take, connecting included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// The most of an answer's body that is read (errors are small JSON documents).
+const MAX_BODY: usize = 64 * 1024;
+
+/// What became of a recording asked to be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Deleted now (204).
+    Now,
+    /// Twilio does not know it (404): deleted before, by an earlier try or another server.
+    AlreadyGone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not a recording SID: {0:?}")]
+    BadSid(String),
+    #[error("the Twilio API URL {0} is not usable")]
+    BadUrl(String),
+    #[error("cannot connect to {host}:{port}: {source}")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS with {host}: {source}")]
+    Tls {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP: {0}")]
+    Http(#[from] hyper::Error),
+    #[error("building the request: {0}")]
+    Request(#[from] http::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("Twilio answered {status}: {body}")]
+    Status { status: u16, body: String },
+}
+
+/// The REST client of one account.
+pub struct TwilioApi {
+    base: String,
+    account_sid: String,
+    key: String,
+    secret: Secret,
+    tls: OnceLock<Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for TwilioApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioApi")
+            .field("base", &self.base)
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioApi {
+    pub fn new(config: &Config) -> TwilioApi {
+        TwilioApi {
+            base: config.twilio_api_url.clone(),
+            account_sid: config.account_sid.clone(),
+            key: config.api_key.clone(),
+            secret: config.api_secret.clone(),
+            tls: OnceLock::new(),
+        }
+    }
+
+    /// Deletes a recording of the account. A 404 means it is gone already, which is what was
+    /// wanted; any other answer than 2xx is an error to retry later.
+    pub async fn delete_recording(&self, recording_sid: &str) -> Result<Deleted, ApiError> {
+        if !is_sid(recording_sid, "RE") {
+            return Err(ApiError::BadSid(recording_sid.to_string()));
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.json",
+            self.base, self.account_sid
+        );
+        let (status, body) =
+            tokio::time::timeout(REQUEST_TIMEOUT, self.send(http::Method::DELETE, &url))
+                .await
+                .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
+        match status {
+            200..=299 => Ok(Deleted::Now),
+            404 => Ok(Deleted::AlreadyGone),
+            _ => Err(ApiError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }),
+        }
+    }
+
+    async fn send(&self, method: http::Method, url: &str) -> Result<(u16, Bytes), ApiError> {
+        let bad_url = || ApiError::BadUrl(self.base.clone());
+        let parsed = url::Url::parse(url).map_err(|_| bad_url())?;
+        let host = parsed.host_str().ok_or_else(bad_url)?.to_string();
+        let port = parsed.port_or_known_default().ok_or_else(bad_url)?;
+        let connect_host = host.trim_matches(['[', ']']).to_string();
+        let tcp = TcpStream::connect((connect_host.as_str(), port))
+            .await
+            .map_err(|source| ApiError::Connect {
+                host: host.clone(),
+                port,
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let authority = match parsed.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
+        let path = &parsed[url::Position::BeforePath..];
+        let credentials = STANDARD.encode(format!("{}:{}", self.key, self.secret.expose()));
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(http::header::HOST, authority)
+            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
+            .header(http::header::ACCEPT, "application/json")
+            .header(
+                http::header::USER_AGENT,
+                concat!("offhook-server/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Empty::<Bytes>::new())?;
+        match parsed.scheme() {
+            "https" => {
+                let name = ServerName::try_from(connect_host.clone()).map_err(|_| bad_url())?;
+                let tls = tokio_rustls::TlsConnector::from(Arc::clone(self.tls()))
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|source| ApiError::Tls {
+                        host: host.clone(),
+                        source,
+                    })?;
+                exchange(tls, request).await
+            }
+            _ => exchange(tcp, request).await,
+        }
+    }
+
+    fn tls(&self) -> &Arc<rustls::ClientConfig> {
+        self.tls.get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                // The ring provider supports the default versions; this cannot fail.
+                .unwrap_or_else(|_| unreachable!("ring supports TLS 1.2 and 1.3"))
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+    }
+}
+
+async fn exchange<S>(
+    stream: S,
+    request: http::Request<Empty<Bytes>>,
+) -> Result<(u16, Bytes), ApiError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let result = async {
+        let response = sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        // A body past the limit or cut short still leaves the status to act on.
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+    .await;
+    driver.abort();
+    result
+}
