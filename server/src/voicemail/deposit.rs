@@ -97,12 +97,14 @@ pub fn goodbye() -> Response {
     Response::new().say(SAY_THANKS).hangup()
 }
 
-/// Whether the dial ended with someone answering (nothing more to do).
+/// Whether the dial ended with nothing more to do: someone answered, or the caller hung up
+/// (Twilio still requests the action then, with `CallStatus=completed`, and ignores its
+/// TwiML).
 pub fn answered(params: &[(String, String)]) -> bool {
     matches!(
         param(params, "DialCallStatus"),
         Some("completed" | "answered")
-    )
+    ) || param(params, "CallStatus") == Some("completed")
 }
 
 /// What happens when the handsets' `<Dial>` ends: an answered call hangs up; `busy` and

@@ -428,3 +428,25 @@ fn the_voicemail_key_is_recognised_only_from_a_handset() {
     assert_eq!(access("client:desk", "97"), None);
     assert_eq!(access("+12025550123", "*97"), None);
 }
+
+#[test]
+fn a_caller_who_hung_up_is_not_offered_voicemail() {
+    // Twilio requests the action after the caller hangs up while the handsets ring, with
+    // `DialCallStatus=canceled` and `CallStatus=completed`; nobody is left to hear a greeting.
+    let (config, handsets) = setup(&[]);
+    let after = AfterDial {
+        mailbox: "number:+447381234567".into(),
+        on_busy: None,
+        on_no_answer: Some("+14155550100".into()),
+    };
+    let gone = p(&[
+        ("From", "+14155550199"),
+        ("To", "+447381234567"),
+        ("CallStatus", "completed"),
+        ("DialCallStatus", "canceled"),
+    ]);
+    let xml = dial_ended(&config, &handsets, &gone, Some(&after), &Greeting::default())
+        .twiml
+        .to_xml();
+    assert_eq!(xml, format!("{DECL}<Response><Hangup/></Response>"));
+}
