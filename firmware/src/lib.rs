@@ -5,16 +5,25 @@
 //! paths (`offhook::phone`, `offhook::screens`, …).
 //!
 //! Module map:
-//! - [`app`] — the glue: board, Twilio Device, token client and phone in one loop (`offhook run`).
+//! - [`app`] — the glue: board, Twilio Device, token client, push channel and phone in one
+//!   loop (`offhook run`).
 //! - [`demo`] — `offhook demo`: server, lab and handset on one machine (also used by tests;
 //!   feature `demo`, off in the shipped binary).
 //! - [`config`] — the TOML config file, checked with file/line/column errors.
+//! - [`api`] — offhook-server as the handset reaches it: the endpoint (URL, credentials, TLS),
+//!   requests, the handset routes (mailbox, settings) and the held-open event stream.
 //! - [`token`] — when to fetch access tokens (backoff, jitter) and the HTTP request itself.
+//! - [`push`] — the push channel (`GET /api/handset/events`): a bounded server-sent-events
+//!   parser, the reconnect schedule, and the client that polls while the stream is down.
+//! - [`backoff`] — retry timing (doubling, capped, with jitter) for the token and push clients.
 //! - [`systemd`] — readiness, status and watchdog pings for `Type=notify`, journald logging.
+pub mod api;
 pub mod app;
+pub mod backoff;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod push;
 pub mod systemd;
 pub mod token;
 

@@ -64,7 +64,8 @@ impl WallClock {
 
 /// Breaks `unix_secs` + offset into a civil date (proleptic Gregorian; Hinnant's algorithm).
 pub fn local_time(unix_secs: i64, utc_offset_secs: i32) -> LocalTime {
-    let t = unix_secs + i64::from(utc_offset_secs);
+    // Saturating: a time from the network may be anything.
+    let t = unix_secs.saturating_add(i64::from(utc_offset_secs));
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400) as u32;
     let z = days + 719_468;
@@ -143,6 +144,16 @@ mod tests {
         assert_eq!((t.day, t.hour), (22, 1));
         let t = local_time(-1, 0);
         assert_eq!((t.year, t.month, t.day, t.hour), (1969, 12, 31, 23));
+    }
+
+    #[test]
+    fn any_time_from_the_network_has_a_date() {
+        // A voicemail's `received_at` comes from the server: no overflow at the extremes.
+        for (unix, offset) in [(i64::MIN, -3600), (i64::MAX, 3600), (i64::MIN, 0)] {
+            let t = local_time(unix, offset);
+            assert!((1..=12).contains(&t.month) && (1..=31).contains(&t.day));
+            let _ = (t.hh_mm(), t.day_month());
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Call history: placed, received and missed calls, newest first, with a count of missed calls
-//! not yet seen (the message lamp). Saved with [`crate::state_file`] after every change.
+//! not yet seen (the idle screen's "3 missed calls"; the message lamp is voicemail's). Saved
+//! with [`crate::state_file`] after every change.
 
 use std::path::Path;
 

@@ -2,7 +2,8 @@
 //! go in with the time, outputs and a deadline come out; the firmware's glue does the I/O.
 //!
 //! Module map:
-//! - [`phone`] — the sans-IO phone state machine: inputs, outputs and the view model.
+//! - [`phone`] — the sans-IO phone state machine: inputs, outputs and the view model, and
+//!   what offhook-server holds for the handset (mailbox, do-not-disturb, forwarding).
 //! - [`dialplan`] — digit maps, emergency numbers, speed dials, directory, E.164 normalisation.
 //! - [`tones`] — call-progress tones, DTMF feedback and ring cadences per region, as PCM.
 //! - [`screens`] — the view model drawn in 128×64 mono and 240×320 colour layouts, and as PNG.

@@ -102,6 +102,7 @@ fn the_catalog_covers_every_screen_kind() {
         "menu",
         "level",
         "history",
+        "entry",
         "about",
     ] {
         assert!(kinds.contains(kind), "no {kind} screen in the catalog");

@@ -8,11 +8,13 @@
 //! - [`audio`] — the audio path: microphone to the call; call audio and tones to the earpiece.
 //! - [`events`] — Device and Call events in the phone's words.
 //! - [`output`] — carrying out the phone's outputs.
+//! - [`remote`] — the push channel's events in, settings changes out to offhook-server.
 //! - [`state_writer`] — history and settings written to disk off the loop.
 
 pub mod audio;
 pub mod events;
 mod output;
+mod remote;
 mod state_writer;
 
 use std::collections::HashMap;
@@ -27,11 +29,13 @@ use offhook_board::{Board, BoardError};
 use tokio::sync::mpsc;
 use twilio_voice::{Device, DeviceEvents};
 
+use crate::api::ServerEndpoint;
 use crate::config::Config;
 use crate::history::CallHistory;
-use crate::phone::{CallId, Phone, PhoneInput, TokenStatus, UserSettings};
+use crate::phone::{CallId, Phone, PhoneInput, ServerSettings, TokenStatus, UserSettings};
+use crate::push::{PushClient, PushConfig};
 use crate::systemd::{Ping, Systemd};
-use crate::token::http::{TokenEndpoint, fetch_token};
+use crate::token::http::fetch_token;
 use crate::token::{Backoff, TokenFetchError, TokenResponse, TokenScheduler};
 use audio::{AudioPath, CallAudio};
 use state_writer::StateWriter;
@@ -131,8 +135,13 @@ pub(crate) struct App {
     pub calls: HashMap<CallId, twilio_voice::Call>,
     pub call_tx: mpsc::UnboundedSender<(CallId, twilio_voice::CallEvent)>,
     pub tokens: TokenScheduler,
-    pub endpoint: Arc<TokenEndpoint>,
+    /// offhook-server: tokens, the handset routes, the push channel.
+    pub endpoint: Arc<ServerEndpoint>,
     pub token_tx: mpsc::UnboundedSender<Result<TokenResponse, TokenFetchError>>,
+    /// The push channel's client (its task stops when this goes).
+    pub push: PushClient,
+    /// Answers to the phone's settings changes (`PUT /api/handset/settings`).
+    pub settings_tx: mpsc::UnboundedSender<Result<ServerSettings, String>>,
     pub systemd: Systemd,
     pub last_edge: Option<String>,
     pub last_token_status: Option<TokenStatus>,
@@ -214,11 +223,14 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         }
         None => (None, None),
     };
-    let endpoint = TokenEndpoint::new(&config.server, config.token.request_timeout)
-        .map_err(|e| AppError::Token(e.to_string()))?;
+    let endpoint = Arc::new(
+        ServerEndpoint::new(&config.server, config.token.request_timeout)
+            .map_err(|e| AppError::Token(e.to_string()))?,
+    );
     let phone = Phone::new(config.phone_config(), settings, history, now);
     let (call_tx, mut call_rx) = mpsc::unbounded_channel();
     let (token_tx, mut token_rx) = mpsc::unbounded_channel();
+    let (settings_tx, mut settings_rx) = mpsc::unbounded_channel();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -233,6 +245,11 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         seed,
         now,
     );
+    let (push, mut push_rx) = PushClient::spawn(
+        endpoint.clone(),
+        PushConfig::from_options(&config.push),
+        seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15,
+    );
     let mut app = App {
         phone,
         board,
@@ -244,8 +261,10 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         calls: HashMap::new(),
         call_tx,
         tokens,
-        endpoint: Arc::new(endpoint),
+        endpoint,
         token_tx,
+        push,
+        settings_tx,
         systemd: Systemd::from_env(now),
         last_edge: None,
         last_token_status: None,
@@ -337,6 +356,10 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
             },
             Some((call, ev)) = call_rx.recv() => app.on_call_event(call, ev),
             Some(result) = token_rx.recv() => app.on_token_result(result).await,
+            Some(event) = push_rx.recv() => app.on_push_event(event),
+            Some(answer) = settings_rx.recv() => {
+                app.phone.handle(PhoneInput::SettingsAnswer(answer), Instant::now());
+            }
             _ = sleep_until(deadline) => {
                 let now = Instant::now();
                 app.ping_watchdog(now);
@@ -456,6 +479,8 @@ impl App {
             return;
         };
         tracing::info!(identity = %response.identity, ttl = response.ttl, "new access token");
+        // The server is reachable: the push channel polls if its stream is down.
+        self.push.token_refreshed();
         match &self.device {
             Some(device) => {
                 if let Err(e) = device.update_token(response.token.clone()).await {

@@ -101,6 +101,7 @@ impl App {
             }
             PhoneOutput::RefreshToken => self.tokens.refresh_now(now),
             PhoneOutput::SettingsChanged => self.save_settings(),
+            PhoneOutput::PutSettings(update) => self.spawn_put_settings(update),
             PhoneOutput::HistoryChanged => self.save_history(),
             PhoneOutput::ViewChanged => self.draw(now),
         }

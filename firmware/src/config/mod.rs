@@ -87,6 +87,23 @@ pub struct TokenOptions {
     pub max_retry: Duration,
 }
 
+/// The push channel from offhook-server (voicemail counts and settings as they change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushOptions {
+    /// Off: the handset only polls (whenever its token is refreshed).
+    pub enabled: bool,
+    /// Silence on the stream for this long means it is dead: reconnect.
+    pub idle_timeout: Duration,
+    pub min_retry: Duration,
+    pub max_retry: Duration,
+}
+
+/// The server's keep-alive period on the push channel; the idle timeout must exceed it.
+pub const PUSH_KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The voicemail code when the config names none (offhook-server answers it).
+pub const DEFAULT_VOICEMAIL_NUMBER: &str = "*97";
+
 /// The whole checked configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -96,6 +113,7 @@ pub struct Config {
     pub audio: AudioConfig,
     pub device: DeviceOptions,
     pub token: TokenOptions,
+    pub push: PushOptions,
     pub state_dir: PathBuf,
     pub country: &'static Country,
     pub region: Region,
@@ -318,13 +336,23 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         contacts.push(c.clone());
     }
     let emergency: Vec<String> = phone.emergency.clone();
+    let (voicemail_number, voicemail_key) = voicemail(&raw.voicemail, &raw.speed_dial, src)?;
     let plan = DialPlan::new(
         map,
         country,
         &emergency,
         speed_dials,
         Directory::new(contacts, country),
-    );
+    )
+    .with_voicemail(voicemail_number, voicemail_key);
+    if let Some(code) = plan.voicemail()
+        && plan.is_emergency(code)
+    {
+        return Err(src.error(
+            raw.voicemail.number.as_ref().map(|n| n.span()),
+            format!("voicemail.number {code} is an emergency number"),
+        ));
+    }
 
     // Ring cadences: presets plus custom ones.
     let mut ring_cadences = NamedCadence::presets(region);
@@ -451,6 +479,22 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             "token.min_retry_ms must be > 0 and ≤ token.max_retry_ms",
         ));
     }
+    let push = raw.push;
+    if push.min_retry_ms == 0 || push.max_retry_ms < push.min_retry_ms {
+        return Err(src.error(
+            None,
+            "push.min_retry_ms must be > 0 and ≤ push.max_retry_ms",
+        ));
+    }
+    if ms(push.idle_timeout_ms) <= PUSH_KEEP_ALIVE {
+        return Err(src.error(
+            None,
+            format!(
+                "push.idle_timeout_ms must be longer than the server's keep-alive ({} ms)",
+                PUSH_KEEP_ALIVE.as_millis()
+            ),
+        ));
+    }
     Ok(Config {
         path: src.path.to_path_buf(),
         server: ServerConfig {
@@ -493,11 +537,65 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             min_retry: ms(token.min_retry_ms),
             max_retry: ms(token.max_retry_ms),
         },
+        push: PushOptions {
+            enabled: push.enabled,
+            idle_timeout: ms(push.idle_timeout_ms),
+            min_retry: ms(push.min_retry_ms),
+            max_retry: ms(push.max_retry_ms),
+        },
         state_dir: raw.state.dir,
         country,
         region,
         phone: phone_config,
     })
+}
+
+/// `[voicemail]`: the code (default `*97`, `""` = none) and the long-press key (default 1,
+/// 0 = none), which no speed dial may also use.
+fn voicemail(
+    raw: &raw::RawVoicemail,
+    speed_dial: &BTreeMap<toml::Spanned<String>, toml::Spanned<String>>,
+    src: &Source<'_>,
+) -> Result<(Option<String>, Option<u8>), ConfigError> {
+    let number = match &raw.number {
+        None => Some(DEFAULT_VOICEMAIL_NUMBER.to_string()),
+        Some(n) => {
+            let code = n.get_ref().trim();
+            let keys = code.chars().all(|c| c.is_ascii_digit() || c == '*');
+            if !keys || code.len() > 16 {
+                return Err(src.error(
+                    Some(n.span()),
+                    "voicemail.number is what the keypad dials: 0-9 and *, at most 16 keys (\"\" for none)",
+                ));
+            }
+            (!code.is_empty()).then(|| code.to_string())
+        }
+    };
+    let key = match &raw.long_press_key {
+        None => Some(1),
+        Some(k) if *k.get_ref() == 0 => None,
+        Some(k) if *k.get_ref() <= 9 => Some(*k.get_ref()),
+        Some(k) => {
+            return Err(src.error(
+                Some(k.span()),
+                "voicemail.long_press_key is a key from 1 to 9, or 0 for none",
+            ));
+        }
+    };
+    if let (Some(key), Some(_)) = (key, &number)
+        && let Some((slot, _)) = speed_dial
+            .iter()
+            .find(|(slot, _)| slot.get_ref().trim() == key.to_string())
+    {
+        return Err(src.error(
+            Some(slot.span()),
+            format!(
+                "speed dial {key} is the voicemail key (a long press of {key} calls voicemail): \
+                 use another slot, or set long_press_key in [voicemail] to another key or 0"
+            ),
+        ));
+    }
+    Ok((number, key))
 }
 
 #[cfg(test)]

@@ -29,6 +29,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub token: RawToken,
     #[serde(default)]
+    pub voicemail: RawVoicemail,
+    #[serde(default)]
+    pub push: RawPush,
+    #[serde(default)]
     pub state: RawState,
 }
 
@@ -152,6 +156,38 @@ impl Default for RawToken {
     fn default() -> Self {
         RawToken {
             request_timeout_ms: 10_000,
+            min_retry_ms: 1_000,
+            max_retry_ms: 60_000,
+        }
+    }
+}
+
+/// The voicemail key and code (`*97` unless told otherwise).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawVoicemail {
+    /// What is dialed to reach the mailbox; `""` = no voicemail code (and no key).
+    pub number: Option<Spanned<String>>,
+    /// The key (1–9) whose long press calls voicemail; 0 = none.
+    pub long_press_key: Option<Spanned<u8>>,
+}
+
+/// offhook-server's push channel (`GET /api/handset/events`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPush {
+    pub enabled: bool,
+    /// No bytes for this long (the server sends a keep-alive every 15 s): reconnect.
+    pub idle_timeout_ms: u64,
+    pub min_retry_ms: u64,
+    pub max_retry_ms: u64,
+}
+
+impl Default for RawPush {
+    fn default() -> Self {
+        RawPush {
+            enabled: true,
+            idle_timeout_ms: 45_000,
             min_retry_ms: 1_000,
             max_retry_ms: 60_000,
         }

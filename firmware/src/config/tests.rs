@@ -167,3 +167,68 @@ fn plain_http_is_for_loopback_or_when_asked_for() {
     )
     .unwrap();
 }
+
+#[test]
+fn voicemail_is_star_97_on_a_long_press_of_1_unless_told_otherwise() {
+    let config = parse(MINIMAL).expect("valid");
+    let plan = config.phone_config().dial_plan;
+    assert_eq!(plan.voicemail(), Some("*97"));
+    assert_eq!(plan.voicemail_key(), Some(1));
+
+    let config = parse(&format!(
+        "{MINIMAL}[voicemail]\nnumber = \"*86\"\nlong_press_key = 9\n"
+    ))
+    .expect("valid");
+    let plan = config.phone_config().dial_plan;
+    assert_eq!(
+        (plan.voicemail(), plan.voicemail_key()),
+        (Some("*86"), Some(9))
+    );
+
+    let config =
+        parse(&format!("{MINIMAL}[voicemail]\nnumber = \"\"\n")).expect("valid: no voicemail");
+    let plan = config.phone_config().dial_plan;
+    assert_eq!((plan.voicemail(), plan.voicemail_key()), (None, None));
+
+    let config = parse(&format!(
+        "{MINIMAL}[voicemail]\nlong_press_key = 0\n[speed_dial]\n1 = \"101\"\n"
+    ))
+    .expect("valid: the key is free for the speed dial");
+    assert_eq!(config.phone_config().dial_plan.voicemail_key(), None);
+}
+
+#[test]
+fn a_bad_voicemail_section_is_an_error_at_its_value() {
+    let e = error(&format!("{MINIMAL}[voicemail]\nnumber = \"*9a\"\n"));
+    assert_eq!(e.line, Some(7));
+    assert!(e.message.contains("voicemail.number"), "{}", e.message);
+
+    let e = error(&format!("{MINIMAL}[voicemail]\nlong_press_key = 12\n"));
+    assert_eq!(e.line, Some(7));
+    assert!(e.message.contains("1 to 9"), "{}", e.message);
+
+    let e = error(&format!("{MINIMAL}[voicemail]\nnumber = \"911\"\n"));
+    assert!(e.message.contains("emergency"), "{}", e.message);
+
+    // A speed dial on the voicemail key: the error names the slot.
+    let e = error(&format!("{MINIMAL}[speed_dial]\n1 = \"+14155550100\"\n"));
+    assert_eq!((e.line, e.column), (Some(7), Some(1)));
+    assert!(e.message.contains("voicemail key"), "{}", e.message);
+}
+
+#[test]
+fn push_channel_defaults_and_limits() {
+    let config = parse(MINIMAL).expect("valid");
+    assert!(config.push.enabled);
+    assert_eq!(config.push.idle_timeout, Duration::from_secs(45));
+    assert_eq!(
+        (config.push.min_retry, config.push.max_retry),
+        (Duration::from_secs(1), Duration::from_secs(60))
+    );
+    let config = parse(&format!("{MINIMAL}[push]\nenabled = false\n")).expect("valid");
+    assert!(!config.push.enabled);
+    let e = error(&format!("{MINIMAL}[push]\nidle_timeout_ms = 15000\n"));
+    assert!(e.message.contains("keep-alive"), "{}", e.message);
+    let e = error(&format!("{MINIMAL}[push]\nmin_retry_ms = 0\n"));
+    assert!(e.message.contains("push.min_retry_ms"), "{}", e.message);
+}

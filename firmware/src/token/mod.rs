@@ -15,6 +15,8 @@ use twilio_voice::protocol::duration::{
     MAX_RETRY_AFTER, MAX_TOKEN_TTL, deadline_after, network_duration_secs,
 };
 
+pub use crate::backoff::Backoff;
+use crate::backoff::Jitter;
 use crate::phone::{TokenProblem, TokenStatus};
 
 /// The server's answer to `POST /api/token/generate`.
@@ -70,25 +72,6 @@ impl TokenFetchError {
     }
 }
 
-/// Retry timing.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    pub min: Duration,
-    pub max: Duration,
-    /// ± this fraction of random spread (the Voice SDK uses 0.4).
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            min: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-            jitter: 0.4,
-        }
-    }
-}
-
 /// Ignore refresh requests this soon after a token arrived (a burst of token errors from one
 /// expiry should cause one fetch, not many).
 const REFRESH_DEBOUNCE: Duration = Duration::from_secs(5);
@@ -105,7 +88,7 @@ struct Current {
 #[derive(Debug, Clone)]
 pub struct TokenScheduler {
     backoff: Backoff,
-    rng: u64,
+    jitter: Jitter,
     current: Option<Current>,
     /// When to start the next fetch (`None` while one is in flight).
     next_fetch: Option<Instant>,
@@ -121,7 +104,7 @@ impl TokenScheduler {
     pub fn new(backoff: Backoff, seed: u64, now: Instant) -> TokenScheduler {
         TokenScheduler {
             backoff,
-            rng: seed | 1,
+            jitter: Jitter::new(seed),
             current: None,
             next_fetch: Some(now),
             in_flight: false,
@@ -184,7 +167,7 @@ impl TokenScheduler {
                         // Never sooner than our own minimum, never later than the cap. Not
                         // `clamp`: it panics when a configured minimum is above the cap.
                     } => (*after).max(self.backoff.min).min(MAX_RETRY_AFTER),
-                    _ => self.retry_delay(),
+                    _ => self.backoff.delay(self.failures, &mut self.jitter),
                 };
                 self.problem = Some(error.problem());
                 self.next_fetch = Some(deadline_after(now, delay));
@@ -235,30 +218,6 @@ impl TokenScheduler {
             },
             _ => TokenStatus::Fetching,
         }
-    }
-
-    /// min × 2^(failures−1), capped at max, spread by ± jitter.
-    fn retry_delay(&mut self) -> Duration {
-        let exponent = self.failures.saturating_sub(1).min(20);
-        let base = self
-            .backoff
-            .min
-            .saturating_mul(1u32 << exponent)
-            .min(self.backoff.max);
-        let spread = (self.next_random() * 2.0 - 1.0) * self.backoff.jitter.clamp(0.0, 1.0);
-        base.mul_f64(1.0 + spread)
-            .max(self.backoff.min / 2)
-            .min(self.backoff.max)
-    }
-
-    /// xorshift64*: a uniform number in [0, 1).
-    fn next_random(&mut self) -> f64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 

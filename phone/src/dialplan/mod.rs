@@ -23,6 +23,9 @@ pub fn default_digit_map(country: &Country) -> &'static str {
     }
 }
 
+/// How the voicemail code is named on screen and in the history.
+pub const VOICEMAIL_NAME: &str = "Voicemail";
+
 /// What the phone should do after a key or a timer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialDecision {
@@ -53,6 +56,11 @@ pub struct DialPlan {
     emergency: Vec<String>,
     speed_dials: BTreeMap<u8, String>,
     directory: Directory,
+    /// The voicemail access code (offhook-server answers it with the mailbox menu), dialed
+    /// like an emergency number: at once, whatever the digit map says.
+    voicemail: Option<String>,
+    /// The key whose long press calls voicemail (it wins over a speed dial on that key).
+    voicemail_key: Option<u8>,
 }
 
 impl DialPlan {
@@ -75,7 +83,34 @@ impl DialPlan {
             emergency,
             speed_dials,
             directory,
+            voicemail: None,
+            voicemail_key: None,
         }
+    }
+
+    /// The same plan with a voicemail access code (e.g. `*97`; empty = none) and the key
+    /// (1–9) whose long press dials it.
+    pub fn with_voicemail(mut self, code: Option<String>, long_press: Option<u8>) -> DialPlan {
+        self.voicemail = code.filter(|c| !c.is_empty());
+        self.voicemail_key = long_press.filter(|k| (1..=9).contains(k));
+        self
+    }
+
+    /// The voicemail access code, if there is one.
+    pub fn voicemail(&self) -> Option<&str> {
+        self.voicemail.as_deref()
+    }
+
+    /// The key whose long press calls voicemail (only when there is a code to call).
+    pub fn voicemail_key(&self) -> Option<u8> {
+        self.voicemail_key.filter(|_| self.voicemail.is_some())
+    }
+
+    /// Whether `dialed` is the start (not the whole) of the voicemail code.
+    fn voicemail_prefix(&self, dialed: &str) -> bool {
+        self.voicemail
+            .as_deref()
+            .is_some_and(|code| code.len() > dialed.len() && code.starts_with(dialed))
     }
 
     /// The country's default map, emergency numbers and no speed dials or contacts.
@@ -107,13 +142,28 @@ impl DialPlan {
     }
 
     /// What the first key means: `*` is `+` unless the map has rules starting with `*`
-    /// (feature codes), in which case it stays `*` (a long-pressed `0` always gives `+`).
+    /// (feature codes) or the voicemail code starts with it, in which case it stays `*` (a
+    /// long-pressed `0` always gives `+`). See [`DialPlan::star_as_plus`] for the rest.
     pub fn first_key(&self, key: char) -> char {
-        if key == '*' && !self.map.accepts("", '*') {
+        if key == '*' && !self.map.accepts("", '*') && !self.voicemail_prefix("") {
             '+'
         } else {
             key
         }
+    }
+
+    /// A leading `*` kept only because the voicemail code starts with it becomes `+` once
+    /// the keys can no longer make that code (`*4420…` dials `+4420…`, `*97` calls
+    /// voicemail). `None`: leave `dialed` as it is.
+    pub fn star_as_plus(&self, dialed: &str) -> Option<String> {
+        let rest = dialed.strip_prefix('*')?;
+        if self.map.accepts("", '*')
+            || self.voicemail_prefix(dialed)
+            || self.voicemail() == Some(dialed)
+        {
+            return None;
+        }
+        Some(format!("+{rest}"))
     }
 
     /// Whether `#` after `dialed` is part of the number (a rule takes it) rather than "send".
@@ -123,15 +173,17 @@ impl DialPlan {
 
     /// Decides after a key was added to `dialed`.
     pub fn after_key(&self, dialed: &str) -> DialDecision {
-        if self.is_emergency(dialed) {
+        if self.is_emergency(dialed) || self.voicemail() == Some(dialed) {
             return DialDecision::Dial(dialed.to_string());
         }
-        // Directory extensions act as extra rules: they complete when unambiguous.
-        let longer_extension = self.directory.contacts().iter().any(|c| {
-            c.extension
-                .as_deref()
-                .is_some_and(|e| e.len() > dialed.len() && e.starts_with(dialed))
-        });
+        // Directory extensions and the voicemail code act as extra rules: they complete when
+        // unambiguous.
+        let longer_extension = self.voicemail_prefix(dialed)
+            || self.directory.contacts().iter().any(|c| {
+                c.extension
+                    .as_deref()
+                    .is_some_and(|e| e.len() > dialed.len() && e.starts_with(dialed))
+            });
         let map = self.map.classify(dialed);
         if self.directory.by_extension(dialed).is_some() {
             return match map {
@@ -155,7 +207,10 @@ impl DialPlan {
 
     /// Decides when the inter-digit timer ran out, or `#` ("send") was pressed.
     pub fn send_now(&self, dialed: &str) -> DialDecision {
-        if self.is_emergency(dialed) || self.directory.by_extension(dialed).is_some() {
+        if self.is_emergency(dialed)
+            || self.voicemail() == Some(dialed)
+            || self.directory.by_extension(dialed).is_some()
+        {
             return DialDecision::Dial(dialed.to_string());
         }
         match self.map.complete_now(dialed) {
@@ -169,6 +224,12 @@ impl DialPlan {
     /// call's destination. Handsets are called by extension (offhook-server resolves it);
     /// phone numbers go out in E.164 where they can.
     pub fn destination(&self, number: &str) -> Destination {
+        if self.voicemail() == Some(number) {
+            return Destination {
+                to: number.to_string(),
+                name: Some(VOICEMAIL_NAME.to_string()),
+            };
+        }
         if let Some(contact) = self.directory.by_extension(number) {
             return Destination {
                 to: number.to_string(),
@@ -264,6 +325,38 @@ mod tests {
             Directory::default(),
         );
         assert_eq!(with_codes.first_key('*'), '*');
+    }
+
+    #[test]
+    fn the_voicemail_code_dials_at_once_and_a_stray_star_is_still_plus() {
+        let plan = us_plan().with_voicemail(Some("*97".into()), Some(1));
+        assert_eq!(plan.first_key('*'), '*');
+        assert!(matches!(plan.after_key("*"), DialDecision::Wait(_)));
+        assert!(matches!(plan.after_key("*9"), DialDecision::Wait(_)));
+        assert_eq!(plan.after_key("*97"), DialDecision::Dial("*97".into()));
+        assert_eq!(plan.send_now("*97"), DialDecision::Dial("*97".into()));
+        assert_eq!(plan.star_as_plus("*9"), None);
+        assert_eq!(plan.star_as_plus("*97"), None);
+        assert_eq!(plan.star_as_plus("*4"), Some("+4".into()));
+        assert_eq!(plan.star_as_plus("*98"), Some("+98".into()));
+        assert_eq!(plan.star_as_plus("44*"), None);
+        let dest = plan.destination("*97");
+        assert_eq!(
+            (dest.to.as_str(), dest.name.as_deref()),
+            ("*97", Some("Voicemail"))
+        );
+        assert_eq!(plan.voicemail_key(), Some(1));
+        // No code: no key either, and `*` is `+` from the start.
+        let none = us_plan().with_voicemail(None, Some(1));
+        assert_eq!((none.voicemail(), none.voicemail_key()), (None, None));
+        assert_eq!(none.first_key('*'), '+');
+        assert_eq!(
+            us_plan()
+                .with_voicemail(Some("*97".into()), Some(0))
+                .voicemail_key(),
+            None,
+            "0 is no key"
+        );
     }
 
     #[test]

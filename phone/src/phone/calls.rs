@@ -240,7 +240,7 @@ impl Phone {
         };
         let free =
             matches!(self.activity, Activity::Idle | Activity::Ended(_)) && !self.is_off_hook();
-        if self.user.do_not_disturb {
+        if self.do_not_disturb() {
             self.emit(PhoneOutput::Reject { call: ringing.id });
             self.record_missed(ringing);
             return;
@@ -282,7 +282,6 @@ impl Phone {
     fn add_history(&mut self, entry: HistoryEntry) {
         self.history.add(entry);
         self.emit(PhoneOutput::HistoryChanged);
-        self.update_message_led();
         self.view_dirty = true;
     }
 

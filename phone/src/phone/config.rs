@@ -52,6 +52,8 @@ pub struct PhoneTimers {
     pub menu_idle: Duration,
     /// Volume and other pop-ups.
     pub overlay: Duration,
+    /// A pop-up saying something went wrong (a setting the server did not save).
+    pub error_notice: Duration,
 }
 
 impl Default for PhoneTimers {
@@ -68,6 +70,7 @@ impl Default for PhoneTimers {
             error_grace: Duration::from_secs(3),
             menu_idle: Duration::from_secs(30),
             overlay: Duration::from_secs(2),
+            error_notice: Duration::from_secs(6),
         }
     }
 }
@@ -166,7 +169,9 @@ pub struct UserSettings {
     pub edge: Option<String>,
     pub codecs: Option<Vec<Codec>>,
     pub ring_cadence: Option<String>,
-    /// Do not disturb: incoming calls are declined (and listed as missed).
+    /// Do not disturb: incoming calls are declined (and listed as missed). offhook-server
+    /// holds the real value (callers go to voicemail); this is the last one it sent, used
+    /// until it is heard from again.
     pub do_not_disturb: bool,
 }
 

@@ -52,7 +52,8 @@ impl Phone {
     fn ready_tone(&self) -> Tone {
         if !self.service.can_call() {
             Tone::NoService
-        } else if self.history.unseen_missed() > 0 {
+        } else if self.remote.voicemail.new > 0 {
+            // Stutter dial tone: new voicemail (missed calls do not make it stutter).
             Tone::MessageWaitingDial
         } else {
             Tone::Dial
@@ -103,6 +104,9 @@ impl Phone {
                     };
                     let mut digits = digits;
                     digits.push(key);
+                    if let Some(plus) = self.cfg.dial_plan.star_as_plus(&digits) {
+                        digits = plus;
+                    }
                     let decision = self.cfg.dial_plan.after_key(&digits);
                     if let Activity::OffHook(off) = &mut self.activity {
                         off.digits = digits;
@@ -125,7 +129,8 @@ impl Phone {
         }
     }
 
-    /// A long press while dialing: `0` alone becomes `+`; a speed-dial key alone dials it.
+    /// A long press while dialing: `0` alone becomes `+`; the voicemail key alone calls
+    /// voicemail; a speed-dial key alone dials it.
     pub(super) fn long_press_digit(&mut self, d: u8, now: Instant) {
         let Activity::OffHook(off) = &mut self.activity else {
             return;
@@ -133,7 +138,9 @@ impl Phone {
         if off.stage != DialStage::Collecting || off.digits != d.to_string() {
             return;
         }
-        if d == 0 {
+        if self.cfg.dial_plan.voicemail_key() == Some(d) {
+            self.call_voicemail(now);
+        } else if d == 0 {
             off.digits = "+".into();
             let decision = self.cfg.dial_plan.after_key("+");
             self.apply_decision(decision, now);

@@ -90,8 +90,12 @@ impl Phone {
             } else if matches!(self.activity, Activity::Idle | Activity::Ended(_))
                 && (1..=9).contains(&d)
             {
-                // On-hook long press of a speed-dial key: dial it hands-free.
-                if let Some(number) = self.cfg.dial_plan.speed_dial(d).map(str::to_string) {
+                // On-hook long press of the voicemail key or a speed-dial key: call it
+                // hands-free.
+                if self.cfg.dial_plan.voicemail_key() == Some(d) {
+                    self.go_hands_free(now);
+                    self.call_voicemail(now);
+                } else if let Some(number) = self.cfg.dial_plan.speed_dial(d).map(str::to_string) {
                     self.go_hands_free(now);
                     self.place_stored_number(&number, now);
                 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use offhook_core::handset::cadence::Cadence;
 
+use super::remote::{ServerSettings, SettingsUpdate, VoicemailCount, VoicemailList};
 use crate::tones::Tone;
 
 /// Names one call for the phone and the glue. Outgoing calls get ids from the phone
@@ -178,6 +179,15 @@ pub enum PhoneInput {
         unix_secs: i64,
         utc_offset_secs: i32,
     },
+    /// The mailbox's counts from offhook-server (the push channel's `voicemail` event).
+    Voicemail(VoicemailCount),
+    /// The mailbox from `GET /api/handset/voicemail`: counts and messages.
+    VoicemailList(VoicemailList),
+    /// This handset's settings as offhook-server holds them (a `settings` event or a poll).
+    ServerSettings(ServerSettings),
+    /// The answer to [`PhoneOutput::PutSettings`]: the settings now in force, or why the
+    /// change was not saved, in a few words (`server unreachable`, the server's message).
+    SettingsAnswer(Result<ServerSettings, String>),
     /// Nothing happened but time passed (a deadline from `poll_timeout` was reached).
     Timer,
 }
@@ -214,7 +224,7 @@ impl VolumePath {
 #[serde(rename_all = "kebab-case")]
 pub enum Led {
     Mute,
-    /// Missed calls / messages waiting.
+    /// New voicemail waiting (on while there is some; missed calls do not light it).
     Message,
     Speaker,
 }
@@ -320,6 +330,9 @@ pub enum PhoneOutput {
     RefreshToken,
     /// The user settings changed: save [`crate::phone::Phone::user_settings`].
     SettingsChanged,
+    /// Ask offhook-server to change these settings (`PUT /api/handset/settings`); answer with
+    /// [`PhoneInput::SettingsAnswer`].
+    PutSettings(SettingsUpdate),
     /// The call history changed: save [`crate::phone::Phone::history`].
     HistoryChanged,
     /// The screen may look different: render [`crate::phone::Phone::view`].

@@ -23,7 +23,13 @@
 //!   `reject`, `error`, `mute`, `reconnecting`, `reconnected`, `ringing(hasEarlyMedia)`,
 //!   `sample`, `warning`, `warning-cleared`, `messageReceived`);
 //! - `offhook::token::TokenScheduler::status` → `PhoneInput::Token` after every change;
-//! - audio device lists, IP address, NTP time → `AudioDevices`, `Network`, `WallClock`.
+//! - audio device lists, IP address, NTP time → `AudioDevices`, `Network`, `WallClock`;
+//! - offhook-server's push channel and polls (`offhook::push`) → `Voicemail`, `VoicemailList`,
+//!   `ServerSettings`; the answer to a `PutSettings` → `SettingsAnswer`.
+//!
+//! Indicators: the message lamp is on (steady) while the mailbox has new voicemail, and the
+//! dial tone stutters then; missed calls never light it — they show as `3 missed calls` on the
+//! idle screen and a count in the status bar until the history is looked at.
 //!
 //! Outputs, one to one: `Connect` → `device.connect({params})` (remember `id → call`), `Accept`
 //! / `Reject` / `Ignore` / `Hangup` / `SendDigits` / `Mute` → the Call methods; `PlayTone` /
@@ -31,8 +37,9 @@
 //! board's ringer (the one `Cadence`); `Led`, `Route`, `Volume`, `UseAudioDevice` →
 //! the board; `SetEdge` / `SetCodecPreferences` → Device options; `RefreshToken` →
 //! `TokenScheduler::refresh_now`; `SettingsChanged` → save [`Phone::user_settings`];
-//! `HistoryChanged` → save [`Phone::history`]; `ViewChanged` → render [`Phone::view`] with
-//! [`crate::screens`]. On shutdown call [`Phone::shutdown`] and carry out the hang-ups.
+//! `HistoryChanged` → save [`Phone::history`]; `PutSettings` → `PUT /api/handset/settings`, its
+//! answer as `SettingsAnswer`; `ViewChanged` → render [`Phone::view`] with [`crate::screens`].
+//! On shutdown call [`Phone::shutdown`] and carry out the hang-ups.
 
 mod calls;
 pub mod config;
@@ -41,6 +48,7 @@ mod handset;
 pub mod io;
 mod menu;
 mod present;
+pub mod remote;
 mod service;
 pub mod view;
 
@@ -52,6 +60,10 @@ use std::time::{Duration, Instant};
 
 pub use config::{HookFlashAction, MAX_VOLUME, PhoneConfig, PhoneTimers, UserSettings, Volumes};
 pub use io::*;
+pub use remote::{
+    ForwardMode, Forwarding, MessageState, ServerSettings, SettingsUpdate, VoicemailCount,
+    VoicemailList, VoicemailMessage,
+};
 pub use view::View;
 
 use crate::clock::WallClock;
@@ -60,6 +72,7 @@ use crate::tones::{NamedCadence, Tone};
 use calls::{ActiveCall, Ended, RingingCall};
 use dialing::OffHook;
 use menu::Menu;
+use remote::Remote;
 use service::Service;
 
 /// Named deadlines; at most one of each kind is pending.
@@ -115,6 +128,8 @@ pub struct Phone {
     /// Hands-free: the speaker key turned the speaker on.
     speaker_on: bool,
     service: Service,
+    /// What offhook-server holds for this handset: mailbox and settings.
+    remote: Remote,
     activity: Activity,
     /// A second incoming call during a call (call waiting).
     waiting: Option<RingingCall>,
@@ -133,9 +148,6 @@ pub struct Phone {
     view_dirty: bool,
 }
 
-/// How the message lamp blinks for missed calls.
-const MISSED_BLINK: LedState = LedState::Blink { period_ms: 1000 };
-
 impl Phone {
     /// A phone at rest, on-hook. Queues the initial route, volumes and lamps for the glue.
     pub fn new(cfg: PhoneConfig, user: UserSettings, history: CallHistory, now: Instant) -> Phone {
@@ -149,6 +161,7 @@ impl Phone {
             handset_up: false,
             speaker_on: false,
             service: Service::default(),
+            remote: Remote::default(),
             activity: Activity::Idle,
             waiting: None,
             menu: None,
@@ -214,6 +227,10 @@ impl Phone {
                 self.clock = Some(clock);
                 self.view_dirty = true;
             }
+            PhoneInput::Voicemail(count) => self.on_voicemail(count),
+            PhoneInput::VoicemailList(list) => self.on_voicemail_list(list),
+            PhoneInput::ServerSettings(settings) => self.on_server_settings(settings),
+            PhoneInput::SettingsAnswer(answer) => self.on_settings_answer(answer, now),
             PhoneInput::Timer => {}
         }
         self.flush_view();
@@ -310,15 +327,6 @@ impl Phone {
             self.leds.insert(led, state);
             self.emit(PhoneOutput::Led { led, state });
         }
-    }
-
-    fn update_message_led(&mut self) {
-        let state = if self.history.unseen_missed() > 0 {
-            MISSED_BLINK
-        } else {
-            LedState::Off
-        };
-        self.set_led(Led::Message, state);
     }
 
     fn set_route(&mut self, route: AudioRoute) {

@@ -35,9 +35,10 @@ fn status_bar(phone: &Phone, now: Instant) -> StatusBar {
         quality,
         clock: phone.clock.map(|c| c.local_at(now).hh_mm()),
         missed: phone.history.unseen_missed(),
+        voicemail: phone.remote.voicemail.new,
         muted,
         speaker: phone.route == AudioRoute::Speaker,
-        dnd: phone.user.do_not_disturb,
+        dnd: phone.do_not_disturb(),
     }
 }
 
@@ -112,6 +113,7 @@ fn idle_screen(phone: &Phone, now: Instant) -> Screen {
             identity: service.identity.clone(),
             number: phone.cfg.own_number.clone(),
             missed: phone.history.unseen_missed(),
+            voicemail: phone.remote.voicemail.new,
             date: phone.clock.map(|c| {
                 let t = c.local_at(now);
                 format!("{} {}", t.weekday_name(), t.day_month())

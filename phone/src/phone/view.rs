@@ -51,7 +51,10 @@ pub struct StatusBar {
     pub quality: Option<u8>,
     /// `14:05`, once the time is known.
     pub clock: Option<String>,
+    /// Missed calls not yet looked at in the history.
     pub missed: u32,
+    /// New voicemails in the mailbox.
+    pub voicemail: u32,
     pub muted: bool,
     pub speaker: bool,
     /// Do not disturb is on.
@@ -102,15 +105,25 @@ pub struct MenuItem {
     pub checked: bool,
 }
 
-/// A row of the call history.
+/// What a row of the history is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum RowKind {
+    /// A call placed, received or missed.
+    Call { direction: Direction },
+    /// A message in the mailbox; `new` until listened to.
+    Voicemail { new: bool },
+}
+
+/// A row of the call history: calls and voicemails, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryRow {
-    pub direction: Direction,
+    pub kind: RowKind,
     /// Name if known, else the number.
     pub label: String,
     /// `14:05` today-ish or `21 Nov`, if the time was known.
     pub when: Option<String>,
-    /// `1:05` talk time or the result (`Busy`, `Missed`, …).
+    /// `1:05` talk time or the result (`Busy`, `Missed`, `New 0:12` for a voicemail, …).
     pub detail: String,
 }
 
@@ -129,7 +142,10 @@ pub enum Screen {
     Idle {
         identity: Option<String>,
         number: Option<String>,
+        /// Missed calls not yet looked at.
         missed: u32,
+        /// New voicemails.
+        voicemail: u32,
         /// `Sat 21 Nov`, once the time is known.
         date: Option<String>,
         /// A problem worth knowing about that does not stop calls (token renewal failing).
@@ -193,6 +209,14 @@ pub enum Screen {
         rows: Vec<HistoryRow>,
         selected: usize,
     },
+    /// Typing a number into a setting (the forwarding number).
+    Entry {
+        title: String,
+        /// What has been typed.
+        value: String,
+        /// What the keys do.
+        hint: String,
+    },
     About {
         version: String,
         identity: Option<String>,
@@ -221,6 +245,7 @@ impl Screen {
             Screen::Menu { .. } => "menu",
             Screen::Level { .. } => "level",
             Screen::History { .. } => "history",
+            Screen::Entry { .. } => "entry",
             Screen::About { .. } => "about",
         }
     }

@@ -10,8 +10,9 @@ use crate::dialplan::{Contact, Country, DialPlan, DigitMap, Directory, default_d
 use crate::history::{CallHistory, CallResult, Direction, HistoryEntry};
 use crate::phone::view::View;
 use crate::phone::{
-    AudioDevice, CallEvent, CallId, CallSample, DeviceEvent, IncomingCall, Phone, PhoneConfig,
-    PhoneInput, PhoneOutput, TokenProblem, TokenStatus, TwilioError, UserSettings,
+    AudioDevice, CallEvent, CallId, CallSample, DeviceEvent, ForwardMode, Forwarding, IncomingCall,
+    MessageState, Phone, PhoneConfig, PhoneInput, PhoneOutput, ServerSettings, TokenProblem,
+    TokenStatus, TwilioError, UserSettings, VoicemailCount, VoicemailList, VoicemailMessage,
 };
 use crate::tones::Region;
 
@@ -44,7 +45,8 @@ pub fn demo_config() -> PhoneConfig {
     let map = DigitMap::parse(default_digit_map(us)).unwrap_or_else(|_| DigitMap::any_number());
     let mut speed = BTreeMap::new();
     speed.insert(2, "+14155550100".to_string());
-    let plan = DialPlan::new(map, us, &[], speed, directory);
+    let plan =
+        DialPlan::new(map, us, &[], speed, directory).with_voicemail(Some("*97".into()), Some(1));
     let mut cfg = PhoneConfig::for_region(Region::Us, plan);
     cfg.version = "0.1.0".into();
     cfg.device_id = "desk-1".into();
@@ -248,6 +250,41 @@ fn sample_history() -> CallHistory {
     history
 }
 
+/// Two messages: a new one from a contact, a saved one from an unknown caller.
+fn sample_mailbox() -> VoicemailList {
+    VoicemailList {
+        new: 1,
+        saved: 1,
+        messages: vec![
+            VoicemailMessage {
+                id: 12,
+                caller: "+14155550100".into(),
+                received_at: NOW_UNIX - 600,
+                duration_secs: 34,
+                state: MessageState::New,
+            },
+            VoicemailMessage {
+                id: 9,
+                caller: "+13125550142".into(),
+                received_at: NOW_UNIX - 2 * 86_400,
+                duration_secs: 8,
+                state: MessageState::Saved,
+            },
+        ],
+    }
+}
+
+fn server_settings() -> ServerSettings {
+    ServerSettings {
+        dnd: false,
+        forwarding: Forwarding {
+            mode: ForwardMode::NoAnswer,
+            to: Some("+14155550188".into()),
+            after_secs: 20,
+        },
+    }
+}
+
 fn error_screen(code: u32, message: &str) -> View {
     let mut d = Driver::new(CallHistory::default());
     d.token_ok();
@@ -280,6 +317,14 @@ pub fn catalog() -> Vec<(&'static str, View)> {
         current_valid_for: Some(secs(25 * 60)),
     }));
     screens.push(("idle-token-notice", d.view()));
+
+    let mut d = Driver::registered(CallHistory::default());
+    d.send(PhoneInput::Voicemail(VoicemailCount { new: 1, saved: 0 }));
+    screens.push(("idle-voicemail", d.view()));
+
+    let mut d = Driver::registered(sample_history());
+    d.send(PhoneInput::Voicemail(VoicemailCount { new: 2, saved: 1 }));
+    screens.push(("idle-voicemail-missed", d.view()));
 
     let mut d = Driver::new(CallHistory::default());
     d.token_ok();
@@ -412,6 +457,27 @@ pub fn catalog() -> Vec<(&'static str, View)> {
     d.key(Key::Reject);
     d.key(Key::Digit(3));
     screens.push(("about", d.view()));
+
+    let mut d = Driver::registered(sample_history());
+    d.send(PhoneInput::VoicemailList(sample_mailbox()));
+    d.key(Key::Menu);
+    d.key(Key::Digit(1));
+    screens.push(("history-voicemail", d.view()));
+
+    let mut d = Driver::registered(CallHistory::default());
+    d.send(PhoneInput::ServerSettings(server_settings()));
+    d.key(Key::Menu);
+    d.key(Key::Digit(2));
+    for _ in 0..10 {
+        d.key(Key::VolumeDown);
+    }
+    screens.push(("settings-forwarding", d.view()));
+    d.key(Key::Menu);
+    for _ in 0..12 {
+        d.key(Key::VolumeDown);
+    }
+    d.keys("2125550143");
+    screens.push(("entry-forward-to", d.view()));
 
     screens
 }

@@ -7,9 +7,11 @@ use profont::{PROFONT_12_POINT, PROFONT_14_POINT, PROFONT_18_POINT, PROFONT_24_P
 
 use super::painter::{Align, Painter};
 use super::text::tail;
-use super::words;
+use super::words::{self, RowIcon};
 use crate::history::Direction;
-use crate::phone::view::{DialHint, MenuItem, Overlay, Registration, Screen, StatusBar, View};
+use crate::phone::view::{
+    DialHint, MenuItem, Overlay, Registration, RowKind, Screen, StatusBar, View,
+};
 
 pub const WIDTH: u32 = 240;
 pub const HEIGHT: u32 = 320;
@@ -97,6 +99,15 @@ fn status_bar<D: DrawTarget<Color = Rgb565>>(
         p.text(&count, F12, RED, None, right, 5, cw as u32, Align::Left)?;
         right -= 18;
         p.envelope(right, 8, 15, 10, RED)?;
+        right -= 8;
+    }
+    if s.voicemail > 0 {
+        let count = s.voicemail.min(99).to_string();
+        let cw = P::<D>::width_of(F12, &count) as i32;
+        right -= cw;
+        p.text(&count, F12, AMBER, None, right, 5, cw as u32, Align::Left)?;
+        right -= 22;
+        p.voicemail(right, 9, 19, AMBER)?;
         right -= 8;
     }
     if s.speaker {
@@ -245,6 +256,7 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
             identity,
             number,
             missed,
+            voicemail,
             date,
             notice,
         } => {
@@ -255,24 +267,49 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
             if let Some(d) = date {
                 centered(p, d, F18, TEXT, 134)?;
             }
+            if *voicemail == 0 {
+                if *missed > 0 {
+                    missed_box(p, *missed, 176, 40)?;
+                }
+                if let Some(text) = notice {
+                    p.rounded(M, 224, INNER, 66, 8, Some(PANEL), Some(AMBER))?;
+                    p.paragraph(text, F12, AMBER, M + 8, 230, INNER - 16, 4, 14, Align::Left)?;
+                }
+                return footer(p, "Lift to call, Menu: more");
+            }
+            // New voicemail first, then missed calls and a notice in what is left.
+            p.rounded(M, 176, INNER, 40, 8, Some(PANEL), Some(AMBER))?;
+            p.voicemail(M + 10, 192, 22, AMBER)?;
+            let words = words::new_voicemails(*voicemail);
+            p.text(
+                &words,
+                F14,
+                TEXT,
+                None,
+                M + 40,
+                188,
+                INNER - 50,
+                Align::Left,
+            )?;
+            let mut y = 222;
             if *missed > 0 {
-                p.rounded(M, 176, INNER, 40, 8, Some(PANEL), Some(RED))?;
-                p.envelope(M + 12, 190, 18, 12, RED)?;
-                let words = words::missed_calls(*missed);
-                p.text(
-                    &words,
-                    F14,
-                    TEXT,
-                    None,
-                    M + 40,
-                    188,
-                    INNER - 50,
-                    Align::Left,
-                )?;
+                missed_box(p, *missed, y, 30)?;
+                y += 36;
             }
             if let Some(text) = notice {
-                p.rounded(M, 224, INNER, 66, 8, Some(PANEL), Some(AMBER))?;
-                p.paragraph(text, F12, AMBER, M + 8, 230, INNER - 16, 4, 14, Align::Left)?;
+                let lines = ((290 - y - 12) / 14).max(1) as usize;
+                p.rounded(M, y, INNER, (290 - y) as u32, 8, Some(PANEL), Some(AMBER))?;
+                p.paragraph(
+                    text,
+                    F12,
+                    AMBER,
+                    M + 8,
+                    y + 5,
+                    INNER - 16,
+                    lines,
+                    14,
+                    Align::Left,
+                )?;
             }
             footer(p, "Lift to call, Menu: more")
         }
@@ -489,19 +526,29 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
                 if i == *selected {
                     p.rounded(4, y, W - 8, 42, 6, Some(PANEL), Some(ACCENT))?;
                 }
-                let color = match row.direction {
-                    Direction::Placed => ACCENT,
-                    Direction::Received => GREEN,
-                    Direction::Missed => RED,
+                let color = match row.kind {
+                    RowKind::Call {
+                        direction: Direction::Placed,
+                    } => ACCENT,
+                    RowKind::Call {
+                        direction: Direction::Received,
+                    } => GREEN,
+                    RowKind::Call {
+                        direction: Direction::Missed,
+                    } => RED,
+                    RowKind::Voicemail { new: true } => AMBER,
+                    RowKind::Voicemail { new: false } => MUTED,
                 };
-                match words::direction_outgoing(row.direction) {
-                    Some(out) => p.arrow(M + 2, y + 13, 14, out, color)?,
-                    None => p.cross(M + 2, y + 13, 14, color)?,
+                match words::row_icon(row.kind) {
+                    RowIcon::Arrow { outgoing } => p.arrow(M + 2, y + 13, 14, outgoing, color)?,
+                    RowIcon::Missed => p.cross(M + 2, y + 13, 14, color)?,
+                    RowIcon::Voicemail => p.voicemail(M, y + 15, 18, color)?,
                 }
-                let label_color = if row.direction == Direction::Missed {
-                    RED
-                } else {
-                    TEXT
+                let label_color = match row.kind {
+                    RowKind::Call {
+                        direction: Direction::Missed,
+                    } => RED,
+                    _ => TEXT,
                 };
                 p.text(
                     &row.label,
@@ -536,6 +583,27 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
                 )?;
             }
             footer(p, "Menu: call back")
+        }
+        Screen::Entry { title, value, hint } => {
+            band(p, title, ACCENT, TEXT, None)?;
+            p.rounded(M, 72, INNER, 48, 8, Some(PANEL), None)?;
+            if value.is_empty() {
+                p.text(
+                    "(none)",
+                    F14,
+                    MUTED,
+                    None,
+                    M + 8,
+                    86,
+                    INNER - 16,
+                    Align::Left,
+                )?;
+            } else {
+                let shown = tail(value, Painter::<D>::chars_in(F24, INNER - 16));
+                p.text(&shown, F24, TEXT, None, M + 8, 82, INNER - 16, Align::Left)?;
+            }
+            centered(p, "Enter the number", F14, MUTED, 140)?;
+            footer(p, hint)
         }
         Screen::About {
             version,
@@ -577,6 +645,29 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
     }
 }
 
+/// The idle screen's missed-calls box, `h` tall at `y`.
+fn missed_box<D: DrawTarget<Color = Rgb565>>(
+    p: &mut P<'_, D>,
+    missed: u32,
+    y: i32,
+    h: u32,
+) -> Result<(), D::Error> {
+    p.rounded(M, y, INNER, h, 8, Some(PANEL), Some(RED))?;
+    let mid = y + h as i32 / 2;
+    p.envelope(M + 12, mid - 6, 18, 12, RED)?;
+    let words = words::missed_calls(missed);
+    p.text(
+        &words,
+        F14,
+        TEXT,
+        None,
+        M + 40,
+        mid - 8,
+        INNER - 50,
+        Align::Left,
+    )
+}
+
 fn list<D: DrawTarget<Color = Rgb565>>(
     p: &mut P<'_, D>,
     items: &[MenuItem],
@@ -594,17 +685,20 @@ fn list<D: DrawTarget<Color = Rgb565>>(
         if item.checked {
             p.dot(M + 2, y + 10, 10, if chosen { TEXT } else { GREEN }, true)?;
         }
-        let number = format!("{}", i + 1);
-        p.text(
-            &number,
-            F12,
-            if chosen { TEXT } else { MUTED },
-            None,
-            M + 16,
-            y + 7,
-            14,
-            Align::Left,
-        )?;
+        // 1-9 pick a row: only those rows carry their key.
+        if i < 9 {
+            let number = format!("{}", i + 1);
+            p.text(
+                &number,
+                F12,
+                if chosen { TEXT } else { MUTED },
+                None,
+                M + 16,
+                y + 7,
+                14,
+                Align::Left,
+            )?;
+        }
         match &item.value {
             Some(value) => {
                 let vw = P::<D>::width_of(F12, value).min(104);
@@ -618,14 +712,16 @@ fn list<D: DrawTarget<Color = Rgb565>>(
                     vw,
                     Align::Right,
                 )?;
+                let room = INNER - 40 - vw;
+                let font = P::<D>::fitting(F14, &[F12], &item.label, room);
                 p.text(
                     &item.label,
-                    F14,
+                    font,
                     ink,
                     None,
                     M + 32,
                     y + 6,
-                    INNER - 40 - vw,
+                    room,
                     Align::Left,
                 )?;
             }

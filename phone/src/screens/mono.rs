@@ -8,7 +8,7 @@ use profont::PROFONT_14_POINT;
 
 use super::painter::{Align, Painter};
 use super::text::{ellipsize, tail};
-use super::words;
+use super::words::{self, RowIcon};
 use crate::phone::view::{MenuItem, Overlay, Registration, Screen, StatusBar, View};
 
 pub const WIDTH: u32 = 128;
@@ -80,6 +80,24 @@ fn status_bar<D: DrawTarget<Color = BinaryColor>>(
         )?;
         right -= 9;
         p.envelope(right, 1, 8, 6, ON)?;
+        right -= 3;
+    }
+    if s.voicemail > 0 {
+        let count = s.voicemail.min(99).to_string();
+        let text_w = P::<D>::width_of(SMALL, &count) as i32;
+        right -= text_w;
+        p.text(
+            &count,
+            SMALL,
+            ON,
+            None,
+            right,
+            0,
+            text_w as u32,
+            Align::Left,
+        )?;
+        right -= 11;
+        p.voicemail(right, 2, 10, ON)?;
         right -= 3;
     }
     if s.speaker {
@@ -190,6 +208,7 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
             identity,
             number,
             missed,
+            voicemail,
             date,
             notice,
         } => {
@@ -197,20 +216,32 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
             if let (Some(n), None) = (number, notice) {
                 centered(p, n, BODY, TOP + 21)?;
             }
-            match (notice, *missed) {
-                (Some(text), _) => {
-                    p.paragraph(text, SMALL, ON, 2, 34, W - 4, 3, 8, Align::Left)?;
+            // The bottom bar: new voicemail first, else missed calls.
+            let bar = if *voicemail > 0 {
+                Some(words::new_voicemails(*voicemail))
+            } else {
+                (*missed > 0).then(|| words::missed_calls(*missed))
+            };
+            match notice {
+                Some(text) => {
+                    let lines = if *voicemail > 0 { 2 } else { 3 };
+                    p.paragraph(text, SMALL, ON, 2, 34, W - 4, lines, 8, Align::Left)?;
+                    if *voicemail == 0 {
+                        return Ok(());
+                    }
                 }
-                (None, m) => {
-                    if let Some(d) = date {
+                None => {
+                    if *voicemail > 0 && *missed > 0 {
+                        // Both: the missed calls take the date's line.
+                        centered(p, &words::missed_calls(*missed), SMALL, 44)?;
+                    } else if let Some(d) = date {
                         centered(p, d, SMALL, 44)?;
                     }
-                    if m > 0 {
-                        p.fill(0, 54, W, 10, ON)?;
-                        let words = words::missed_calls(m);
-                        p.text(&words, BODY, OFF, None, 0, 54, W, Align::Center)?;
-                    }
                 }
+            }
+            if let Some(words) = bar {
+                p.fill(0, 54, W, 10, ON)?;
+                p.text(&words, BODY, OFF, None, 0, 54, W, Align::Center)?;
             }
             Ok(())
         }
@@ -387,9 +418,10 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
                 if chosen {
                     p.fill(0, y, W - 3, 10, ON)?;
                 }
-                match words::direction_outgoing(row.direction) {
-                    Some(out) => p.arrow(1, y + 2, 6, out, fg)?,
-                    None => p.cross(1, y + 2, 6, fg)?,
+                match words::row_icon(row.kind) {
+                    RowIcon::Arrow { outgoing } => p.arrow(1, y + 2, 6, outgoing, fg)?,
+                    RowIcon::Missed => p.cross(1, y + 2, 6, fg)?,
+                    RowIcon::Voicemail => p.voicemail(0, y + 3, 8, fg)?,
                 }
                 let right = row
                     .when
@@ -409,6 +441,17 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
                 p.text(&row.label, BODY, fg, bg, 10, y, W - 16 - rw, Align::Left)?;
             }
             scrollbar(p, first, rows.len(), 4)
+        }
+        Screen::Entry { title, value, hint } => {
+            header(p, title, None)?;
+            if value.is_empty() {
+                centered(p, "(none)", SMALL, TOP + 20)?;
+            } else {
+                let shown = tail(value, Painter::<D>::chars_in(BIG, W - 4));
+                centered(p, &shown, BIG, TOP + 16)?;
+            }
+            p.line((8, TOP + 36), (W as i32 - 9, TOP + 36), ON)?;
+            centered(p, hint, SMALL, 55)
         }
         Screen::About {
             version,

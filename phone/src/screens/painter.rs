@@ -241,12 +241,24 @@ where
         Ok(())
     }
 
-    /// An envelope (missed calls / messages), `w`×`h`.
+    /// An envelope (missed calls), `w`×`h`.
     pub fn envelope(&mut self, x: i32, y: i32, w: u32, h: u32, color: C) -> Result<(), D::Error> {
         self.outline(x, y, w, h, color)?;
         let mid = x + w as i32 / 2;
         self.line((x, y), (mid, y + h as i32 / 2), color)?;
         self.line((x + w as i32 - 1, y), (mid, y + h as i32 / 2), color)
+    }
+
+    /// The voicemail sign (two reels joined along the bottom), `w` wide; it is `w` × 2/5
+    /// tall.
+    pub fn voicemail(&mut self, x: i32, y: i32, w: u32, color: C) -> Result<(), D::Error> {
+        let d = (w * 2 / 5).max(3);
+        let right = x + w as i32 - d as i32;
+        self.dot(x, y, d, color, false)?;
+        self.dot(right, y, d, color, false)?;
+        let bottom = y + d as i32 - 1;
+        let r = d as i32 / 2;
+        self.line((x + r, bottom), (right + r, bottom), color)
     }
 
     /// A loudspeaker, `size` tall.

@@ -6,14 +6,15 @@
 //!   the four shows; the tests below hold them to it.
 //! - [`describe`] — the screen and status bar in one line (the simulator's summary).
 //! - [`status_line`] — one line for `systemctl status`.
-//! - the phrases the layouts share: [`calling_stage`], [`missed_calls`], [`dial_hint`], …
+//! - the phrases the layouts share: [`calling_stage`], [`missed_calls`], [`new_voicemails`],
+//!   [`dial_hint`], …
 
 use std::time::Duration;
 
 use crate::clock::format_duration;
 use crate::history::Direction;
 use crate::phone::io::VolumePath;
-use crate::phone::view::{CallingStage, DialHint, HistoryRow, Overlay, Screen, View};
+use crate::phone::view::{CallingStage, DialHint, HistoryRow, Overlay, RowKind, Screen, View};
 
 /// `1:05` for a call timer.
 pub fn call_timer(secs: u64) -> String {
@@ -34,6 +35,15 @@ pub fn missed_calls(count: u32) -> String {
         "1 missed call".to_string()
     } else {
         format!("{count} missed calls")
+    }
+}
+
+/// `1 new voicemail`, `2 new voicemails`.
+pub fn new_voicemails(count: u32) -> String {
+    if count == 1 {
+        "1 new voicemail".to_string()
+    } else {
+        format!("{count} new voicemails")
     }
 }
 
@@ -89,6 +99,27 @@ pub fn direction_outgoing(direction: Direction) -> Option<bool> {
     }
 }
 
+/// The icon a history row gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowIcon {
+    /// An arrow: out for placed calls, in for received ones.
+    Arrow { outgoing: bool },
+    /// A cross: a missed call.
+    Missed,
+    /// The voicemail reels.
+    Voicemail,
+}
+
+pub fn row_icon(kind: RowKind) -> RowIcon {
+    match kind {
+        RowKind::Call { direction } => match direction_outgoing(direction) {
+            Some(outgoing) => RowIcon::Arrow { outgoing },
+            None => RowIcon::Missed,
+        },
+        RowKind::Voicemail { .. } => RowIcon::Voicemail,
+    }
+}
+
 /// The second line of a history row.
 pub fn history_detail(row: &HistoryRow) -> String {
     row.detail.clone()
@@ -101,7 +132,17 @@ pub fn gist(screen: &Screen) -> Vec<String> {
     match screen {
         Screen::Boot { .. } | Screen::About { .. } => Vec::new(),
         Screen::Registering { detail, .. } => vec![detail.clone()],
-        Screen::Idle { identity, .. } => identity.iter().cloned().collect(),
+        Screen::Idle {
+            identity,
+            voicemail,
+            ..
+        } => {
+            let mut facts: Vec<String> = identity.iter().cloned().collect();
+            if *voicemail > 0 {
+                facts.push(new_voicemails(*voicemail));
+            }
+            facts
+        }
         Screen::NoService { title, .. } => vec![title.clone()],
         Screen::Dialing { digits, .. } if !digits.is_empty() => vec![digits.clone()],
         Screen::Dialing { .. } => Vec::new(),
@@ -124,6 +165,13 @@ pub fn gist(screen: &Screen) -> Vec<String> {
             facts
         }
         Screen::Menu { title, .. } | Screen::Level { title, .. } => vec![title.clone()],
+        Screen::Entry { title, value, .. } => {
+            let mut facts = vec![title.clone()];
+            if !value.is_empty() {
+                facts.push(value.clone());
+            }
+            facts
+        }
         // The rows are the content; the description counts them.
         Screen::History { .. } => Vec::new(),
     }
@@ -139,6 +187,7 @@ pub fn describe(view: &View) -> String {
             identity,
             number,
             missed,
+            voicemail,
             notice,
             date,
         } => {
@@ -149,6 +198,9 @@ pub fn describe(view: &View) -> String {
             );
             if *missed > 0 {
                 s.push_str(&format!(" missed {missed}"));
+            }
+            if *voicemail > 0 {
+                s.push_str(&format!(" {}", new_voicemails(*voicemail)));
             }
             if let Some(d) = date {
                 s.push_str(&format!(" {d}"));
@@ -220,6 +272,7 @@ pub fn describe(view: &View) -> String {
         } => format!("Menu {title} #{selected}"),
         Screen::Level { title, level, max } => format!("{title} {level}/{max}"),
         Screen::History { rows, selected } => format!("History #{selected} of {}", rows.len()),
+        Screen::Entry { title, value, .. } => format!("Entry {title}: {value}"),
         Screen::About { .. } => "About".to_string(),
     };
     let st = &view.status;
@@ -235,6 +288,9 @@ pub fn describe(view: &View) -> String {
     }
     if st.missed > 0 {
         status.push_str(&format!(" missed {}", st.missed));
+    }
+    if st.voicemail > 0 {
+        status.push_str(&format!(" voicemail {}", st.voicemail));
     }
     for (on, flag) in [
         (st.muted, "muted"),

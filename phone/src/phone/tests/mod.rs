@@ -6,7 +6,9 @@ mod menu;
 mod offhook;
 mod outgoing;
 mod random;
+mod server_settings;
 mod service;
+mod voicemail;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -27,7 +29,8 @@ pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// The US test config: default map, a contact, a handset extension and speed dial 2.
+/// The US test config: default map, a contact, a handset extension, speed dial 2, and
+/// voicemail on `*97` with its key on 1.
 pub(super) fn us_config() -> PhoneConfig {
     let us = Country::by_iso("US").expect("US");
     let directory = Directory::new(
@@ -48,7 +51,8 @@ pub(super) fn us_config() -> PhoneConfig {
     let mut speed = BTreeMap::new();
     speed.insert(2, "+442079460000".to_string());
     let map = DigitMap::parse(default_digit_map(us)).expect("map");
-    let plan = DialPlan::new(map, us, &[], speed, directory);
+    let plan =
+        DialPlan::new(map, us, &[], speed, directory).with_voicemail(Some("*97".into()), Some(1));
     let mut cfg = PhoneConfig::for_region(Region::Us, plan);
     cfg.version = "0.1.0".into();
     cfg.server = "https://offhook.example".into();
@@ -215,4 +219,25 @@ pub(super) fn tones(out: &[PhoneOutput]) -> Vec<Option<crate::tones::Tone>> {
 
 pub(super) fn has(out: &[PhoneOutput], wanted: &PhoneOutput) -> bool {
     out.contains(wanted)
+}
+
+/// The message lamp's changes in `out`.
+pub(super) fn message_lamp(out: &[PhoneOutput]) -> Vec<LedState> {
+    out.iter()
+        .filter_map(|o| match o {
+            PhoneOutput::Led {
+                led: Led::Message,
+                state,
+            } => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The text of the pop-up on screen, if any.
+pub(super) fn notice(rig: &Rig) -> Option<String> {
+    match rig.view().overlay {
+        Some(view::Overlay::Notice { text }) => Some(text),
+        _ => None,
+    }
 }
