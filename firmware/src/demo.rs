@@ -3,11 +3,15 @@
 //! An `offhook-server` and an `offhook-lab` start in this process with freshly generated
 //! credentials; the lab fetches its TwiML from the server exactly as Twilio would, and the
 //! handset (the simulated board) gets its tokens from the server. Tests use the same set-up.
+//!
+//! The server keeps its voicemail, forwarding and do-not-disturb in a SQLite file in the
+//! demo's directory, and reaches "Twilio's REST API" (recordings) at the lab.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use offhook_lab::{Credentials, Lab, LabConfig, LabHandle};
+use offhook_server::store::Store;
 use offhook_server::{AppState, Handset, Handsets, RunningServer};
 
 use crate::config::Config;
@@ -46,6 +50,8 @@ pub struct DemoOptions {
     pub listen_ip: IpAddr,
     /// The host name the handset's server URL uses instead of `listen_ip` (for DNS tests).
     pub server_host: Option<String>,
+    /// How long the server lets the handsets ring before voicemail answers, seconds.
+    pub dial_timeout_secs: u32,
 }
 
 impl Default for DemoOptions {
@@ -60,6 +66,7 @@ impl Default for DemoOptions {
             board_profile: "simulated".into(),
             listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             server_host: None,
+            dial_timeout_secs: 20,
         }
     }
 }
@@ -80,11 +87,30 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
     let credentials = Credentials::generate();
     let secret = offhook_server::secret::generate();
     let plain_http = !options.listen_ip.is_loopback();
+    // The server's socket first: the lab needs its URL for the webhooks, and the server needs
+    // the lab's for the REST API.
+    let listener = tokio::net::TcpListener::bind(std::net::SocketAddr::new(options.listen_ip, 0))
+        .await
+        .map_err(|e| DemoError::Server(format!("listen on {}: {e}", options.listen_ip)))?;
+    let listen = listener
+        .local_addr()
+        .map_err(|e| DemoError::Server(e.to_string()))?;
+    let base = format!("http://{listen}");
+    let mut lab_config = LabConfig::new(credentials.clone());
+    lab_config.app_url = Some(format!("{base}/hooks/call/connect"));
+    lab_config.number_url = Some(format!("{base}/hooks/voice"));
+    lab_config.ca_cert_path = Some(dir.join("lab-ca.pem"));
+    lab_config.listen = std::net::SocketAddr::new(options.listen_ip, 0);
+    let lab = Lab::start(lab_config)
+        .await
+        .map_err(|e| DemoError::Lab(e.to_string()))?;
     let env_text = format!(
-        "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN={}\nOFFHOOK_ALLOW_PLAIN_HTTP={plain_http}\n",
+        "{}OFFHOOK_TOKEN_TTL={}\nOFFHOOK_LISTEN={listen}\nOFFHOOK_ALLOW_PLAIN_HTTP={plain_http}\n\
+         OFFHOOK_TWILIO_API_URL={}\nOFFHOOK_DIAL_TIMEOUT={}\n",
         credentials.to_env_text(),
         options.token_ttl_secs,
-        std::net::SocketAddr::new(options.listen_ip, 0),
+        lab.twilio_api_url(),
+        options.dial_timeout_secs,
     );
     let settings: std::collections::HashMap<String, String> = env_text
         .lines()
@@ -104,19 +130,14 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
     )
     .map_err(|e| DemoError::Server(e.to_string()))?;
     let handsets = Handsets::new(vec![handset]).map_err(DemoError::Server)?;
-    let listen = server_config.listen;
-    let server = offhook_server::start_at(AppState::new(server_config, handsets), listen)
+    let store = Store::open(&Store::default_url(&dir.join("handsets.toml")))
         .await
         .map_err(|e| DemoError::Server(e.to_string()))?;
-    let base = server.base_url();
-    let mut lab_config = LabConfig::new(credentials.clone());
-    lab_config.app_url = Some(format!("{base}/hooks/call/connect"));
-    lab_config.number_url = Some(format!("{base}/hooks/voice"));
-    lab_config.ca_cert_path = Some(dir.join("lab-ca.pem"));
-    lab_config.listen = std::net::SocketAddr::new(options.listen_ip, 0);
-    let lab = Lab::start(lab_config)
-        .await
-        .map_err(|e| DemoError::Lab(e.to_string()))?;
+    let server = offhook_server::start(
+        AppState::with_store(server_config, handsets, store),
+        listener,
+    )
+    .map_err(|e| DemoError::Server(e.to_string()))?;
     let codecs = options
         .codecs
         .iter()
