@@ -1,6 +1,7 @@
-//! Twilio's REST API, the one call the server makes to it: deleting a recording
-//! (`DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`, HTTP Basic with the
-//! account's API key and secret). HTTP/1.1 over rustls (Mozilla's roots compiled in), or
+//! Twilio's REST API, the calls the server makes to it: deleting a recording
+//! (`DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`) and asking whether one
+//! still exists (`GET` of the same resource), with HTTP Basic and the account's API key and
+//! secret. HTTP/1.1 over rustls (Mozilla's roots compiled in), or
 //! plain HTTP to this machine (the lab).
 
 use std::sync::{Arc, OnceLock};
@@ -107,6 +108,31 @@ impl TwilioApi {
         match status {
             200..=299 => Ok(Deleted::Now),
             404 => Ok(Deleted::AlreadyGone),
+            _ => Err(ApiError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }),
+        }
+    }
+
+    /// Whether Twilio still has a recording (`GET …/Recordings/{Sid}.json`): a message whose
+    /// recording is gone cannot be played, and the caller is told so instead of hearing
+    /// nothing.
+    pub async fn recording_exists(&self, recording_sid: &str) -> Result<bool, ApiError> {
+        if !is_sid(recording_sid, "RE") {
+            return Err(ApiError::BadSid(recording_sid.to_string()));
+        }
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.json",
+            self.base, self.account_sid
+        );
+        let (status, body) =
+            tokio::time::timeout(REQUEST_TIMEOUT, self.send(http::Method::GET, &url))
+                .await
+                .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
+        match status {
+            200..=299 => Ok(true),
+            404 => Ok(false),
             _ => Err(ApiError::Status {
                 status,
                 body: String::from_utf8_lossy(&body).chars().take(300).collect(),

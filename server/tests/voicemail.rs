@@ -239,11 +239,10 @@ on_both!(
             (Some(1), Some(2))
         );
         until("Twilio was asked to delete the recording", || async {
-            !twilio_api.requests().is_empty()
+            !twilio_api.deletes().is_empty()
         })
         .await;
-        let request = &twilio_api.requests()[0];
-        assert_eq!(request.method, "DELETE");
+        let request = &twilio_api.deletes()[0];
         assert_eq!(
             request.path,
             format!(
@@ -290,6 +289,35 @@ on_both!(
 );
 
 on_both!(
+    a_message_whose_recording_twilio_lost_is_apologised_for_and_kept,
+    |backend| {
+        let db = database(backend, "lost");
+        let twilio_api = FakeTwilio::start().await;
+        let f = fixture_with_store(&db, &[("OFFHOOK_TWILIO_API_URL", &twilio_api.url)]).await;
+        leave_message(&f.app, 1).await;
+        leave_message(&f.app, 2).await;
+        twilio_api.lose(&sid("RE", 1));
+        let first = dial_voicemail(&f.app).await;
+        assert!(first.contains(menu::SAY_CANNOT_PLAY), "{first}");
+        assert_eq!(played(&first), None);
+        // The next one plays as usual, and the lost one is kept (saved, as # keeps it).
+        let second = press(&f.app, &first, None).await;
+        assert!(!second.contains(menu::SAY_CANNOT_PLAY), "{second}");
+        assert_eq!(played(&second), Some(recording_url(2)));
+        let listing = desk_voicemail(&f.app).await;
+        assert_eq!(listing["messages"].as_array().unwrap().len(), 2);
+        assert!(twilio_api.deletes().is_empty(), "nothing deleted at Twilio");
+        assert!(
+            twilio_api
+                .requests()
+                .iter()
+                .any(|r| r.method == "GET" && r.path.ends_with(&format!("{}.json", sid("RE", 1)))),
+            "the menu asked Twilio about the recording"
+        );
+    }
+);
+
+on_both!(
     a_failed_delete_at_twilio_is_retried_and_a_404_counts_as_deleted,
     |backend| {
         let db = database(backend, "retry");
@@ -302,7 +330,7 @@ on_both!(
         let second = press(&f.app, &first, Some("7")).await;
         press(&f.app, &second, Some("7")).await;
         until("both deletions were tried", || async {
-            twilio_api.requests().len() == 2
+            twilio_api.deletes().len() == 2
         })
         .await;
         let store = f.state.store.clone().unwrap();
@@ -323,13 +351,8 @@ on_both!(
         let done = worker::retry(&f.state).await;
         assert_eq!(done.recordings_deleted, 2, "{done:?}");
         assert!(store.messages_being_deleted().await.unwrap().is_empty());
-        assert_eq!(twilio_api.requests().len(), 4);
-        assert!(
-            twilio_api
-                .requests()
-                .iter()
-                .all(|r| r.authorized && r.method == "DELETE")
-        );
+        assert_eq!(twilio_api.deletes().len(), 4);
+        assert!(twilio_api.requests().iter().all(|r| r.authorized));
     }
 );
 

@@ -146,7 +146,13 @@ pub(crate) async fn mailbox_entry(state: &AppState, handset: &Handset) -> Plan {
     })
     .await;
     match listing {
-        Ok((counts, messages)) => menu::entry(&state.config, &mailboxes, counts, &messages),
+        Ok((counts, messages)) => {
+            let first = match messages.first() {
+                Some(message) => recording_of(state, message).await,
+                None => menu::Recording::Playable,
+            };
+            menu::entry(&state.config, &mailboxes, counts, &messages, first)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "database unavailable: no voicemail menu");
             unavailable()
@@ -209,6 +215,7 @@ async fn step(
                 config,
                 &position.mailboxes,
                 message,
+                recording_of(state, message).await,
                 &position.queue,
                 None,
             )));
@@ -250,6 +257,7 @@ async fn step(
                 config,
                 &position.mailboxes,
                 &next,
+                recording_of(state, &next).await,
                 &rest,
                 said,
             )));
@@ -259,6 +267,38 @@ async fn step(
         twiml: menu::finish(said),
         outcome: Outcome::Hangup("no more messages"),
     })
+}
+
+/// How long the menu waits for Twilio to say whether a recording still exists.
+const RECORDING_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether Twilio still has `message`'s recording. Only a 404 says it is gone: when Twilio
+/// cannot be asked, the `<Play>` is left to try.
+/// The question is bounded well inside Twilio's 15 s webhook timeout.
+async fn recording_of(state: &AppState, message: &Message) -> menu::Recording {
+    let asked = tokio::time::timeout(
+        RECORDING_CHECK_TIMEOUT,
+        state.twilio.recording_exists(&message.recording_sid),
+    )
+    .await
+    .unwrap_or(Err(crate::twilio_api::ApiError::Timeout(
+        RECORDING_CHECK_TIMEOUT,
+    )));
+    match asked {
+        Ok(true) => menu::Recording::Playable,
+        Ok(false) => {
+            tracing::warn!(
+                recording = %message.recording_sid,
+                message = message.id,
+                "Twilio no longer has this message's recording; it is kept"
+            );
+            menu::Recording::Gone
+        }
+        Err(e) => {
+            tracing::warn!(recording = %message.recording_sid, error = %e, "cannot ask Twilio about a recording; playing it anyway");
+            menu::Recording::Playable
+        }
+    }
 }
 
 fn playing(twiml: crate::twiml::Response) -> Plan {

@@ -27,6 +27,8 @@ pub const SAY_NO_MORE: &str = "No more messages. Goodbye.";
 pub const SAY_DELETED: &str = "Message deleted.";
 pub const SAY_SAVED: &str = "Message saved.";
 pub const SAY_NOT_AN_OPTION: &str = "Sorry, that is not an option.";
+pub const SAY_CANNOT_PLAY: &str =
+    "Sorry, this message cannot be played right now. It has been kept.";
 pub const SAY_UNAVAILABLE: &str =
     "Sorry, voicemail is not available right now. Please try again later. Goodbye.";
 pub const SAY_NOT_SET_UP: &str = "Voicemail is not set up on this server. Goodbye.";
@@ -118,12 +120,22 @@ pub fn play_order(messages: &mut [Message]) {
     messages.sort_by_key(|m| (m.state != MessageState::New, m.received_at, m.id));
 }
 
-/// What dialling the access number answers: the counts, then the first message.
+/// Whether a message's recording can be played: Twilio still has it, or nobody could ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    Playable,
+    /// Twilio answered 404: the caller hears an apology and the message is kept.
+    Gone,
+}
+
+/// What dialling the access number answers: the counts, then the first message (whose
+/// recording is `first`).
 pub fn entry(
     config: &Config,
     mailboxes: &[MailboxId],
     counts: Counts,
     messages: &[Message],
+    first_recording: Recording,
 ) -> Plan {
     let said = speech::counts(counts.new, counts.saved);
     let twiml = match messages.split_first() {
@@ -134,7 +146,7 @@ pub fn entry(
                 .take(MAX_SESSION_MESSAGES)
                 .map(|m| m.id)
                 .collect();
-            play(config, mailboxes, first, &queue, Some(&said))
+            play(config, mailboxes, first, first_recording, &queue, Some(&said))
         }
     };
     Plan {
@@ -148,6 +160,7 @@ pub fn play(
     config: &Config,
     mailboxes: &[MailboxId],
     message: &Message,
+    recording: Recording,
     queue: &[i64],
     before: Option<&str>,
 ) -> Response {
@@ -165,7 +178,10 @@ pub fn play(
         &message.caller,
         message.received_at,
     )));
-    prompts.push(Prompt::Play(message.recording_url.clone()));
+    prompts.push(match recording {
+        Recording::Playable => Prompt::Play(message.recording_url.clone()),
+        Recording::Gone => Prompt::Say(SAY_CANNOT_PLAY.into()),
+    });
     prompts.push(Prompt::Say(SAY_OPTIONS.into()));
     keys(url, prompts)
 }
@@ -260,7 +276,13 @@ mod tests {
             message(3, MessageState::New, 1_795_262_700),
             message(1, MessageState::Saved, 100),
         ];
-        let plan = entry(&config, &mailboxes, Counts { new: 1, saved: 1 }, &list);
+        let plan = entry(
+            &config,
+            &mailboxes,
+            Counts { new: 1, saved: 1 },
+            &list,
+            Recording::Playable,
+        );
         let url = "https://p.example/hooks/voicemail/menu?mailbox=number%3A%2B447381234567&amp;msg=3&amp;next=1";
         assert_eq!(
             plan.twiml.to_xml(),
@@ -272,7 +294,13 @@ mod tests {
                  <Say>{SAY_OPTIONS}</Say></Gather><Redirect method=\"POST\">{url}</Redirect></Response>"
             )
         );
-        let empty = entry(&config, &mailboxes, Counts::default(), &[]);
+        let empty = entry(
+            &config,
+            &mailboxes,
+            Counts::default(),
+            &[],
+            Recording::Playable,
+        );
         assert_eq!(
             empty.twiml.to_xml(),
             format!(

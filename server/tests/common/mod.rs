@@ -532,12 +532,14 @@ impl Events {
     }
 }
 
-/// Twilio's REST API as far as deleting recordings goes: records each request and answers
-/// with the next queued status (204 when none is queued). Stopped when dropped.
+/// Twilio's REST API as far as recordings go: records each request; a `DELETE` is answered
+/// with the next queued status (204 when none is queued), a `GET` with 200, or 404 for a
+/// recording [`FakeTwilio::lose`] was told of. Stopped when dropped.
 pub struct FakeTwilio {
     pub url: String,
     pub requests: Arc<Mutex<Vec<FakeRequest>>>,
     statuses: Arc<Mutex<std::collections::VecDeque<u16>>>,
+    lost: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -557,9 +559,10 @@ impl FakeTwilio {
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let requests: Arc<Mutex<Vec<FakeRequest>>> = Arc::default();
         let statuses: Arc<Mutex<std::collections::VecDeque<u16>>> = Arc::default();
-        let (seen, answers) = (requests.clone(), statuses.clone());
+        let lost: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (seen, answers, gone) = (requests.clone(), statuses.clone(), lost.clone());
         let router = Router::new().fallback(move |request: Request<Body>| {
-            let (seen, answers) = (seen.clone(), answers.clone());
+            let (seen, answers, gone) = (seen.clone(), answers.clone(), gone.clone());
             async move {
                 let authorized = request
                     .headers()
@@ -571,14 +574,23 @@ impl FakeTwilio {
                     path: request.uri().path().to_string(),
                     authorized,
                 });
-                let status = if authorized {
-                    answers.lock().unwrap().pop_front().unwrap_or(204)
-                } else {
+                let path = request.uri().path();
+                let status = if !authorized {
                     401
+                } else if request.method() == axum::http::Method::GET {
+                    let lost = gone.lock().unwrap();
+                    if lost.iter().any(|sid| path.contains(sid.as_str())) {
+                        404
+                    } else {
+                        200
+                    }
+                } else {
+                    answers.lock().unwrap().pop_front().unwrap_or(204)
                 };
                 let body = match status {
                     401 => r#"{"code":20003,"message":"Authenticate","status":401}"#,
                     404 => r#"{"code":20404,"message":"The requested resource was not found","status":404}"#,
+                    200 => r#"{"status":"completed"}"#,
                     _ => "",
                 };
                 (StatusCode::from_u16(status).expect("a status"), body.to_string())
@@ -591,17 +603,30 @@ impl FakeTwilio {
             url,
             requests,
             statuses,
+            lost,
             task,
         }
     }
 
-    /// Answers the next requests with these statuses.
+    /// From now on Twilio has no recording `sid` (its `GET` answers 404).
+    pub fn lose(&self, sid: &str) {
+        self.lost.lock().unwrap().push(sid.to_string());
+    }
+
+    /// Answers the next `DELETE`s with these statuses.
     pub fn answer(&self, statuses: &[u16]) {
         self.statuses.lock().unwrap().extend(statuses);
     }
 
     pub fn requests(&self) -> Vec<FakeRequest> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The `DELETE`s among the requests.
+    pub fn deletes(&self) -> Vec<FakeRequest> {
+        let mut requests = self.requests();
+        requests.retain(|r| r.method == "DELETE");
+        requests
     }
 }
 
