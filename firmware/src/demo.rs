@@ -52,6 +52,20 @@ pub struct DemoOptions {
     pub server_host: Option<String>,
     /// How long the server lets the handsets ring before voicemail answers, seconds.
     pub dial_timeout_secs: u32,
+    /// More handsets on the server (for calls between handsets), each with a secret nobody
+    /// is told: they reach the lab with tokens of their own.
+    pub extra_handsets: Vec<ExtraHandset>,
+}
+
+/// Another handset the demo's server knows.
+#[derive(Debug, Clone)]
+pub struct ExtraHandset {
+    pub device_id: String,
+    pub identity: String,
+    pub extension: String,
+    pub name: String,
+    /// The numbers it rings for (none: the account's number, like the demo handset).
+    pub numbers: Vec<String>,
 }
 
 impl Default for DemoOptions {
@@ -67,6 +81,7 @@ impl Default for DemoOptions {
             listen_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             server_host: None,
             dial_timeout_secs: 20,
+            extra_handsets: Vec::new(),
         }
     }
 }
@@ -129,7 +144,23 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
         &secret,
     )
     .map_err(|e| DemoError::Server(e.to_string()))?;
-    let handsets = Handsets::new(vec![handset]).map_err(DemoError::Server)?;
+    let mut all = vec![handset];
+    for extra in &options.extra_handsets {
+        let secret_hash = offhook_server::secret::hash(&offhook_server::secret::generate())
+            .map_err(|e| DemoError::Server(e.to_string()))?;
+        all.push(
+            Handset::from_entry(offhook_server::handsets::HandsetEntry {
+                id: extra.device_id.clone(),
+                identity: Some(extra.identity.clone()),
+                extension: extra.extension.clone(),
+                display_name: extra.name.clone(),
+                secret_hash,
+                numbers: extra.numbers.clone(),
+            })
+            .map_err(DemoError::Server)?,
+        );
+    }
+    let handsets = Handsets::new(all).map_err(DemoError::Server)?;
     let store = Store::open(&Store::default_url(&dir.join("handsets.toml")))
         .await
         .map_err(|e| DemoError::Server(e.to_string()))?;

@@ -31,7 +31,10 @@ async fn message_lamp(handset: &Handset, lit: bool, timeout: Duration) {
         if (mode != LedMode::Off) == lit {
             Ok(())
         } else {
-            Err(format!("{mode:?}; screen {:?}", handset.sim.state().summary))
+            Err(format!(
+                "{mode:?}; screen {:?}",
+                handset.sim.state().summary
+            ))
         }
     })
     .await
@@ -92,20 +95,24 @@ async fn an_unanswered_call_leaves_a_message_that_lights_the_lamp_and_plays_back
         .await
         .expect("the lab calls");
     handset.wait_screen("Lab caller", T).await;
-    wait_until(Duration::from_secs(60), "the caller's message recorded", || async {
-        let call = lab.get_call(&sid).await.map_err(|e| e.to_string())?;
-        let recorded = call
-            .legs
-            .iter()
-            .filter_map(|l| l.media.as_ref()?.recording_ms)
-            .max()
-            .unwrap_or(0);
-        if recorded >= MESSAGE.as_millis() as u64 {
-            Ok(())
-        } else {
-            Err(format!("{recorded} ms recorded; phase {}", call.phase))
-        }
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "the caller's message recorded",
+        || async {
+            let call = lab.get_call(&sid).await.map_err(|e| e.to_string())?;
+            let recorded = call
+                .legs
+                .iter()
+                .filter_map(|l| l.media.as_ref()?.recording_ms)
+                .max()
+                .unwrap_or(0);
+            if recorded >= MESSAGE.as_millis() as u64 {
+                Ok(())
+            } else {
+                Err(format!("{recorded} ms recorded; phase {}", call.phase))
+            }
+        },
+    )
     .await;
     lab.hangup_call(&sid).await.expect("the caller hangs up");
     let recording = lab
@@ -127,7 +134,10 @@ async fn an_unanswered_call_leaves_a_message_that_lights_the_lamp_and_plays_back
     let lifted = Instant::now();
     handset.cmd("hook up");
     handset.wait_screen("Dial ", T).await;
-    wait_until(T, "a stutter dial tone", || async { stutters(&mouth, lifted) }).await;
+    wait_until(T, "a stutter dial tone", || async {
+        stutters(&mouth, lifted)
+    })
+    .await;
 
     // The voicemail number plays the message back.
     handset.cmd("dial *97");
