@@ -94,31 +94,31 @@ impl TwilioApi {
     /// Deletes a recording of the account. A 404 means it is gone already, which is what was
     /// wanted; any other answer than 2xx is an error to retry later.
     pub async fn delete_recording(&self, recording_sid: &str) -> Result<Deleted, ApiError> {
-        if !is_sid(recording_sid, "RE") {
-            return Err(ApiError::BadSid(recording_sid.to_string()));
-        }
-        let url = format!(
-            "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.json",
-            self.base, self.account_sid
-        );
-        let (status, body) =
-            tokio::time::timeout(REQUEST_TIMEOUT, self.send(http::Method::DELETE, &url))
-                .await
-                .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
-        match status {
-            200..=299 => Ok(Deleted::Now),
-            404 => Ok(Deleted::AlreadyGone),
-            _ => Err(ApiError::Status {
-                status,
-                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
-            }),
-        }
+        let found = self
+            .recording_resource(http::Method::DELETE, recording_sid)
+            .await?;
+        Ok(if found {
+            Deleted::Now
+        } else {
+            Deleted::AlreadyGone
+        })
     }
 
     /// Whether Twilio still has a recording (`GET …/Recordings/{Sid}.json`): a message whose
     /// recording is gone cannot be played, and the caller is told so instead of hearing
     /// nothing.
     pub async fn recording_exists(&self, recording_sid: &str) -> Result<bool, ApiError> {
+        self.recording_resource(http::Method::GET, recording_sid)
+            .await
+    }
+
+    /// `method` on a recording's resource: `true` for a 2xx, `false` for a 404 (Twilio does
+    /// not know it), an error for anything else.
+    async fn recording_resource(
+        &self,
+        method: http::Method,
+        recording_sid: &str,
+    ) -> Result<bool, ApiError> {
         if !is_sid(recording_sid, "RE") {
             return Err(ApiError::BadSid(recording_sid.to_string()));
         }
@@ -126,10 +126,9 @@ impl TwilioApi {
             "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.json",
             self.base, self.account_sid
         );
-        let (status, body) =
-            tokio::time::timeout(REQUEST_TIMEOUT, self.send(http::Method::GET, &url))
-                .await
-                .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
+        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.send(method, &url))
+            .await
+            .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
         match status {
             200..=299 => Ok(true),
             404 => Ok(false),
