@@ -3,19 +3,21 @@
 //! asks its token server. The one place that resolves, connects, shakes hands and reads a
 //! bounded answer, with one set of errors.
 //!
-//! The caller puts its own deadline around [`send`]; nothing here waits without end on its own
-//! (a silent server is the caller's timeout).
+//! [`send`] reads the whole (bounded) answer; [`open`] hands back the answer's head and its
+//! body to read as it arrives (server-sent events). The caller puts its own deadline around
+//! them; nothing here waits without end on its own (a silent server is the caller's timeout).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// Whether the connection is TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,72 @@ pub async fn send(
     request: Request<'_>,
     max_body: usize,
 ) -> Result<Response, HttpError> {
+    let answer = open(tls, request).await?;
+    let body = answer.body.read_to_end(max_body).await?;
+    Ok(Response {
+        status: answer.status,
+        headers: answer.headers,
+        body,
+    })
+}
+
+/// An answer whose body is still to come.
+pub struct Streaming {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: BodyStream,
+}
+
+/// A response body read as it arrives. Dropping it closes the connection.
+pub struct BodyStream {
+    body: Incoming,
+    /// Drives the connection; aborted on drop.
+    driver: JoinHandle<()>,
+}
+
+impl BodyStream {
+    /// The next piece of the body; `None` when the server ended it.
+    pub async fn next_chunk(&mut self) -> Option<Result<Bytes, HttpError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => match frame.into_data() {
+                    Ok(data) if data.is_empty() => continue,
+                    Ok(data) => return Some(Ok(data)),
+                    // Trailers: not data, nothing to read.
+                    Err(_) => continue,
+                },
+                Err(e) => return Some(Err(HttpError::Body(e.to_string()))),
+            }
+        }
+    }
+
+    /// The rest of the body, at most `max_body` bytes.
+    pub async fn read_to_end(mut self, max_body: usize) -> Result<Bytes, HttpError> {
+        let mut whole = Vec::new();
+        while let Some(chunk) = self.next_chunk().await {
+            let chunk = chunk?;
+            if whole.len() + chunk.len() > max_body {
+                return Err(HttpError::Body(format!(
+                    "the answer is longer than {max_body} bytes"
+                )));
+            }
+            whole.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(whole))
+    }
+}
+
+impl Drop for BodyStream {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Sends `request` and returns the answer's head as soon as it arrives, its body to be read.
+pub async fn open(
+    tls: &Arc<rustls::ClientConfig>,
+    request: Request<'_>,
+) -> Result<Streaming, HttpError> {
     let host = request.host.trim_matches(['[', ']']);
     let port = request.port;
     // Resolved apart from connecting: a name that does not resolve means no network.
@@ -137,17 +205,31 @@ pub async fn send(
                     host: host.to_string(),
                     source,
                 })?;
-            exchange(stream, request, max_body).await
+            exchange(stream, request).await
         }
-        Scheme::Http => exchange(tcp, request, max_body).await,
+        Scheme::Http => exchange(tcp, request).await,
     }
 }
 
-async fn exchange<S>(
-    stream: S,
-    request: Request<'_>,
-    max_body: usize,
-) -> Result<Response, HttpError>
+/// The Host header: the port unless it is the scheme's own; IPv6 in brackets.
+pub fn authority(host: &str, scheme: Scheme, port: u16) -> String {
+    let default_port = match scheme {
+        Scheme::Https => 443,
+        Scheme::Http => 80,
+    };
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    if port == default_port {
+        host
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+async fn exchange<S>(stream: S, request: Request<'_>) -> Result<Streaming, HttpError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -156,46 +238,37 @@ where
     let driver = tokio::spawn(async move {
         let _ = connection.await;
     });
-    // The Host header carries the port unless it is the scheme's own.
-    let default_port = match request.scheme {
-        Scheme::Https => 443,
-        Scheme::Http => 80,
-    };
-    let host = if request.host.contains(':') && !request.host.starts_with('[') {
-        format!("[{}]", request.host)
-    } else {
-        request.host.to_string()
-    };
-    let authority = if request.port == default_port {
-        host
-    } else {
-        format!("{host}:{}", request.port)
-    };
     let mut builder = http::Request::builder()
         .method(request.method)
         .uri(request.path)
-        .header(http::header::HOST, authority);
+        .header(
+            http::header::HOST,
+            authority(request.host, request.scheme, request.port),
+        );
     for (name, value) in request.headers {
         builder = builder.header(name, value);
     }
-    let outgoing = builder.body(Full::new(request.body))?;
-    let result = async {
-        let response = sender.send_request(outgoing).await?;
-        let (parts, body) = response.into_parts();
-        let body = Limited::new(body, max_body)
-            .collect()
-            .await
-            .map_err(|e| HttpError::Body(e.to_string()))?
-            .to_bytes();
-        Ok(Response {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body,
-        })
+    let outgoing = match builder.body(Full::new(request.body)) {
+        Ok(outgoing) => outgoing,
+        Err(e) => {
+            driver.abort();
+            return Err(e.into());
+        }
+    };
+    match sender.send_request(outgoing).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            Ok(Streaming {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body: BodyStream { body, driver },
+            })
+        }
+        Err(e) => {
+            driver.abort();
+            Err(e.into())
+        }
     }
-    .await;
-    driver.abort();
-    result
 }
 
 #[cfg(test)]

@@ -1,20 +1,11 @@
-//! A GET held open: the answer's head, then its body as it arrives (server-sent events). The
-//! voice crate's HTTP client reads whole bodies only, so the connection is made here, the
-//! same way (resolve, then connect, then TLS with the endpoint's trust) and with its errors.
+//! A GET held open: the answer's head, then its body as it arrives (server-sent events),
+//! through the voice crate's HTTP client with the endpoint's credentials and trust.
 //!
 //! Nothing here waits without end: the caller bounds [`open`] (the endpoint's timeout) and
 //! every [`EventStream::next_chunk`] (its idle timeout).
 
-use std::net::SocketAddr;
-
-use http_body_util::BodyExt as _;
-use hyper::body::{Bytes, Incoming};
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
-use twilio_voice::http_client::{HttpError, Scheme};
+use http::Method;
+use twilio_voice::http_client::{self, BodyStream, Request};
 
 use super::{RequestError, ServerEndpoint};
 
@@ -26,32 +17,12 @@ pub struct Opened {
 }
 
 /// A response body read chunk by chunk. Dropping it closes the connection.
-pub struct EventStream {
-    body: Incoming,
-    /// Drives the connection; aborted on drop.
-    driver: JoinHandle<()>,
-}
+pub struct EventStream(BodyStream);
 
 impl EventStream {
     /// The next piece of the body; `None` when the server ended it.
-    pub async fn next_chunk(&mut self) -> Option<Result<Bytes, String>> {
-        loop {
-            match self.body.frame().await? {
-                Ok(frame) => match frame.into_data() {
-                    Ok(data) if data.is_empty() => continue,
-                    Ok(data) => return Some(Ok(data)),
-                    // Trailers: not data, nothing to read.
-                    Err(_) => continue,
-                },
-                Err(e) => return Some(Err(e.to_string())),
-            }
-        }
-    }
-}
-
-impl Drop for EventStream {
-    fn drop(&mut self) {
-        self.driver.abort();
+    pub async fn next_chunk(&mut self) -> Option<Result<hyper::body::Bytes, String>> {
+        Some(self.0.next_chunk().await?.map_err(|e| e.to_string()))
     }
 }
 
@@ -63,108 +34,24 @@ pub async fn open(
     accept: &'static str,
 ) -> Result<Opened, RequestError> {
     let target = endpoint.target(path)?;
-    let host = target.host.trim_matches(['[', ']']).to_string();
-    let port = target.port;
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .map_err(|source| HttpError::Resolve {
-            host: host.clone(),
-            source,
-        })?
-        .collect();
-    let tcp = TcpStream::connect(addrs.as_slice())
-        .await
-        .map_err(|source| match source.kind() {
-            std::io::ErrorKind::NetworkUnreachable => HttpError::NoRoute {
-                host: host.clone(),
-                port,
-                source,
-            },
-            _ => HttpError::Connect {
-                host: host.clone(),
-                port,
-                source,
-            },
-        })?;
-    let _ = tcp.set_nodelay(true);
-    let authority = authority(&target.host, target.scheme, port);
     let mut headers = endpoint.headers(accept);
     headers.push((
         http::header::CACHE_CONTROL,
         http::HeaderValue::from_static("no-cache"),
     ));
-    let request = {
-        let mut builder = http::Request::builder()
-            .method(http::Method::GET)
-            .uri(&target.path)
-            .header(http::header::HOST, authority);
-        for (name, value) in headers {
-            builder = builder.header(name, value);
-        }
-        builder
-            .body(http_body_util::Empty::<Bytes>::new())
-            .map_err(|e| RequestError::Unreachable(format!("cannot build the request: {e}")))?
+    let request = Request {
+        method: Method::GET,
+        scheme: target.scheme,
+        host: &target.host,
+        port: target.port,
+        path: &target.path,
+        headers,
+        body: Default::default(),
     };
-    match target.scheme {
-        Scheme::Https => {
-            let name = ServerName::try_from(host.clone())
-                .map_err(|e| RequestError::Unreachable(format!("bad server name {host}: {e}")))?;
-            let stream = tokio_rustls::TlsConnector::from(endpoint.tls().clone())
-                .connect(name, tcp)
-                .await
-                .map_err(|source| HttpError::Tls {
-                    host: host.clone(),
-                    source,
-                })?;
-            exchange(stream, request).await
-        }
-        Scheme::Http => exchange(tcp, request).await,
-    }
-}
-
-/// The Host header: the port unless it is the scheme's own; IPv6 in brackets.
-fn authority(host: &str, scheme: Scheme, port: u16) -> String {
-    let default_port = match scheme {
-        Scheme::Https => 443,
-        Scheme::Http => 80,
-    };
-    let host = if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    };
-    if port == default_port {
-        host
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-async fn exchange<S>(
-    stream: S,
-    request: http::Request<http_body_util::Empty<Bytes>>,
-) -> Result<Opened, RequestError>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(HttpError::from)?;
-    let driver = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    match sender.send_request(request).await {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            Ok(Opened {
-                status: parts.status.as_u16(),
-                headers: parts.headers,
-                body: EventStream { body, driver },
-            })
-        }
-        Err(e) => {
-            driver.abort();
-            Err(HttpError::from(e).into())
-        }
-    }
+    let answer = http_client::open(endpoint.tls(), request).await?;
+    Ok(Opened {
+        status: answer.status,
+        headers: answer.headers,
+        body: EventStream(answer.body),
+    })
 }
