@@ -35,6 +35,7 @@ pub mod session;
 pub mod states;
 pub mod stretch;
 pub mod stun;
+pub mod turn;
 pub mod task;
 
 pub use audio::{AudioDevice, AudioError, AudioPort, AudioSink, AudioSource, PacedPort};
