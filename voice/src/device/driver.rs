@@ -634,17 +634,13 @@ impl Driver {
             codec_preferences: options.codec_preferences.clone(),
             max_average_bitrate: options.max_average_bitrate,
             dscp: options.dscp,
-            // Every URL: `stun::reflexive_address` uses the `stun:` ones (and validate()
-            // has refused the rest).
-            stun_urls: options
-                .ice_servers
-                .iter()
-                .flat_map(|s| s.urls.iter())
-                .cloned()
-                .collect(),
+            stun_urls: options.stun_urls(),
+            turn_servers: options.turn_servers(),
+            relay_only: options.ice_transport_policy == crate::options::IceTransportPolicy::Relay,
+            tls: self.tls.clone(),
         };
-        // Returns at once: the socket, STUN and the audio thread start in the media's own
-        // task, so this loop never waits on the network.
+        // Returns at once: the sockets, STUN, TURN and the audio thread start in the media's
+        // own task, so this loop never waits on the network.
         let tx = media_task::spawn(config, port, self.media_tx.clone());
         let _ = tx.send(req);
         for r in self.media_backlog.remove(&id).unwrap_or_default() {

@@ -189,7 +189,8 @@ impl StreamFramer {
         let len = u16::from_be_bytes([self.buf[2], self.buf[3]]) as usize;
         let (frame, consumed) = match first >> 6 {
             0 => {
-                if (self.buf.len() >= 8 && self.buf[4..8] != MAGIC_COOKIE) || len % 4 != 0 {
+                if (self.buf.len() >= 8 && self.buf[4..8] != MAGIC_COOKIE) || !len.is_multiple_of(4)
+                {
                     return Err(FramingError(first));
                 }
                 (20 + len, 20 + len)
@@ -422,7 +423,11 @@ impl Relay {
         } else {
             if !self.channels.contains(&peer) && !self.permissions.contains(&peer.ip()) {
                 self.channels.push(peer);
-                if self.client.bind_channel(TransportType::Udp, peer, at).is_err() {
+                if self
+                    .client
+                    .bind_channel(TransportType::Udp, peer, at)
+                    .is_err()
+                {
                     self.ask_permission(peer.ip(), at);
                 }
             }
@@ -451,7 +456,9 @@ impl Relay {
                 self.queue_out(bytes);
             }
             Ok(None) => {}
-            Err(e) => tracing::debug!(server = %self.server(), %peer, error = %e, "TURN send failed"),
+            Err(e) => {
+                tracing::debug!(server = %self.server(), %peer, error = %e, "TURN send failed")
+            }
         }
     }
 
@@ -583,8 +590,7 @@ impl Relay {
                 }
             }
             TurnEvent::AllocationCreateFailed(family) => {
-                if self.state == State::Allocating && self.client.relayed_addresses().count() == 0
-                {
+                if self.state == State::Allocating && self.client.relayed_addresses().count() == 0 {
                     tracing::debug!(server = %self.server(), ?family, "TURN allocation failed");
                 }
             }

@@ -85,7 +85,7 @@ impl Net {
                 moved = true;
                 self.from_client.push(bytes.clone());
                 if !self.silent {
-                    self.to_server(bytes);
+                    self.send_to_server(bytes);
                 }
             }
             moved |= self.drive_server();
@@ -96,7 +96,7 @@ impl Net {
         panic!("the exchange never settles");
     }
 
-    fn to_server(&mut self, bytes: Vec<u8>) {
+    fn send_to_server(&mut self, bytes: Vec<u8>) {
         let frames = if self.transport.is_stream() {
             // turn-server-proto reads unpadded frames: the harness drops the padding RFC 8656
             // asks the client for (and which coturn expects).
@@ -122,28 +122,24 @@ impl Net {
     fn drive_server(&mut self) -> bool {
         let at = self.at();
         let mut moved = false;
-        loop {
-            match self.server.poll(at) {
-                TurnServerPollRet::AllocateSocket {
-                    transport,
-                    listen_addr,
-                    client_addr,
-                    allocation_transport,
-                    family,
-                } => {
-                    moved = true;
-                    self.server.allocated_socket(
-                        transport,
-                        listen_addr,
-                        client_addr,
-                        allocation_transport,
-                        family,
-                        Ok(self.relayed),
-                        at,
-                    );
-                }
-                _ => break,
-            }
+        while let TurnServerPollRet::AllocateSocket {
+            transport,
+            listen_addr,
+            client_addr,
+            allocation_transport,
+            family,
+        } = self.server.poll(at)
+        {
+            moved = true;
+            self.server.allocated_socket(
+                transport,
+                listen_addr,
+                client_addr,
+                allocation_transport,
+                family,
+                Ok(self.relayed),
+                at,
+            );
         }
         while let Some(t) = self.server.poll_transmit(at) {
             moved = true;
@@ -158,7 +154,10 @@ impl Net {
             self.at_peer.push_back(data);
             return;
         }
-        assert_eq!(to, self.client, "the server only talks to the client and the peer");
+        assert_eq!(
+            to, self.client,
+            "the server only talks to the client and the peer"
+        );
         let now = self.now;
         if !self.transport.is_stream() {
             self.relay.handle_input(&data, now);
@@ -274,12 +273,7 @@ fn relay_round_trip(transport: TurnTransport, chunking: Vec<usize>) {
     assert_eq!(net.events(), vec![RelayEvent::Released]);
     assert!(net.relay.is_done());
     let late = datagram(10);
-    let t = Transmit::new(
-        late.as_slice(),
-        TransportType::Udp,
-        net.peer,
-        net.relayed,
-    );
+    let t = Transmit::new(late.as_slice(), TransportType::Udp, net.peer, net.relayed);
     assert!(
         net.server.recv(t, net.at()).is_none(),
         "the server forwards nothing once the allocation is gone"
@@ -369,7 +363,10 @@ fn a_silent_server_is_given_up_within_four_seconds() {
         net.pump();
         let mut failed_at = None;
         while failed_at.is_none() && net.now < net.base + Duration::from_secs(60) {
-            let next = net.relay.poll_timeout().expect("a deadline while allocating");
+            let next = net
+                .relay
+                .poll_timeout()
+                .expect("a deadline while allocating");
             net.now = next;
             net.relay.handle_timeout(net.now);
             net.pump();
@@ -471,7 +468,11 @@ fn framer_splits_pads_and_refuses() {
         assert_eq!(f.buffered(), 0);
     }
 
-    for garbage in [&[0x80u8, 0, 0, 12][..], &[0x16, 3, 1, 0, 5, 0, 0, 0], &[0xC0]] {
+    for garbage in [
+        &[0x80u8, 0, 0, 12][..],
+        &[0x16, 3, 1, 0, 5, 0, 0, 0],
+        &[0xC0],
+    ] {
         let mut f = StreamFramer::default();
         f.push(garbage);
         assert!(f.next_frame().is_err(), "{garbage:?}");
@@ -527,18 +528,12 @@ fn turn_urls_as_rfc_7065_and_twilio_write_them() {
     assert_eq!(url("turn::3478"), Err(TurnUrlError::NoHost));
     assert_eq!(url("turn:[::1"), Err(TurnUrlError::NoHost));
     assert_eq!(url("turn:user@host"), Err(TurnUrlError::NoHost));
-    assert_eq!(
-        url("turn:host:0"),
-        Err(TurnUrlError::BadPort("0".into()))
-    );
+    assert_eq!(url("turn:host:0"), Err(TurnUrlError::BadPort("0".into())));
     assert_eq!(
         url("turn:host:99999"),
         Err(TurnUrlError::BadPort("99999".into()))
     );
-    assert_eq!(
-        url("turn:[::1]x"),
-        Err(TurnUrlError::BadPort("x".into()))
-    );
+    assert_eq!(url("turn:[::1]x"), Err(TurnUrlError::BadPort("x".into())));
     assert_eq!(
         url("turn:host?transport=sctp"),
         Err(TurnUrlError::BadTransport("sctp".into()))
@@ -547,8 +542,5 @@ fn turn_urls_as_rfc_7065_and_twilio_write_them() {
         url("turn:host?foo=bar"),
         Err(TurnUrlError::BadQuery("foo=bar".into()))
     );
-    assert_eq!(
-        url("turns:host:443?transport=udp"),
-        Err(TurnUrlError::Dtls)
-    );
+    assert_eq!(url("turns:host:443?transport=udp"), Err(TurnUrlError::Dtls));
 }
