@@ -628,8 +628,16 @@ impl Driver {
         let options = self.engine.options();
         let config = MediaConfig {
             call: id,
+            // The signaling peer's address once its socket is open; before that (a call
+            // placed at once) the address its URL names, else a public route.
             route_hint: self
                 .route_hint
+                .or_else(|| {
+                    options
+                        .signaling_urls()
+                        .first()
+                        .and_then(|u| crate::regions::signaling_ip(u))
+                })
                 .unwrap_or(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))),
             codec_preferences: options.codec_preferences.clone(),
             max_average_bitrate: options.max_average_bitrate,

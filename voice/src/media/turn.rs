@@ -212,6 +212,33 @@ impl StreamFramer {
     }
 }
 
+/// The transaction of a STUN message (not ChannelData).
+fn stun_transaction(frame: &[u8]) -> Option<[u8; 12]> {
+    if frame.len() < 20 || frame[0] >> 6 != 0 || frame[4..8] != MAGIC_COOKIE {
+        return None;
+    }
+    frame[8..20].try_into().ok()
+}
+
+/// A STUN request's transaction, and whether it carries MESSAGE-INTEGRITY (our credentials).
+fn stun_request(frame: &[u8]) -> Option<([u8; 12], bool)> {
+    let tx = stun_transaction(frame)?;
+    let kind = u16::from_be_bytes([frame[0], frame[1]]);
+    // The class bits (C1 at 0x0100, C0 at 0x0010): a request has neither.
+    if kind & 0x0110 != 0 {
+        return None;
+    }
+    let mut attrs = frame.get(20..)?;
+    let mut integrity = false;
+    while attrs.len() >= 4 {
+        let t = u16::from_be_bytes([attrs[0], attrs[1]]);
+        let len = u16::from_be_bytes([attrs[2], attrs[3]]) as usize;
+        integrity |= t == 0x0008 || t == 0x001C;
+        attrs = attrs.get(4 + len.div_ceil(4) * 4..).unwrap_or(&[]);
+    }
+    Some((tx, integrity))
+}
+
 /// ChannelData on a stream is padded to a multiple of four bytes (RFC 8656 §12.5).
 fn pad_for_stream(mut frame: Vec<u8>) -> Vec<u8> {
     if frame.first().is_some_and(|b| b >> 6 == 1) {
@@ -249,8 +276,10 @@ pub struct Relay {
     /// `std` time of the crate's `Instant::ZERO`.
     base: Instant,
     state: State,
-    /// The server's last error response, as `"401 Unauthorized"`.
-    last_error: Option<String>,
+    /// Our last STUN request: its transaction, and whether it carried our credentials.
+    last_request: Option<([u8; 12], bool)>,
+    /// The server's last error response: its transaction, and `"401 Unauthorized"`.
+    last_error: Option<([u8; 12], String)>,
     /// Datagrams for peers whose permission is being installed.
     waiting: VecDeque<(SocketAddr, Vec<u8>)>,
     /// Peers a channel was asked for (bound or pending).
@@ -289,6 +318,7 @@ impl Relay {
             framer: StreamFramer::default(),
             base: now,
             state: State::Allocating,
+            last_request: None,
             last_error: None,
             waiting: VecDeque::new(),
             channels: Vec::new(),
@@ -387,22 +417,43 @@ impl Relay {
         }
     }
 
-    /// Remembers the server's error responses, to say why an allocation failed.
+    /// Remembers the server's error responses, to say why an allocation failed. A 401 or
+    /// 441 to the allocation request that carried our credentials ends it at once: the
+    /// crate ignores such an answer (it has no integrity to check) and would wait for its
+    /// request to time out.
     fn note_error(&mut self, frame: &[u8]) {
-        if frame.first().is_none_or(|b| b >> 6 != 0) {
+        let Some(tx) = stun_transaction(frame) else {
             return;
-        }
+        };
         let Ok(msg) = Message::from_bytes(frame) else {
             return;
         };
         if !msg.has_class(MessageClass::Error) {
             return;
         }
-        if let Ok(code) = msg.attribute::<ErrorCode>() {
-            // 438 Stale Nonce is answered by the client with a fresh nonce.
-            if code.code() != ErrorCode::STALE_NONCE {
-                self.last_error = Some(format!("{} {}", code.code(), code.reason()));
-            }
+        let Ok(code) = msg.attribute::<ErrorCode>() else {
+            return;
+        };
+        // 438 Stale Nonce is answered by the client with a fresh nonce.
+        if code.code() == ErrorCode::STALE_NONCE {
+            return;
+        }
+        let text = format!("{} {}", code.code(), code.reason());
+        let refused = matches!(
+            code.code(),
+            ErrorCode::UNAUTHORIZED | ErrorCode::WRONG_CREDENTIALS
+        );
+        if refused && self.state == State::Allocating && self.last_request == Some((tx, true)) {
+            self.fail(format!("the TURN server refused the credentials ({text})"));
+        }
+        self.last_error = Some((tx, text));
+    }
+
+    /// The error the server answered our last request with, if it did.
+    fn answered_error(&self) -> Option<&str> {
+        match (&self.last_error, self.last_request) {
+            (Some((tx, e)), Some((last, _))) if *tx == last => Some(e),
+            _ => None,
         }
     }
 
@@ -535,10 +586,10 @@ impl Relay {
         for _ in 0..MAX_STEPS {
             let poll = self.client.poll(at);
             while let Some(t) = self.client.poll_transmit(at) {
-                // A new request answers the error before it (the 401 that asks for the
-                // credentials, a 438 stale nonce): only the last error is why it failed.
-                self.last_error = None;
                 let bytes = t.data.to_vec();
+                if let Some(request) = stun_request(&bytes) {
+                    self.last_request = Some(request);
+                }
                 self.queue_out(bytes);
             }
             while let Some(e) = self.client.poll_event() {
@@ -553,7 +604,7 @@ impl Relay {
                 TurnPollRet::Closed => {
                     let event = match self.state {
                         State::Allocating => RelayEvent::Failed(self.allocation_failure()),
-                        State::Allocated(_) => RelayEvent::Failed(match &self.last_error {
+                        State::Allocated(_) => RelayEvent::Failed(match self.answered_error() {
                             Some(e) => format!("the allocation ended: {e}"),
                             None => "the allocation ended (its refresh went unanswered)".into(),
                         }),
@@ -572,7 +623,7 @@ impl Relay {
     }
 
     fn allocation_failure(&self) -> String {
-        match &self.last_error {
+        match self.answered_error() {
             Some(e) if e.starts_with("401") || e.starts_with("441") => {
                 format!("the TURN server refused the credentials ({e})")
             }
@@ -606,7 +657,7 @@ impl Relay {
                 tracing::warn!(
                     server = %self.server(),
                     peer = %ip,
-                    reason = self.last_error.as_deref().unwrap_or("no answer"),
+                    reason = self.answered_error().unwrap_or("no answer"),
                     "the TURN server refused a permission for the peer"
                 );
                 self.waiting.retain(|(p, _)| p.ip() != ip);

@@ -337,11 +337,12 @@ fn a_long_call_keeps_its_allocation_permission_and_channel() {
 }
 
 #[test]
-fn refused_credentials_are_named_with_the_servers_code() {
+fn refused_credentials_are_named_with_the_servers_code_at_once() {
     for transport in [TurnTransport::Udp, TurnTransport::Tcp] {
         let mut net = Net::new(transport, "wrong");
         net.pump();
-        net.run_for(Duration::from_secs(5));
+        // The challenge, then the request with the credentials 50 ms later, refused.
+        net.run_for(Duration::from_millis(100));
         let events = net.events();
         let [RelayEvent::Failed(why)] = events.as_slice() else {
             panic!("{transport:?}: {events:?}");
@@ -440,6 +441,22 @@ fn nothing_is_relayed_before_the_allocation_and_the_waiting_queue_is_bounded() {
     let got: Vec<Vec<u8>> = net.at_peer.drain(..).collect();
     assert_eq!(got.len(), MAX_WAITING);
     assert_eq!(got.last(), Some(&datagram(39)));
+}
+
+#[test]
+fn requests_and_their_credentials_are_told_apart() {
+    let mut net = Net::new(TurnTransport::Udp, "p");
+    let first = net.relay.poll_transmit().unwrap();
+    assert_eq!(stun_request(&first).map(|(_, auth)| auth), Some(false));
+    net.send_to_server(first);
+    net.drive_server();
+    net.settle();
+    let with_credentials = net.from_client.last().unwrap().clone();
+    let (tx, auth) = stun_request(&with_credentials).unwrap();
+    assert!(auth);
+    assert_eq!(stun_transaction(&with_credentials), Some(tx));
+    assert_eq!(stun_request(&datagram(1)), None);
+    assert_eq!(stun_request(&with_credentials[..10]), None);
 }
 
 #[test]
