@@ -10,12 +10,16 @@
 //!   the refusal is logged with coturn's code; relay-only, the call reports the SDK's ICE
 //!   failure (53405) at once instead of waiting for the ICE timeout;
 //! - a TURN server that is closed, or that never answers: the call goes ahead on host
-//!   candidates, held up no longer than gathering's limit.
+//!   candidates, held up no longer than gathering's limit;
+//! - (root, with `ip` and `nft`) the handset in a network namespace whose nftables firewall
+//!   drops all it sends but TCP to the signaling server and one way to coturn: TLS on 443,
+//!   then UDP to coturn's port. An outgoing and an incoming call each time, audio both ways
+//!   through the relay. Without root it says why and returns.
 //!
-//! Every coturn is killed and reaped by a Drop guard, pass or fail.
+//! Every coturn is killed and reaped, and the namespace removed, by Drop guards, pass or fail.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -69,18 +73,22 @@ fn logged() -> String {
 
 /// A loopback port free for both TCP and UDP (coturn listens on both).
 fn free_port() -> u16 {
+    free_port_on(Ipv4Addr::LOCALHOST)
+}
+
+fn free_port_on(ip: Ipv4Addr) -> u16 {
     loop {
-        let tcp = TcpListener::bind("127.0.0.1:0").expect("a TCP port");
+        let tcp = TcpListener::bind((ip, 0)).expect("a TCP port");
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        if UdpSocket::bind((ip, port)).is_ok() {
             return port;
         }
     }
 }
 
-/// A CA and a certificate it signs for `127.0.0.1` and `localhost`: (CA PEM, leaf chain PEM,
-/// key PEM).
-fn certificate() -> (String, String, String) {
+/// A CA and a certificate it signs for `127.0.0.1`, `localhost` and `ip`: (CA PEM, leaf
+/// chain PEM, key PEM).
+fn certificate(ip: Ipv4Addr) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -91,7 +99,11 @@ fn certificate() -> (String, String, String) {
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+    if !ip.is_loopback() {
+        names.push(ip.to_string());
+    }
+    let params = CertificateParams::new(names).unwrap();
     let leaf = params.signed_by(&key, &issuer).unwrap();
     (
         ca.pem(),
@@ -100,10 +112,11 @@ fn certificate() -> (String, String, String) {
     )
 }
 
-/// A coturn on loopback; killed and reaped on drop.
+/// A coturn on loopback (or another address of this namespace); killed and reaped on drop.
 struct Coturn {
     child: Child,
     dir: PathBuf,
+    ip: Ipv4Addr,
     port: u16,
     tls_port: u16,
     /// The ports its relayed addresses take.
@@ -123,16 +136,22 @@ impl Drop for Coturn {
 
 impl Coturn {
     fn start() -> Coturn {
+        Coturn::start_on(Ipv4Addr::LOCALHOST, None)
+    }
+
+    /// On `ip`, with its TLS listener on `tls_port` (else a free port).
+    fn start_on(ip: Ipv4Addr, tls_port: Option<u16>) -> Coturn {
         static NEXT: AtomicU16 = AtomicU16::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let dir = std::env::temp_dir().join(format!("offhook-coturn-{pid}-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (ca_pem, chain_pem, key_pem) = certificate();
+        let (ca_pem, chain_pem, key_pem) = certificate(ip);
         std::fs::write(dir.join("cert.pem"), chain_pem).unwrap();
         std::fs::write(dir.join("key.pem"), key_pem).unwrap();
-        let (port, tls_port) = (free_port(), free_port());
+        let port = free_port_on(ip);
+        let tls_port = tls_port.unwrap_or_else(|| free_port_on(ip));
         // Relay ports above Linux's ephemeral range, twenty per coturn.
         let first = 61_000 + ((pid as u16).wrapping_mul(7).wrapping_add(n * 20) % 4400);
         let relay_ports = first..=first + 19;
@@ -143,7 +162,12 @@ impl Coturn {
         command
             .args(["-n", "--no-cli", "--lt-cred-mech", "--user", "u:p"])
             .args(["--realm", "offhook"])
-            .args(["--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args([
+                "--listening-ip",
+                &ip.to_string(),
+                "--relay-ip",
+                &ip.to_string(),
+            ])
             .args(["--listening-port", &port.to_string()])
             .args(["--tls-listening-port", &tls_port.to_string()])
             .args(["--min-port", &relay_ports.start().to_string()])
@@ -174,6 +198,7 @@ impl Coturn {
         let mut coturn = Coturn {
             child,
             dir,
+            ip,
             port,
             tls_port,
             relay_ports,
@@ -187,12 +212,10 @@ impl Coturn {
     /// Until both TCP listeners take connections (the UDP one opens with them).
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let ip = self.ip;
         let ready = |port: u16| {
-            TcpStream::connect_timeout(
-                &SocketAddr::from(([127, 0, 0, 1], port)),
-                Duration::from_millis(200),
-            )
-            .is_ok()
+            TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_millis(200))
+                .is_ok()
         };
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -219,10 +242,11 @@ impl Coturn {
     }
 
     fn url(&self, transport: &str) -> String {
+        let ip = self.ip;
         match transport {
-            "udp" => format!("turn:127.0.0.1:{}?transport=udp", self.port),
-            "tcp" => format!("turn:127.0.0.1:{}?transport=tcp", self.port),
-            _ => format!("turns:127.0.0.1:{}?transport=tcp", self.tls_port),
+            "udp" => format!("turn:{ip}:{}?transport=udp", self.port),
+            "tcp" => format!("turn:{ip}:{}?transport=tcp", self.port),
+            _ => format!("turns:{ip}:{}?transport=tcp", self.tls_port),
         }
     }
 
@@ -503,4 +527,360 @@ async fn unreachable_and_silent_turn_servers() {
     device.force_destroy();
     lab.shutdown().await;
     drop(silent);
+}
+
+// ---- The handset behind firewalls, in a network namespace (root only) ----
+
+fn ip_cmd(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Why the namespace test cannot run here, if it cannot.
+fn netns_unsupported() -> Option<String> {
+    // SAFETY: no arguments, no side effects.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("network namespaces need root".into());
+    }
+    for (cmd, package) in [("ip", "iproute2"), ("nft", "nftables")] {
+        if Command::new(cmd).arg("-V").output().is_err() {
+            return Some(format!("`{cmd}` is missing (apt-get install {package})"));
+        }
+    }
+    None
+}
+
+/// A network namespace for the handset, joined to this one by a veth pair (`host_ip` here,
+/// `.2` there); removed on drop.
+struct HandsetNs {
+    name: String,
+    host_if: String,
+    host_ip: Ipv4Addr,
+}
+
+impl HandsetNs {
+    fn create() -> HandsetNs {
+        let pid = std::process::id();
+        let name = format!("offhook-turn-{pid}");
+        let host_if = format!("ot{}h", pid % 100_000);
+        let ns_if = format!("ot{}n", pid % 100_000);
+        let b = (pid % 250) as u8;
+        let host_ip = Ipv4Addr::new(10, 123, b, 1);
+        let ns_ip = Ipv4Addr::new(10, 123, b, 2);
+        // The guard exists before anything is made, so a failure half-way cleans up too.
+        let ns = HandsetNs {
+            name,
+            host_if,
+            host_ip,
+        };
+        let n = ns.name.clone();
+        let h = ns.host_if.clone();
+        let steps: Vec<Vec<String>> = vec![
+            vec!["netns".into(), "add".into(), n.clone()],
+            vec![
+                "link".into(),
+                "add".into(),
+                h.clone(),
+                "type".into(),
+                "veth".into(),
+                "peer".into(),
+                "name".into(),
+                ns_if.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                ns_if.clone(),
+                "netns".into(),
+                n.clone(),
+            ],
+            vec![
+                "addr".into(),
+                "add".into(),
+                format!("{host_ip}/24"),
+                "dev".into(),
+                h.clone(),
+            ],
+            vec!["link".into(), "set".into(), h, "up".into()],
+            vec![
+                "-n".into(),
+                n.clone(),
+                "addr".into(),
+                "add".into(),
+                format!("{ns_ip}/24"),
+                "dev".into(),
+                ns_if.clone(),
+            ],
+            vec![
+                "-n".into(),
+                n.clone(),
+                "link".into(),
+                "set".into(),
+                ns_if,
+                "up".into(),
+            ],
+            vec![
+                "-n".into(),
+                n,
+                "link".into(),
+                "set".into(),
+                "lo".into(),
+                "up".into(),
+            ],
+        ];
+        for step in steps {
+            let args: Vec<&str> = step.iter().map(String::as_str).collect();
+            ip_cmd(&args).unwrap_or_else(|e| panic!("setting up the namespace: {e}"));
+        }
+        ns
+    }
+
+    /// Replaces the namespace's nftables rules.
+    fn firewall(&self, rules: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nft runs");
+        let ruleset = format!("flush ruleset\n{rules}\n");
+        child
+            .stdin
+            .take()
+            .expect("nft's stdin")
+            .write_all(ruleset.as_bytes())
+            .expect("rules written");
+        let out = child.wait_with_output().expect("nft ends");
+        assert!(
+            out.status.success(),
+            "nft: {}\n{ruleset}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `f` on a thread of its own inside the namespace, on a runtime of its own: every
+    /// socket the Device opens is the namespace's.
+    fn run<T, F, Fut>(&self, f: F) -> std::thread::JoinHandle<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = T>,
+    {
+        use std::os::fd::AsRawFd;
+        let path = format!("/var/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let netns = std::fs::File::open(&path).expect("the namespace's file");
+            // SAFETY: moves this thread (only) into the namespace whose file descriptor is
+            // open for the duration of the call.
+            let rc = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(f())
+        })
+    }
+}
+
+impl Drop for HandsetNs {
+    fn drop(&mut self) {
+        // Deleting one end of a veth deletes both.
+        let _ = ip_cmd(&["link", "del", &self.host_if]);
+        let _ = ip_cmd(&["netns", "del", &self.name]);
+    }
+}
+
+/// What the handset thread tells the test.
+#[derive(Debug)]
+enum Step {
+    Registered,
+    Heard(f64),
+}
+
+/// The handset's side, in the namespace: registers, places a call to the echo number and
+/// hears our tone back, hangs up when told; then takes an incoming call and hears its tone.
+async fn handset(
+    token: String,
+    options: DeviceOptions,
+    steps: tokio::sync::mpsc::UnboundedSender<Step>,
+    mut go: tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    let audio = Arc::new(twilio_voice::media::audio::TestAudio::new(
+        16_000,
+        Some(TONE_HZ),
+    ));
+    let device = twilio_voice::Device::with_audio(token, options, audio.clone()).expect("a device");
+    let mut events = device.events();
+    device
+        .register()
+        .await
+        .expect("registered through the firewall");
+    let _ = steps.send(Step::Registered);
+
+    let call = device.connect(to(ECHO)).await.unwrap();
+    let mut call_events = call.events();
+    wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Accept)).await;
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), TONE_HZ, T).await;
+    let _ = steps.send(Step::Heard(f));
+    go.recv().await;
+    call.disconnect();
+    wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Disconnect)).await;
+
+    let twilio_voice::DeviceEvent::Incoming(call) = wait_device(&mut events, T, |e| {
+        matches!(e, twilio_voice::DeviceEvent::Incoming(_))
+    })
+    .await
+    else {
+        unreachable!()
+    };
+    let mut call_events = call.events();
+    call.accept();
+    wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Accept)).await;
+    let (f, _) = wait_to_hear(&audio.sink(call.id()).unwrap(), 440.0, T).await;
+    let _ = steps.send(Step::Heard(f));
+    go.recv().await;
+    call.disconnect();
+    wait_call(&mut call_events, T, |e| matches!(e, CallEvent::Disconnect)).await;
+    device.force_destroy();
+}
+
+/// The handset thread's next step (it has two call set-ups' worth of time).
+async fn next_step(
+    steps: &mut tokio::sync::mpsc::UnboundedReceiver<Step>,
+    way: &str,
+) -> Option<Step> {
+    tokio::time::timeout(T + T, steps.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{way}: the handset is stuck\n{}", logged()))
+}
+
+/// The handset in a namespace whose firewall (nftables) lets out only TCP to the signaling
+/// server and one way to the TURN server: TLS on 443, then UDP to coturn's port. An outgoing
+/// and an incoming call each time carry audio both ways through the relay.
+#[tokio::test]
+async fn behind_firewalls_calls_go_through_the_only_way_out() {
+    if let Some(why) = netns_unsupported() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    logs();
+    let ns = HandsetNs::create();
+    let host = ns.host_ip;
+    let coturn = Coturn::start_on(host, Some(443));
+    let lab = start_lab_with(|c| c.listen = SocketAddr::from((host, 0))).await;
+    let signaling = lab.signaling_addr.port();
+    let ways = [
+        ("tls", format!("ip daddr {host} tcp dport 443 accept")),
+        (
+            "udp",
+            format!("ip daddr {host} udp dport {} accept", coturn.port),
+        ),
+    ];
+    for (way, rule) in &ways {
+        ns.firewall(&format!(
+            "table inet offhook {{
+  chain out {{
+    type filter hook output priority 0; policy drop;
+    oifname \"lo\" accept
+    ip daddr {host} tcp dport {signaling} accept
+    {rule}
+  }}
+}}"
+        ));
+        let identity = format!("walled-{way}");
+        let servers = vec![coturn.ice_server(
+            vec![coturn.url("udp"), coturn.url("tcp"), coturn.url("tls")],
+            "p",
+        )];
+        // Every candidate: the host ones cannot get out, only the relay can.
+        let options = options(&lab, Some(&coturn), servers, IceTransportPolicy::All);
+        let token = lab.credentials.token(&identity, 3600);
+        let (steps_tx, mut steps) = tokio::sync::mpsc::unbounded_channel();
+        let (go, go_rx) = tokio::sync::mpsc::unbounded_channel();
+        let thread = ns.run(move || handset(token, options, steps_tx, go_rx));
+        assert!(matches!(
+            next_step(&mut steps, way).await,
+            Some(Step::Registered)
+        ));
+        for (call, hz) in [("outgoing", TONE_HZ), ("incoming", 440.0)] {
+            if call == "incoming" {
+                lab.control()
+                    .start_inbound_call(&offhook_lab::control::types::StartCall {
+                        from: "+12025550170".into(),
+                        to: format!("client:{identity}"),
+                        caller: offhook_lab::Behaviour::Tone { hz: 440.0 },
+                        timeout_secs: Some(30),
+                        params: vec![],
+                    })
+                    .await
+                    .unwrap();
+            }
+            match next_step(&mut steps, way).await {
+                Some(Step::Heard(f)) => assert!(
+                    (f - hz).abs() < 15.0,
+                    "{way}, {call}: heard {f} Hz instead of {hz}\n{}\n{}",
+                    logged(),
+                    coturn.log_text()
+                ),
+                other => panic!("{way}, {call}: {other:?}\n{}", logged()),
+            }
+            let media = wait_until(T, "the lab gets our tone", || async {
+                match lab_leg(&lab, &identity).await.media {
+                    Some(m)
+                        if m.packets_in > 50
+                            && m.loudest_dominant_hz
+                                .is_some_and(|hz| (hz as f64 - TONE_HZ).abs() < 20.0) =>
+                    {
+                        Ok(m)
+                    }
+                    other => Err(format!("{other:?}")),
+                }
+            })
+            .await;
+            let remote: SocketAddr = media.remote_addr.as_deref().unwrap().parse().unwrap();
+            assert!(
+                remote.ip() == host && coturn.relay_ports.contains(&remote.port()),
+                "{way}, {call}: the lab's peer {remote} is no relayed address of coturn"
+            );
+            go.send(()).unwrap();
+            // The lab's record of the next call is a new leg.
+            wait_until(T, "the call ends at the lab", || async {
+                let leg = lab_leg(&lab, &identity).await;
+                if leg.state == "completed" {
+                    Ok(())
+                } else {
+                    Err(leg.state)
+                }
+            })
+            .await;
+        }
+        let joined = tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .unwrap();
+        if let Err(panic) = joined {
+            std::panic::resume_unwind(panic);
+        }
+        // The relay that was used is the way out that was open.
+        let allocated = format!("TURN allocation made url={}", coturn.url(way));
+        assert!(
+            logged().matches(&allocated).count() >= 2,
+            "{way}: no allocation over {}:\n{}",
+            coturn.url(way),
+            logged()
+        );
+    }
+    lab.shutdown().await;
 }

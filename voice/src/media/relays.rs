@@ -104,36 +104,64 @@ enum Conn {
 }
 
 impl Relays {
-    /// Connects to every server (at once, each within `deadline`) and starts an allocation
-    /// on each one that answered the connection. Those that fail are logged and left out.
-    pub async fn connect(
+    /// Connects to every server at once and runs an allocation on each connection as soon
+    /// as it is up, until each allocation is made or has failed, or until `deadline` (what is
+    /// still connecting or waiting then is given up). A server that cannot be reached holds
+    /// up no other.
+    pub async fn gather(
         servers: &[TurnServer],
         tls: Arc<rustls::ClientConfig>,
         dscp: bool,
         deadline: tokio::time::Instant,
     ) -> Relays {
+        use futures_util::StreamExt;
         let mut relays = Relays::default();
-        let attempts = servers.iter().map(|s| {
-            let tls = tls.clone();
-            async move {
-                let r = tokio::time::timeout_at(deadline, connect_one(s, tls, dscp)).await;
-                match r {
-                    Ok(Ok(c)) => Some(c),
-                    Ok(Err(why)) => {
-                        tracing::warn!(url = %s.url, "TURN server left out: {why}");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::warn!(url = %s.url, "TURN server left out: no connection in time");
-                        None
+        let mut connecting: futures_util::stream::FuturesUnordered<_> = servers
+            .iter()
+            .map(|s| {
+                let tls = tls.clone();
+                async move { (s, connect_one(s, tls, dscp).await) }
+            })
+            .collect();
+        while !connecting.is_empty() || relays.allocating() {
+            let wake = relays
+                .next_timeout()
+                .map(tokio::time::Instant::from_std)
+                .map_or(deadline, |t| t.min(deadline));
+            tokio::select! {
+                Some((server, connected)) = connecting.next(), if !connecting.is_empty() => {
+                    match connected {
+                        Ok(c) => relays.add(c, Instant::now()),
+                        Err(why) => tracing::warn!(url = %server.url, "TURN server left out: {why}"),
                     }
                 }
+                got = relays.incoming.recv() => {
+                    if let Some((idx, incoming)) = got {
+                        relays.on_incoming(idx, incoming, Instant::now(), &mut |_, _, _| {});
+                    }
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    if tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                    relays.on_timeout(Instant::now());
+                }
             }
-        });
-        let connected = futures_util::future::join_all(attempts).await;
+        }
+        drop(connecting);
+        for server in servers {
+            if !relays.links.iter().any(|l| l.url == server.url) {
+                tracing::warn!(url = %server.url, "TURN server left out: no connection in time");
+            }
+        }
         let now = Instant::now();
-        for c in connected.into_iter().flatten() {
-            relays.add(c, now);
+        for idx in 0..relays.links.len() {
+            if relays.links[idx].relay.is_allocating() {
+                relays.links[idx]
+                    .relay
+                    .connection_lost("no answer from the TURN server in time", now);
+                relays.settle(idx);
+            }
         }
         relays
     }
@@ -186,39 +214,6 @@ impl Relays {
     /// Whether any relay is still waiting for its allocation.
     fn allocating(&self) -> bool {
         self.links.iter().any(|l| l.relay.is_allocating())
-    }
-
-    /// Runs the allocations until each is made or has failed, or until `deadline` (those
-    /// still waiting then are given up).
-    pub async fn gather(&mut self, deadline: tokio::time::Instant) {
-        while self.allocating() {
-            let wake = self
-                .next_timeout()
-                .map(tokio::time::Instant::from_std)
-                .map_or(deadline, |t| t.min(deadline));
-            tokio::select! {
-                got = self.incoming.recv() => {
-                    if let Some((idx, incoming)) = got {
-                        self.on_incoming(idx, incoming, Instant::now(), &mut |_, _, _| {});
-                    }
-                }
-                _ = tokio::time::sleep_until(wake) => {
-                    if tokio::time::Instant::now() >= deadline {
-                        break;
-                    }
-                    self.on_timeout(Instant::now());
-                }
-            }
-        }
-        let now = Instant::now();
-        for idx in 0..self.links.len() {
-            if self.links[idx].relay.is_allocating() {
-                self.links[idx]
-                    .relay
-                    .connection_lost("no answer from the TURN server in time", now);
-                self.settle(idx);
-            }
-        }
     }
 
     /// The relay candidates: (relayed address, our end of the connection to the server).

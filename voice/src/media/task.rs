@@ -165,17 +165,12 @@ async fn start(config: MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result
             .flatten()
             .collect::<Vec<_>>()
     };
-    let turn = async {
-        let mut relays = Relays::connect(
-            &config.turn_servers,
-            config.tls.clone(),
-            config.dscp,
-            deadline,
-        )
-        .await;
-        relays.gather(deadline).await;
-        relays
-    };
+    let turn = Relays::gather(
+        &config.turn_servers,
+        config.tls.clone(),
+        config.dscp,
+        deadline,
+    );
     let (reflexive, relays) = tokio::join!(stun, turn);
 
     let now = Instant::now();
