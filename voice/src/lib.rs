@@ -5,14 +5,16 @@
 //! - [`device`] — the async API: `Device` and `Call` (tokio), signaling sockets and media tasks.
 //! - [`core`] — the Device and its Calls, sans-IO (`device.ts` + `call.ts`): a Device engine that
 //!   owns and routes to one state machine per call, with an injected random source.
-//! - [`media`] — call media: WebRTC (str0m), codecs, jitter buffer, DTMF, audio traits.
+//! - [`media`] — call media: WebRTC (str0m), ICE candidates (every interface, STUN, TURN
+//!   relays over UDP, TCP and TLS), codecs, jitter buffer, DTMF, audio traits.
 //! - [`insights`] — events and samples posted to Twilio's event gateway.
 //! - [`liveness`] — heartbeats: whether a Device's task (or any loop) is still running.
 //! - [`logging`] — the `log_level` option: what a Device writes to `tracing`.
 //! - [`tls`] — rustls client configuration (public roots plus an optional extra CA).
 //! - [`http_client`] — one HTTP/1.1 request over TLS (Insights, the handset's token requests).
 //! - [`model`] — states, directions, codecs, events and samples, named as the SDK names them.
-//! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings.
+//! - [`options`] — `DeviceOptions` with the SDK's defaults and device meanings (`iceServers`
+//!   and `iceTransportPolicy` in `RTCConfiguration`'s shape).
 //! - [`regions`] — edges, regions and signaling URLs.
 //! - [`quality`] — MOS and the StatsMonitor's warnings.
 //! - [`error`] — `TwilioError`, the SDK's error table and remapping rules.

@@ -47,15 +47,31 @@ impl CloseProtection {
     }
 }
 
-/// A STUN server for a server-reflexive candidate (the SDK's `rtcConfiguration.iceServers`).
-/// Twilio's gateway is ICE-lite on a public address and learns our address from our checks,
-/// so none is needed. `stun:host[:port]` URLs are used; TURN (`turn:`/`turns:`) relays are
-/// refused by [`DeviceOptions::validate`]: this media stack has no TURN client.
+/// A STUN or TURN server (an entry of the SDK's `rtcConfiguration.iceServers`, in the shape
+/// of `RTCIceServer` and of Twilio's Network Traversal Service tokens: `urls`, `username`,
+/// `credential`).
+///
+/// - `stun:host[:port]`: our public address, for a server-reflexive candidate. Twilio's
+///   gateway is ICE-lite on a public address and learns our address from our checks, so
+///   none is needed.
+/// - `turn:host[:port][?transport=udp|tcp]` and `turns:host[:port][?transport=tcp]` (TLS):
+///   an allocation on the server for a relay candidate, for networks that block or mangle
+///   UDP. They need `username` and `credential` (long-term credentials, RFC 8489 §9.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceServer {
     pub urls: Vec<String>,
     pub username: Option<String>,
     pub credential: Option<String>,
+}
+
+/// Which candidates a call offers (`RTCConfiguration.iceTransportPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceTransportPolicy {
+    /// Host, server-reflexive and relay candidates.
+    #[default]
+    All,
+    /// Relay candidates only: every packet goes through a TURN server.
+    Relay,
 }
 
 /// `Device` options. `Default` gives the SDK's defaults.
@@ -98,6 +114,8 @@ pub struct DeviceOptions {
     /// local collector).
     pub eventgw_pinned: bool,
     pub ice_servers: Vec<IceServer>,
+    /// Which candidates calls offer. Default all.
+    pub ice_transport_policy: IceTransportPolicy,
     /// Seed for backoff jitter; `None` = from the OS. Tests pin it.
     pub random_seed: Option<u64>,
     /// Echo cancellation, noise suppression and gain control on the uplink, per audio route
@@ -126,6 +144,7 @@ impl Default for DeviceOptions {
             eventgw: None,
             eventgw_pinned: false,
             ice_servers: Vec::new(),
+            ice_transport_policy: IceTransportPolicy::All,
             random_seed: None,
             speech_processing: SpeechRoutes::default(),
         }
@@ -173,6 +192,33 @@ impl DeviceOptions {
         Duration::from_millis(self.max_call_signaling_timeout_ms)
     }
 
+    /// Every `turn:`/`turns:` URL with its server's credentials.
+    pub fn turn_servers(&self) -> Vec<crate::media::relays::TurnServer> {
+        self.ice_servers
+            .iter()
+            .flat_map(|s| {
+                s.urls
+                    .iter()
+                    .filter(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+                    .map(|u| crate::media::relays::TurnServer {
+                        url: u.clone(),
+                        username: s.username.clone().unwrap_or_default(),
+                        credential: s.credential.clone().unwrap_or_default(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Every `stun:` URL.
+    pub fn stun_urls(&self) -> Vec<String> {
+        self.ice_servers
+            .iter()
+            .flat_map(|s| s.urls.iter())
+            .filter(|u| u.starts_with("stun:"))
+            .cloned()
+            .collect()
+    }
+
     pub fn validate(&self) -> Result<(), OptionsError> {
         if let Some(b) = self.max_average_bitrate
             && !(crate::protocol::sdp::BITRATE_MIN..=crate::protocol::sdp::BITRATE_MAX).contains(&b)
@@ -185,12 +231,20 @@ impl DeviceOptions {
         for server in &self.ice_servers {
             for url in &server.urls {
                 if url.starts_with("turn:") || url.starts_with("turns:") {
-                    return Err(OptionsError::Turn(url.clone()));
-                }
-                if crate::media::stun::stun_server(url).is_none() {
-                    return Err(OptionsError::NotStun(url.clone()));
+                    crate::media::turn::parse_turn_url(url)
+                        .map_err(|e| OptionsError::BadTurnUrl(url.clone(), e.to_string()))?;
+                    let present = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+                    if !present(&server.username) || !present(&server.credential) {
+                        return Err(OptionsError::TurnCredentials(url.clone()));
+                    }
+                } else if crate::media::stun::stun_server(url).is_none() {
+                    return Err(OptionsError::NotIceUrl(url.clone()));
                 }
             }
+        }
+        if self.ice_transport_policy == IceTransportPolicy::Relay && self.turn_servers().is_empty()
+        {
+            return Err(OptionsError::RelayWithoutTurn);
         }
         if let Some(hosts) = &self.chunderw
             && hosts.iter().any(|h| h.is_empty() || h.contains('/'))
@@ -209,10 +263,14 @@ pub enum OptionsError {
     Bitrate(u32),
     #[error("codec_preferences is empty")]
     NoCodecs,
-    #[error("{0}: TURN relays are not supported (only stun: servers)")]
-    Turn(String),
-    #[error("{0}: not a stun:host[:port] URL")]
-    NotStun(String),
+    #[error("{0}: not a TURN URL: {1}")]
+    BadTurnUrl(String, String),
+    #[error("{0}: a TURN server needs a username and a credential")]
+    TurnCredentials(String),
+    #[error("{0}: not a stun:, turn: or turns: URL")]
+    NotIceUrl(String),
+    #[error("ice_transport_policy is relay, but ice_servers has no turn: or turns: URL")]
+    RelayWithoutTurn,
     #[error("chunderw hosts are host[:port] without a scheme or path")]
     ChunderwHost,
 }
@@ -264,17 +322,6 @@ mod tests {
             .validate()
             .is_err()
         );
-        let turn = DeviceOptions {
-            ice_servers: vec![IceServer {
-                urls: vec!["turn:relay.example.com".into()],
-                username: None,
-                credential: None,
-            }],
-            ..Default::default()
-        };
-        let refused = turn.validate().unwrap_err();
-        assert_eq!(refused, OptionsError::Turn("turn:relay.example.com".into()));
-        assert!(refused.to_string().contains("TURN"));
         let stun = DeviceOptions {
             ice_servers: vec![IceServer {
                 urls: vec!["stun:stun.example.com:3478".into()],
@@ -284,5 +331,101 @@ mod tests {
             ..Default::default()
         };
         assert!(stun.validate().is_ok());
+    }
+
+    fn with_servers(servers: Vec<IceServer>, policy: IceTransportPolicy) -> DeviceOptions {
+        DeviceOptions {
+            ice_servers: servers,
+            ice_transport_policy: policy,
+            ..Default::default()
+        }
+    }
+
+    fn server(urls: &[&str], user: Option<&str>, credential: Option<&str>) -> IceServer {
+        IceServer {
+            urls: urls.iter().map(|u| u.to_string()).collect(),
+            username: user.map(String::from),
+            credential: credential.map(String::from),
+        }
+    }
+
+    #[test]
+    fn turn_servers_in_the_sdks_shape() {
+        // What Twilio's Network Traversal Service hands out.
+        let nts = server(
+            &[
+                "stun:global.stun.twilio.com:3478",
+                "turn:global.turn.twilio.com:3478?transport=udp",
+                "turn:global.turn.twilio.com:3478?transport=tcp",
+                "turns:global.turn.twilio.com:443?transport=tcp",
+            ],
+            Some("user"),
+            Some("secret"),
+        );
+        let o = with_servers(vec![nts.clone()], IceTransportPolicy::All);
+        assert_eq!(o.validate(), Ok(()));
+        assert_eq!(o.stun_urls(), vec!["stun:global.stun.twilio.com:3478"]);
+        let turns = o.turn_servers();
+        assert_eq!(turns.len(), 3);
+        assert!(
+            turns
+                .iter()
+                .all(|t| t.username == "user" && t.credential == "secret")
+        );
+        assert_eq!(
+            turns[2].url,
+            "turns:global.turn.twilio.com:443?transport=tcp"
+        );
+        assert_eq!(
+            with_servers(vec![nts], IceTransportPolicy::Relay).validate(),
+            Ok(())
+        );
+
+        let refused = |s: IceServer, policy| with_servers(vec![s], policy).validate().unwrap_err();
+        let e = refused(
+            server(&["turn:relay.example.com"], None, None),
+            IceTransportPolicy::All,
+        );
+        assert_eq!(
+            e,
+            OptionsError::TurnCredentials("turn:relay.example.com".into())
+        );
+        assert!(e.to_string().contains("username and a credential"));
+        assert!(matches!(
+            refused(
+                server(&["turn:relay.example.com"], Some("u"), Some("")),
+                IceTransportPolicy::All
+            ),
+            OptionsError::TurnCredentials(_)
+        ));
+        let e = refused(
+            server(
+                &["turns:relay.example.com?transport=udp"],
+                Some("u"),
+                Some("p"),
+            ),
+            IceTransportPolicy::All,
+        );
+        assert!(e.to_string().contains("DTLS"), "{e}");
+        let e = refused(
+            server(
+                &["turn:relay.example.com?transport=sctp"],
+                Some("u"),
+                Some("p"),
+            ),
+            IceTransportPolicy::All,
+        );
+        assert!(e.to_string().contains("sctp"), "{e}");
+        assert_eq!(
+            refused(server(&["http://x"], None, None), IceTransportPolicy::All),
+            OptionsError::NotIceUrl("http://x".into())
+        );
+        assert_eq!(
+            refused(
+                server(&["stun:stun.example.com"], None, None),
+                IceTransportPolicy::Relay
+            ),
+            OptionsError::RelayWithoutTurn
+        );
     }
 }

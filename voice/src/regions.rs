@@ -91,8 +91,45 @@ pub fn edge_for_connected(edge: Option<&str>, region: Option<&str>) -> Option<St
     )
 }
 
+/// The IP a signaling URL names, when it names one (an IP literal, or `localhost`): before
+/// the socket is open, the route media will take is the route to it.
+pub fn signaling_ip(url: &str) -> Option<std::net::IpAddr> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return Some(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    host.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_ip_a_signaling_url_names() {
+        use super::signaling_ip;
+        assert_eq!(
+            signaling_ip("wss://127.0.0.1:8443/signal"),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            signaling_ip("wss://[::1]:8443/signal"),
+            Some("::1".parse().unwrap())
+        );
+        assert_eq!(
+            signaling_ip("wss://localhost:9/signal"),
+            Some("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            signaling_ip("wss://voice-js.roaming.twilio.com/signal"),
+            None
+        );
+        assert_eq!(signaling_ip(""), None);
+    }
+
     use super::*;
 
     #[test]

@@ -628,23 +628,27 @@ impl Driver {
         let options = self.engine.options();
         let config = MediaConfig {
             call: id,
+            // The signaling peer's address once its socket is open; before that (a call
+            // placed at once) the address its URL names, else a public route.
             route_hint: self
                 .route_hint
+                .or_else(|| {
+                    options
+                        .signaling_urls()
+                        .first()
+                        .and_then(|u| crate::regions::signaling_ip(u))
+                })
                 .unwrap_or(IpAddr::V4(Ipv4Addr::new(8, 8, 8, 8))),
             codec_preferences: options.codec_preferences.clone(),
             max_average_bitrate: options.max_average_bitrate,
             dscp: options.dscp,
-            // Every URL: `stun::reflexive_address` uses the `stun:` ones (and validate()
-            // has refused the rest).
-            stun_urls: options
-                .ice_servers
-                .iter()
-                .flat_map(|s| s.urls.iter())
-                .cloned()
-                .collect(),
+            stun_urls: options.stun_urls(),
+            turn_servers: options.turn_servers(),
+            relay_only: options.ice_transport_policy == crate::options::IceTransportPolicy::Relay,
+            tls: self.tls.clone(),
         };
-        // Returns at once: the socket, STUN and the audio thread start in the media's own
-        // task, so this loop never waits on the network.
+        // Returns at once: the sockets, STUN, TURN and the audio thread start in the media's
+        // own task, so this loop never waits on the network.
         let tx = media_task::spawn(config, port, self.media_tx.clone());
         let _ = tx.send(req);
         for r in self.media_backlog.remove(&id).unwrap_or_default() {

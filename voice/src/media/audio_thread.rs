@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::audio::AudioPort;
+use super::rtc::Transmit;
 use super::session::MediaSession;
 use crate::core::{MediaEvent, MediaRequest};
 
@@ -31,17 +32,20 @@ pub const REALTIME_PRIORITY: u8 = 30;
 #[derive(Clone, Copy)]
 pub struct Datagram {
     pub from: SocketAddr,
+    /// The candidate base it arrived at: the host socket's address, or a relayed address.
+    pub to: SocketAddr,
     len: usize,
     bytes: [u8; MAX_DATAGRAM],
 }
 
 impl Datagram {
     /// `None` if `data` is longer than [`MAX_DATAGRAM`].
-    pub fn new(from: SocketAddr, data: &[u8]) -> Option<Self> {
+    pub fn new(from: SocketAddr, to: SocketAddr, data: &[u8]) -> Option<Self> {
         let mut bytes = [0u8; MAX_DATAGRAM];
         bytes.get_mut(..data.len())?.copy_from_slice(data);
         Some(Datagram {
             from,
+            to,
             len: data.len(),
             bytes,
         })
@@ -55,7 +59,7 @@ impl Datagram {
 /// What the thread hands to the tokio side.
 #[derive(Debug)]
 pub enum Outbound {
-    Transmit { to: SocketAddr, data: Vec<u8> },
+    Transmit(Transmit),
     Event(MediaEvent),
 }
 
@@ -100,7 +104,7 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
             port.play(&out[..n]);
         }
         while let Ok(d) = links.inbound.pop() {
-            session.receive(now, d.from, d.data());
+            session.receive(now, d.from, d.to, d.data());
         }
         while let Ok(r) = links.requests.pop() {
             session.handle_request(r, now);
@@ -108,8 +112,8 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
         if session.poll_timeout() <= now {
             session.handle_timeout(now);
         }
-        while let Some((to, data)) = session.poll_transmit() {
-            match links.outbound.try_send(Outbound::Transmit { to, data }) {
+        while let Some(t) = session.poll_transmit() {
+            match links.outbound.try_send(Outbound::Transmit(t)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => {
                     dropped_datagrams += 1;

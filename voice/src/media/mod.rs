@@ -15,11 +15,16 @@
 //! - [`dtmf`] — the `send_digits` schedule.
 //! - [`analysis`] — level and dominant-frequency measurements (from `offhook-dsp`).
 //! - [`rtc`] — the str0m boundary (SDP, ICE, DTLS-SRTP, RTP, RFC 4733).
+//! - [`interfaces`] — host candidates: every usable interface address, IPv4 and IPv6.
 //! - [`stun`] — server-reflexive candidates from `stun:` servers.
+//! - [`turn`] — relay candidates, sans-IO: TURN allocations, permissions, channels and
+//!   stream framing (`turn-client-proto`), and `turn:`/`turns:` URLs.
+//! - [`relays`] — the relays' connections (UDP, TCP, TLS), timers and release.
 //! - [`session`] — one call's media, sans-IO: PCM in and out, the time as a parameter.
 //! - [`states`] — the peer's WebRTC states as the session observes them.
 //! - [`audio_thread`] — the call's audio/codec thread, driven by the card's periods.
-//! - [`task`] — the tokio side: one UDP socket per call, packets in and out.
+//! - [`task`] — the tokio side: gathering (host sockets, STUN, TURN), then packets in and
+//!   out through the socket or relay each datagram's source names.
 
 pub mod analysis;
 pub mod audio;
@@ -27,8 +32,10 @@ pub mod audio_thread;
 pub mod codec;
 pub mod dtmf;
 pub mod echo;
+pub mod interfaces;
 pub mod jitter;
 pub mod playout;
+pub mod relays;
 pub mod resample;
 pub mod rtc;
 pub mod session;
@@ -36,6 +43,7 @@ pub mod states;
 pub mod stretch;
 pub mod stun;
 pub mod task;
+pub mod turn;
 
 pub use audio::{AudioDevice, AudioError, AudioPort, AudioSink, AudioSource, PacedPort};
 pub use session::MediaSession;

@@ -72,13 +72,36 @@ pub enum IceState {
     Disconnected,
 }
 
+/// A datagram to send: from one of our candidates' bases (a host address, or a relayed
+/// address, whose datagrams go through its TURN server) to the far end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// One of our ICE candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalCandidate {
+    /// An interface's address (a socket bound to it).
+    Host(SocketAddr),
+    /// Our address as a STUN server saw it, for the host socket at `base`.
+    Reflexive {
+        mapped: SocketAddr,
+        base: SocketAddr,
+    },
+    /// An allocation on a TURN server, reached from our `local` address.
+    Relayed {
+        relayed: SocketAddr,
+        local: SocketAddr,
+    },
+}
+
 /// What the peer produced.
 #[derive(Debug)]
 pub enum PeerOutput {
-    Transmit {
-        to: SocketAddr,
-        data: Vec<u8>,
-    },
+    Transmit(Transmit),
     Ice(IceState),
     /// DTLS done and SRTP keys in place: media can flow.
     Connected,
@@ -190,7 +213,8 @@ pub struct Peer {
     rtc: Rtc,
     mid: Option<Mid>,
     pending: Option<SdpPendingOffer>,
-    local: SocketAddr,
+    /// The candidates str0m took.
+    candidates: Vec<LocalCandidate>,
     prefs: Vec<Codec>,
     connected: bool,
     /// Where our media goes: the far end of the selected ICE pair.
@@ -202,8 +226,8 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// A peer with one host candidate at `local` (the address our UDP socket is reached at).
-    pub fn new(now: Instant, local: SocketAddr, prefs: &[Codec]) -> Result<Self, RtcFailure> {
+    /// A peer without candidates yet (see [`Peer::add_candidate`]).
+    pub fn new(now: Instant, prefs: &[Codec]) -> Result<Self, RtcFailure> {
         let mut config = RtcConfig::new()
             .set_crypto_provider(offhook_rtc_crypto::provider())
             .clear_codecs()
@@ -234,15 +258,12 @@ impl Peer {
                 FormatParams::parse_line("0-16"),
             );
         }
-        let mut rtc = config.build(now);
-        let candidate =
-            Candidate::host(local, "udp").map_err(|e| RtcFailure::Engine(e.to_string()))?;
-        rtc.add_local_candidate(candidate);
+        let rtc = config.build(now);
         Ok(Peer {
             rtc,
             mid: None,
             pending: None,
-            local,
+            candidates: Vec::new(),
             prefs: prefs.to_vec(),
             connected: false,
             remote: None,
@@ -251,16 +272,27 @@ impl Peer {
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local
+    /// The candidates offered so far.
+    pub fn candidates(&self) -> &[LocalCandidate] {
+        &self.candidates
     }
 
-    /// Adds a server-reflexive candidate (our address as a STUN server saw it).
-    pub fn add_reflexive(&mut self, mapped: SocketAddr) -> Result<(), RtcFailure> {
-        let c = Candidate::server_reflexive(mapped, self.local, "udp")
-            .map_err(|e| RtcFailure::Engine(e.to_string()))?;
-        self.rtc.add_local_candidate(c);
-        Ok(())
+    /// Adds one of our candidates (before the description that carries them: there is no
+    /// trickle). `false` if str0m found it redundant (the same address and base as one it has).
+    pub fn add_candidate(&mut self, c: LocalCandidate) -> Result<bool, RtcFailure> {
+        let candidate = match c {
+            LocalCandidate::Host(addr) => Candidate::host(addr, "udp"),
+            LocalCandidate::Reflexive { mapped, base } => {
+                Candidate::server_reflexive(mapped, base, "udp")
+            }
+            LocalCandidate::Relayed { relayed, local } => Candidate::relayed(relayed, local, "udp"),
+        }
+        .map_err(|e| RtcFailure::Engine(e.to_string()))?;
+        let added = self.rtc.add_local_candidate(candidate).is_some();
+        if added {
+            self.candidates.push(c);
+        }
+        Ok(added)
     }
 
     /// Our offer for an outgoing call.
@@ -371,13 +403,16 @@ impl Peer {
         self.connected
     }
 
+    /// A datagram from `from` that arrived at `to`: one of our candidates' bases (the host
+    /// socket's address, or the relayed address for what came through a TURN server).
     pub fn receive(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        to: SocketAddr,
         data: &[u8],
     ) -> Result<(), RtcFailure> {
-        let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, data) else {
+        let Ok(receive) = Receive::new(Protocol::Udp, from, to, data) else {
             return Ok(()); // Not STUN/DTLS/RTP: ignore stray datagrams.
         };
         let input = Input::Receive(now, receive);
@@ -442,10 +477,11 @@ impl Peer {
                     if t.contents.first().is_some_and(|b| *b >= 20) {
                         self.remote = Some(t.destination);
                     }
-                    return Ok(PeerOutput::Transmit {
+                    return Ok(PeerOutput::Transmit(Transmit {
+                        from: t.source,
                         to: t.destination,
                         data: t.contents.to_vec(),
-                    });
+                    }));
                 }
                 Output::Event(e) => match e {
                     Event::IceConnectionStateChange(s) => {
@@ -589,13 +625,18 @@ mod tests {
     #[test]
     fn offer_lists_preferred_codecs_and_telephone_events() {
         let now = Instant::now();
-        let mut p = Peer::new(
-            now,
-            "127.0.0.1:5000".parse().unwrap(),
-            &[Codec::Pcmu, Codec::Opus],
-        )
-        .unwrap();
+        let mut p = Peer::new(now, &[Codec::Pcmu, Codec::Opus]).unwrap();
+        let host: SocketAddr = "192.0.2.2:5000".parse().unwrap();
+        assert_eq!(p.add_candidate(LocalCandidate::Host(host)), Ok(true));
+        let relayed = LocalCandidate::Relayed {
+            relayed: "198.51.100.1:50000".parse().unwrap(),
+            local: "192.0.2.2:5001".parse().unwrap(),
+        };
+        assert_eq!(p.add_candidate(relayed), Ok(true));
+        assert_eq!(p.candidates(), &[LocalCandidate::Host(host), relayed]);
         let offer = p.create_offer().unwrap();
+        assert!(offer.contains(" 192.0.2.2 5000 typ host"), "{offer}");
+        assert!(offer.contains(" 198.51.100.1 50000 typ relay"), "{offer}");
         let m = offer.lines().find(|l| l.starts_with("m=audio")).unwrap();
         assert!(m.contains(" 0 111"), "{m}");
         assert!(offer.contains("a=rtpmap:126 telephone-event/8000"));
@@ -621,7 +662,10 @@ mod tests {
     }
 
     fn peer(prefs: &[Codec]) -> Peer {
-        Peer::new(Instant::now(), "127.0.0.1:5000".parse().unwrap(), prefs).unwrap()
+        let mut p = Peer::new(Instant::now(), prefs).unwrap();
+        let host = LocalCandidate::Host("127.0.0.1:5000".parse().unwrap());
+        assert_eq!(p.add_candidate(host), Ok(true));
+        p
     }
 
     #[test]

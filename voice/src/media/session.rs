@@ -21,7 +21,7 @@ use super::dtmf::{DtmfScheduler, EventSender};
 use super::jitter::StreamSplice;
 use super::playout::{Downlink, PlayoutStats};
 use super::resample::Resampler;
-use super::rtc::{IceState, Negotiated, Peer, PeerOutput, RtcFailure};
+use super::rtc::{IceState, LocalCandidate, Negotiated, Peer, PeerOutput, RtcFailure, Transmit};
 use super::states::PeerStates;
 use crate::core::{MediaEvent, MediaRequest};
 use crate::model::{Codec, PeerState};
@@ -94,7 +94,7 @@ pub struct MediaSession {
     next_volume: Instant,
     next_stats: Instant,
     peer_timeout: Instant,
-    transmit: VecDeque<(SocketAddr, Vec<u8>)>,
+    transmit: VecDeque<Transmit>,
     events: VecDeque<MediaEvent>,
     counters: Counters,
     rtt: Option<Duration>,
@@ -111,9 +111,10 @@ pub struct MediaSession {
 }
 
 impl MediaSession {
+    /// A session without candidates: add them with [`MediaSession::add_candidate`] before
+    /// the first description.
     pub fn new(
         now: Instant,
-        local: SocketAddr,
         prefs: &[Codec],
         bitrate: Option<u32>,
         card_rate: u32,
@@ -123,7 +124,7 @@ impl MediaSession {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let mut session = MediaSession {
-            peer: Peer::new(now, local, prefs)?,
+            peer: Peer::new(now, prefs)?,
             card_rate,
             bitrate,
             negotiated: None,
@@ -157,7 +158,7 @@ impl MediaSession {
             received_dtmf: Vec::new(),
             states: PeerStates::default(),
         };
-        // The host candidate is gathered with the peer; a STUN one may follow.
+        // Host, server-reflexive and relay candidates follow.
         session.enter(PeerState::Gathering);
         Ok(session)
     }
@@ -177,15 +178,25 @@ impl MediaSession {
         self.enter(PeerState::DtlsNew);
     }
 
-    /// Offers our public address (from STUN) besides the host candidate.
-    pub fn add_reflexive(&mut self, mapped: SocketAddr, now: Instant) {
-        if mapped == self.peer.local_addr() {
+    /// Offers one of our candidates (a server-reflexive one that is its own base, as behind
+    /// no NAT, is left out: it is the host candidate).
+    pub fn add_candidate(&mut self, candidate: LocalCandidate, now: Instant) {
+        if let LocalCandidate::Reflexive { mapped, base } = candidate
+            && mapped == base
+        {
             return;
         }
-        if let Err(e) = self.peer.add_reflexive(mapped) {
-            tracing::warn!(error = %e, %mapped, "server-reflexive candidate refused");
+        match self.peer.add_candidate(candidate) {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!(?candidate, "redundant candidate left out"),
+            Err(e) => tracing::warn!(error = %e, ?candidate, "candidate refused"),
         }
         self.drain_peer(now);
+    }
+
+    /// The candidates offered.
+    pub fn candidates(&self) -> &[LocalCandidate] {
+        self.peer.candidates()
     }
 
     pub fn negotiated(&self) -> Option<Negotiated> {
@@ -305,7 +316,15 @@ impl MediaSession {
         if self.restarting {
             self.ice_deadline = Some(now + RESTART_FAILS_AFTER);
         } else if !self.peer.is_connected() {
-            self.ice_deadline = Some(now + CONNECT_FAILS_AFTER);
+            // Without a single candidate of ours (relays only, and every TURN server failed)
+            // no pair can ever work: ICE fails at once, as gathering "none" does in the SDK.
+            let wait = if self.peer.candidates().is_empty() {
+                tracing::warn!("no ICE candidate to offer: the media connection cannot be made");
+                Duration::ZERO
+            } else {
+                CONNECT_FAILS_AFTER
+            };
+            self.ice_deadline = Some(now + wait);
         }
         self.events.push_back(MediaEvent::RemoteApplied {
             codec: n.codec,
@@ -313,11 +332,12 @@ impl MediaSession {
         });
     }
 
-    pub fn receive(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+    /// A datagram from `from` that arrived at our candidate base `to`.
+    pub fn receive(&mut self, now: Instant, from: SocketAddr, to: SocketAddr, data: &[u8]) {
         if self.closed {
             return;
         }
-        if let Err(e) = self.peer.receive(now, from, data) {
+        if let Err(e) = self.peer.receive(now, from, to, data) {
             tracing::debug!(error = %e, "media input rejected");
         }
         self.drain_peer(now);
@@ -517,7 +537,7 @@ impl MediaSession {
                     self.peer_timeout = t.max(now);
                     break;
                 }
-                Ok(PeerOutput::Transmit { to, data }) => self.transmit.push_back((to, data)),
+                Ok(PeerOutput::Transmit(t)) => self.transmit.push_back(t),
                 Ok(PeerOutput::Ice(state)) => self.on_ice(state, now),
                 Ok(PeerOutput::Connected) => self.enter(PeerState::DtlsConnected),
                 Ok(PeerOutput::Audio {
@@ -607,7 +627,7 @@ impl MediaSession {
         }
     }
 
-    pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmit.pop_front()
     }
 

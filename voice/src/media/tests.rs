@@ -5,9 +5,17 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use turn_client_proto::stun::Instant as TurnInstant;
+use turn_client_proto::stun::agent::Transmit as TurnTransmit;
+use turn_client_proto::stun::types::TransportType;
+use turn_server_proto::api::{TurnServerApi, TurnServerPollRet};
+use turn_server_proto::server::TurnServer;
+
 use super::analysis::{dominant_frequency, rms};
 use super::audio::{AudioSink, AudioSource, RecordingSink, ToneSource};
+use super::rtc::{LocalCandidate, Transmit};
 use super::session::MediaSession;
+use super::turn::{Relay, RelayEvent, TurnTransport};
 use crate::core::{MediaEvent, MediaRequest};
 use crate::model::Codec;
 
@@ -51,6 +59,107 @@ impl Card {
     }
 }
 
+/// A TURN server (`turn-server-proto`) between a and b, and a's allocation on it.
+struct Hop {
+    relay: Relay,
+    server: TurnServer,
+    base: Instant,
+    /// a's end of its connection to the server.
+    client: SocketAddr,
+    listen: SocketAddr,
+    relayed: SocketAddr,
+    /// Datagrams the server sent out of the relayed address: (to, data).
+    out: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl Hop {
+    fn new(now: Instant) -> Hop {
+        let client: SocketAddr = "127.0.0.1:40010".parse().unwrap();
+        let listen: SocketAddr = "127.0.0.1:3478".parse().unwrap();
+        let mut server = TurnServer::new(TransportType::Udp, listen, "offhook".into());
+        server.add_user("u".into(), "p".into());
+        Hop {
+            relay: Relay::new(TurnTransport::Udp, client, listen, "u", "p", now),
+            server,
+            base: now,
+            client,
+            listen,
+            relayed: "127.0.0.1:50000".parse().unwrap(),
+            out: Vec::new(),
+        }
+    }
+
+    fn at(&self, now: Instant) -> TurnInstant {
+        TurnInstant::from_nanos(now.duration_since(self.base).as_nanos() as i64)
+    }
+
+    /// Moves what the relay and the server have to say at `now`; datagrams for peers end
+    /// up in `out`.
+    fn pump(&mut self, now: Instant) {
+        let at = self.at(now);
+        loop {
+            let mut moved = false;
+            while let Some(bytes) = self.relay.poll_transmit() {
+                moved = true;
+                let t = TurnTransmit::new(
+                    bytes.as_slice(),
+                    TransportType::Udp,
+                    self.client,
+                    self.listen,
+                );
+                if let Some(reply) = self.server.recv(t, at) {
+                    let reply = reply.build();
+                    self.deliver(reply.data, reply.to, now);
+                }
+            }
+            while let TurnServerPollRet::AllocateSocket {
+                transport,
+                listen_addr,
+                client_addr,
+                allocation_transport,
+                family,
+            } = self.server.poll(at)
+            {
+                moved = true;
+                self.server.allocated_socket(
+                    transport,
+                    listen_addr,
+                    client_addr,
+                    allocation_transport,
+                    family,
+                    Ok(self.relayed),
+                    at,
+                );
+            }
+            while let Some(t) = self.server.poll_transmit(at) {
+                moved = true;
+                self.deliver(t.data, t.to, now);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn deliver(&mut self, data: Vec<u8>, to: SocketAddr, now: Instant) {
+        if to == self.client {
+            self.relay.handle_input(&data, now);
+        } else {
+            self.out.push((to, data));
+        }
+    }
+
+    /// A datagram from a peer to the relayed address.
+    fn peer_sent(&mut self, from: SocketAddr, data: &[u8], now: Instant) {
+        let t = TurnTransmit::new(data, TransportType::Udp, from, self.relayed);
+        if let Some(out) = self.server.recv(t, self.at(now)) {
+            let out = out.build();
+            self.deliver(out.data, out.to, now);
+        }
+        self.pump(now);
+    }
+}
+
 struct Pair {
     a: MediaSession,
     b: MediaSession,
@@ -61,6 +170,10 @@ struct Pair {
     now: Instant,
     a_events: Vec<MediaEvent>,
     b_events: Vec<MediaEvent>,
+    /// a's relay, when a offers only that.
+    hop: Option<Hop>,
+    /// What a sent from an address other than its relayed one.
+    a_direct: u64,
 }
 
 fn local_description(events: &mut Vec<MediaEvent>) -> String {
@@ -83,11 +196,49 @@ impl Pair {
         a_sink: RecordingSink,
         b_sink: RecordingSink,
     ) -> Pair {
-        let now = Instant::now();
+        Pair::with(prefs_a, prefs_b, a_hz, b_hz, a_sink, b_sink, false)
+    }
+
+    /// With `relay_only`, a's one candidate is a relay on a TURN server between them.
+    fn with(
+        prefs_a: &[Codec],
+        prefs_b: &[Codec],
+        a_hz: f64,
+        b_hz: f64,
+        a_sink: RecordingSink,
+        b_sink: RecordingSink,
+        relay_only: bool,
+    ) -> Pair {
+        let mut now = Instant::now();
         let a_addr: SocketAddr = "127.0.0.1:40001".parse().unwrap();
         let b_addr: SocketAddr = "127.0.0.1:40002".parse().unwrap();
-        let a = MediaSession::new(now, a_addr, prefs_a, None, 16_000).unwrap();
-        let b = MediaSession::new(now, b_addr, prefs_b, None, 48_000).unwrap();
+        let mut a = MediaSession::new(now, prefs_a, None, 16_000).unwrap();
+        let mut b = MediaSession::new(now, prefs_b, None, 48_000).unwrap();
+        b.add_candidate(LocalCandidate::Host(b_addr), now);
+        let hop = if relay_only {
+            let mut hop = Hop::new(now);
+            // Gathering: the allocation, before the offer that carries it.
+            hop.pump(now);
+            while hop.relay.relayed().is_none() {
+                now = hop.relay.poll_timeout().expect("allocating").max(now);
+                hop.relay.handle_timeout(now);
+                hop.pump(now);
+            }
+            assert_eq!(
+                hop.relay.poll_event(),
+                Some(RelayEvent::Allocated(hop.relayed))
+            );
+            let relayed = LocalCandidate::Relayed {
+                relayed: hop.relayed,
+                local: hop.client,
+            };
+            a.add_candidate(relayed, now);
+            assert_eq!(a.candidates(), &[relayed]);
+            Some(hop)
+        } else {
+            a.add_candidate(LocalCandidate::Host(a_addr), now);
+            None
+        };
         let a_card = Card::new(
             ToneSource::new(16_000, a_hz, 8000),
             a_sink,
@@ -110,6 +261,8 @@ impl Pair {
             now,
             a_events: vec![],
             b_events: vec![],
+            hop,
+            a_direct: 0,
         };
         p.a.handle_request(MediaRequest::CreateOffer, now);
         p.collect();
@@ -138,21 +291,47 @@ impl Pair {
             let mut moved = true;
             while moved {
                 moved = false;
-                while let Some((to, data)) = self.a.poll_transmit() {
+                while let Some(t) = self.a.poll_transmit() {
                     moved = true;
-                    if to == self.b_addr {
-                        self.b.receive(self.now, self.a_addr, &data);
+                    match &mut self.hop {
+                        Some(hop) if t.from == hop.relayed => {
+                            hop.relay.send(t.to, &t.data, self.now);
+                            hop.pump(self.now);
+                        }
+                        _ => {
+                            self.a_direct += 1;
+                            if t.to == self.b_addr {
+                                self.b.receive(self.now, t.from, t.to, &t.data);
+                            }
+                        }
                     }
                 }
-                while let Some((to, data)) = self.b.poll_transmit() {
+                if let Some(hop) = &mut self.hop {
+                    for (to, data) in hop.out.drain(..) {
+                        moved = true;
+                        if to == self.b_addr {
+                            self.b.receive(self.now, hop.relayed, to, &data);
+                        }
+                    }
+                    while let Some((from, data)) = hop.relay.poll_received() {
+                        moved = true;
+                        self.a.receive(self.now, from, hop.relayed, &data);
+                    }
+                }
+                while let Some(Transmit { from, to, data }) = self.b.poll_transmit() {
                     moved = true;
-                    if to == self.a_addr {
-                        self.a.receive(self.now, self.b_addr, &data);
+                    match &mut self.hop {
+                        Some(hop) if to == hop.relayed => hop.peer_sent(from, &data, self.now),
+                        _ if to == self.a_addr => self.a.receive(self.now, from, to, &data),
+                        _ => {}
                     }
                 }
             }
             self.collect();
             let mut next = self.a.poll_timeout().min(self.b.poll_timeout());
+            if let Some(t) = self.hop.as_ref().and_then(|h| h.relay.poll_timeout()) {
+                next = next.min(t);
+            }
             for card in [self.a_card.next_period(), self.b_card.next_period()]
                 .into_iter()
                 .flatten()
@@ -164,6 +343,10 @@ impl Pair {
             self.b_card.drive(&mut self.b, self.now);
             self.a.handle_timeout(self.now);
             self.b.handle_timeout(self.now);
+            if let Some(hop) = &mut self.hop {
+                hop.relay.handle_timeout(self.now);
+                hop.pump(self.now);
+            }
         }
         self.collect();
     }
@@ -206,6 +389,68 @@ fn tones_cross_both_ways_with_pcmu() {
             .iter()
             .any(|e| matches!(e, MediaEvent::Volume { .. }))
     );
+}
+
+/// a offers one relay candidate (a TURN allocation on a server between them, as with
+/// `iceTransportPolicy: relay`): its checks, DTLS and audio all go through the relay, both
+/// ways, and the allocation is released at the end.
+#[test]
+fn a_relay_only_call_carries_audio_both_ways_through_the_turn_server() {
+    let a_sink = RecordingSink::new(16_000);
+    let b_sink = RecordingSink::new(48_000);
+    let mut p = Pair::with(
+        &[Codec::Pcmu],
+        &[Codec::Pcmu],
+        700.0,
+        1100.0,
+        a_sink.clone(),
+        b_sink.clone(),
+        true,
+    );
+    p.run(Duration::from_secs(3));
+    assert!(
+        p.a_events.contains(&MediaEvent::IceConnected),
+        "{:?}",
+        p.a_events
+    );
+    let heard_by_b = b_sink.last_ms(1000);
+    let heard_by_a = a_sink.last_ms(1000);
+    assert!(rms(&heard_by_b) > 2000.0, "b hears {}", rms(&heard_by_b));
+    assert!((dominant_frequency(&heard_by_b, 48_000) - 700.0).abs() < 10.0);
+    assert!((dominant_frequency(&heard_by_a, 16_000) - 1100.0).abs() < 10.0);
+    assert!(p.a.counters().packets_received > 100 && p.b.counters().packets_received > 100);
+    assert_eq!(p.a_direct, 0, "a sent nothing around the relay");
+    let hop = p.hop.as_mut().unwrap();
+    hop.relay.release(p.now);
+    hop.pump(p.now);
+    assert_eq!(hop.relay.poll_event(), Some(RelayEvent::Released));
+}
+
+/// Without a single candidate (relays only, and the TURN server refused) ICE fails as soon
+/// as the answer is in, not at the 15 s connect timeout.
+#[test]
+fn no_candidate_at_all_fails_ice_at_once() {
+    let now = Instant::now();
+    let mut a = MediaSession::new(now, &[Codec::Pcmu], None, 16_000).unwrap();
+    let mut b = MediaSession::new(now, &[Codec::Pcmu], None, 48_000).unwrap();
+    b.add_candidate(
+        LocalCandidate::Host("127.0.0.1:40002".parse().unwrap()),
+        now,
+    );
+    let mut a_events = Vec::new();
+    let mut b_events = Vec::new();
+    a.handle_request(MediaRequest::CreateOffer, now);
+    a_events.extend(std::iter::from_fn(|| a.poll_event()));
+    let offer = local_description(&mut a_events);
+    assert!(!offer.contains("a=candidate"), "{offer}");
+    b.handle_request(MediaRequest::AnswerOffer { offer }, now);
+    b_events.extend(std::iter::from_fn(|| b.poll_event()));
+    let answer = local_description(&mut b_events);
+    a.handle_request(MediaRequest::ApplyAnswer { answer }, now);
+    assert!(a.poll_timeout() <= now);
+    a.handle_timeout(now);
+    a_events.extend(std::iter::from_fn(|| a.poll_event()));
+    assert!(a_events.contains(&MediaEvent::IceFailed), "{a_events:?}");
 }
 
 #[test]
