@@ -351,7 +351,15 @@ fn screens(out: &std::path::Path, scale: u32) -> ExitCode {
 fn check_config(file: &std::path::Path) -> ExitCode {
     match Config::load(file) {
         Ok(config) => {
-            let phone = config.phone_config();
+            let local = config.local_only();
+            let phone = &local.phone;
+            let sources = &phone.sources;
+            // Where a value comes from: this file, or the default until offhook-server
+            // provisions one.
+            let from = |source: offhook::phone::SettingSource| match source {
+                offhook::phone::SettingSource::Local => "this file",
+                _ => "default; offhook-server may set it",
+            };
             println!("{}: OK", file.display());
             println!(
                 "  server      {} (device {})",
@@ -363,20 +371,27 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 config.audio.capture, config.audio.playback, config.audio.sample_rate
             );
             println!(
-                "  country     {} ({}), tones {}",
-                config.country.name,
-                config.country.iso,
-                config.region.name()
+                "  country     {} ({}), tones {} ({})",
+                local.country.name,
+                local.country.iso,
+                local.region.name(),
+                from(sources.country)
             );
             println!(
-                "  digit map   {} rules",
-                phone.dial_plan.digit_map().rules().len()
+                "  digit map   {} rules ({})",
+                phone.dial_plan.digit_map().rules().len(),
+                from(sources.digit_map)
             );
             println!(
-                "  contacts    {}",
-                phone.dial_plan.directory().contacts().len()
+                "  contacts    {} ({})",
+                phone.dial_plan.directory().contacts().len(),
+                from(sources.contacts)
             );
-            println!("  edges       {}", config.device.edge.join(", "));
+            println!(
+                "  edges       {} ({})",
+                phone.edges.join(", "),
+                from(sources.edges)
+            );
             println!("  state       {}", config.state_dir.display());
             ExitCode::SUCCESS
         }

@@ -3,7 +3,7 @@
 //! show — so a server that sends something odd gets a clear error, never a panic. The JSON
 //! types are the phone's ([`crate::phone::remote`]).
 
-use crate::phone::{ServerSettings, SettingsUpdate, VoicemailCount, VoicemailList};
+use crate::phone::{Forwarding, ServerSettings, SettingsUpdate, VoicemailCount, VoicemailList};
 
 use super::{RequestError, ServerEndpoint};
 
@@ -11,14 +11,14 @@ use super::{RequestError, ServerEndpoint};
 pub const VOICEMAIL_PATH: &str = "api/handset/voicemail";
 /// `GET` / `PUT`: do-not-disturb and forwarding.
 pub const SETTINGS_PATH: &str = "api/handset/settings";
-/// `GET`: the server-sent events (`voicemail`, `settings`).
+/// `GET`: the server-sent events (`voicemail`, `settings`, `config`).
 pub const EVENTS_PATH: &str = "api/handset/events";
 
 /// Largest answer read (a full mailbox is a few tens of KiB).
 const MAX_BODY: usize = 512 * 1024;
 /// Most messages taken from one answer (the phone keeps fewer).
 const MAX_MESSAGES: usize = 1000;
-/// Longest caller or forwarding number accepted.
+/// Longest caller, forwarding or speed-dial number accepted.
 const MAX_NUMBER: usize = 64;
 /// Longest no-answer delay accepted (an hour).
 const MAX_AFTER_SECS: u32 = 3600;
@@ -138,12 +138,12 @@ fn error_message(body: &[u8]) -> Option<String> {
 }
 
 /// `text` without control characters (a screen and a log line cannot show them).
-fn printable(text: &str) -> String {
+pub(super) fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// A number as the server sends it (a caller, a forwarding target): printable, not too long.
-fn check_number(what: &str, number: &str) -> Result<String, String> {
+pub(super) fn check_number(what: &str, number: &str) -> Result<String, String> {
     if number.chars().count() > MAX_NUMBER {
         return Err(format!("{what} is longer than {MAX_NUMBER} characters"));
     }
@@ -152,7 +152,7 @@ fn check_number(what: &str, number: &str) -> Result<String, String> {
 
 /// `body` as a JSON object of type `T` (serde would also take an array for a struct; the
 /// contract's shapes are objects).
-fn object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
+pub(super) fn object<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
     if body.trim_ascii_start().first() != Some(&b'{') {
         return Err(format!("not {what}: not a JSON object"));
     }
@@ -179,7 +179,13 @@ pub fn parse_voicemail_list(body: &[u8]) -> Result<VoicemailList, String> {
 /// The `settings` event's data and `GET|PUT /api/handset/settings`'s body.
 pub fn parse_settings(body: &[u8]) -> Result<ServerSettings, String> {
     let mut settings: ServerSettings = object(body, "settings")?;
-    let forwarding = &mut settings.forwarding;
+    settings.forwarding = check_forwarding(settings.forwarding)?;
+    Ok(settings)
+}
+
+/// Forwarding as the server sends it (in the settings, and in the provisioned config):
+/// a delay of at most an hour, a number a screen can show.
+pub(super) fn check_forwarding(mut forwarding: Forwarding) -> Result<Forwarding, String> {
     if forwarding.after_secs > MAX_AFTER_SECS {
         return Err(format!(
             "forwarding after {} s is more than {MAX_AFTER_SECS} s",
@@ -190,7 +196,7 @@ pub fn parse_settings(body: &[u8]) -> Result<ServerSettings, String> {
         Some(to) => Some(check_number("a forwarding number", &to)?).filter(|t| !t.is_empty()),
         None => None,
     };
-    Ok(settings)
+    Ok(forwarding)
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@
 //!   (the token client's `POST /api/token/generate` too).
 //! - [`handset`] — `GET /api/handset/voicemail`, `GET|PUT /api/handset/settings` and what
 //!   their answers mean (checked: nothing the server sends can panic the handset).
+//! - [`provisioning`] — `GET /api/handset/config` (with its ETag) and `POST
+//!   /api/handset/status`: the settings the server provisions, checked, and the status report.
 //! - [`stream`] — `GET /api/handset/events` held open, its body read as it arrives.
 
 pub mod handset;
+pub mod provisioning;
 pub mod stream;
 
 use std::sync::Arc;
@@ -121,6 +124,29 @@ impl ServerEndpoint {
         self.timeout
     }
 
+    /// The local address this handset reaches the server from (the route's source address;
+    /// nothing is sent). `None`: the server's name does not resolve in time, or no route.
+    pub async fn local_address(&self) -> Option<std::net::IpAddr> {
+        let target = self.target("").ok()?;
+        let host = target.host.trim_matches(['[', ']']).to_string();
+        let server = tokio::time::timeout(
+            self.timeout,
+            tokio::net::lookup_host((host.as_str(), target.port)),
+        )
+        .await
+        .ok()?
+        .ok()?
+        .next()?;
+        let unspecified: std::net::SocketAddr = if server.is_ipv4() {
+            (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = tokio::net::UdpSocket::bind(unspecified).await.ok()?;
+        socket.connect(server).await.ok()?;
+        Some(socket.local_addr().ok()?.ip())
+    }
+
     pub(crate) fn tls(&self) -> &Arc<rustls::ClientConfig> {
         &self.tls
     }
@@ -169,8 +195,22 @@ impl ServerEndpoint {
         json: Option<Vec<u8>>,
         max_body: usize,
     ) -> Result<http_client::Response, RequestError> {
+        self.request_with(method, path, json, Vec::new(), max_body)
+            .await
+    }
+
+    /// [`Self::request`] with more headers (`If-None-Match`).
+    pub async fn request_with(
+        &self,
+        method: http::Method,
+        path: &str,
+        json: Option<Vec<u8>>,
+        extra: Vec<(http::HeaderName, http::HeaderValue)>,
+        max_body: usize,
+    ) -> Result<http_client::Response, RequestError> {
         let target = self.target(path)?;
         let mut headers = self.headers("application/json");
+        headers.extend(extra);
         let body = Bytes::from(json.clone().unwrap_or_default());
         if json.is_some() {
             headers.push((

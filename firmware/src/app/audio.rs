@@ -245,7 +245,8 @@ impl Mixer {
 
 struct Control {
     rate: u32,
-    region: Region,
+    /// The tone plan (a provisioned country can change it); only control threads lock it.
+    region: Mutex<Region>,
     /// Only non-real-time threads take this lock (to send a command).
     commands: Mutex<rtrb::Producer<Command>>,
     /// The mixer while no pump runs it (taken by the pump, given back when it stops).
@@ -280,7 +281,7 @@ impl AudioPath {
         AudioPath {
             control: Arc::new(Control {
                 rate,
-                region,
+                region: Mutex::new(region),
                 commands: Mutex::new(producer),
                 idle_mixer: Mutex::new(Some(mixer)),
                 out_peak,
@@ -302,12 +303,22 @@ impl AudioPath {
         }
     }
 
+    /// The tone plan for tones played from now on.
+    pub fn set_region(&self, region: Region) {
+        *self
+            .control
+            .region
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = region;
+    }
+
     /// Plays `tone` from now on (replacing any other); `None` stops it.
     pub fn play_tone(&self, tone: Option<Tone>) {
         let c = &self.control;
+        let region = *c.region.lock().unwrap_or_else(|p| p.into_inner());
         let player =
             tone.and_then(
-                |t| match TonePlayer::new(ToneSpec::for_tone(t, c.region), c.rate) {
+                |t| match TonePlayer::new(ToneSpec::for_tone(t, region), c.rate) {
                     Ok(p) => Some(p),
                     Err(e) => {
                         tracing::warn!(rate = e.0, "no tone player at this rate");

@@ -9,11 +9,14 @@
 //! - [`events`] — Device and Call events in the phone's words.
 //! - [`output`] — carrying out the phone's outputs.
 //! - [`remote`] — the push channel's events in, settings changes out to offhook-server.
-//! - [`state_writer`] — history and settings written to disk off the loop.
+//! - [`provisioning`] — offhook-server's provisioned settings: the cached copy at start, each
+//!   new one resolved and applied (or refused), and the status report's facts.
+//! - [`state_writer`] — history, settings and the provisioned copy written to disk off the loop.
 
 pub mod audio;
 pub mod events;
 mod output;
+pub mod provisioning;
 mod remote;
 mod state_writer;
 
@@ -34,10 +37,12 @@ use crate::config::Config;
 use crate::history::CallHistory;
 use crate::phone::{CallId, Phone, PhoneInput, ServerSettings, TokenStatus, UserSettings};
 use crate::push::{PushClient, PushConfig};
+use crate::status::{StatusReporter, StatusTiming};
 use crate::systemd::{Ping, Systemd};
 use crate::token::http::fetch_token;
 use crate::token::{Backoff, TokenFetchError, TokenResponse, TokenScheduler};
 use audio::{AudioPath, CallAudio};
+use provisioning::Provisioning;
 use state_writer::StateWriter;
 
 /// Why the phone could not start or had to stop.
@@ -91,18 +96,11 @@ pub fn board_profile(config: &Config) -> Result<Profile, AppError> {
     Ok(profile)
 }
 
-/// Device options from the config.
-pub fn device_options(config: &Config, settings: &UserSettings) -> twilio_voice::DeviceOptions {
+/// Device options from the config, with the edges and codec order the phone has in force.
+pub fn device_options(config: &Config, phone: &Phone) -> twilio_voice::DeviceOptions {
     let d = &config.device;
-    let codecs = settings
-        .codecs
-        .clone()
-        .unwrap_or_else(|| d.codec_preferences.clone());
-    let mut edges = d.edge.clone();
-    if let Some(edge) = &settings.edge {
-        edges.retain(|e| e != edge);
-        edges.insert(0, edge.clone());
-    }
+    let codecs = phone.device_codecs();
+    let edges = phone.device_edges();
     twilio_voice::DeviceOptions {
         codec_preferences: codecs.iter().map(|c| events::codec(*c)).collect(),
         edge: edges,
@@ -142,6 +140,10 @@ pub(crate) struct App {
     pub push: PushClient,
     /// Answers to the phone's settings changes (`PUT /api/handset/settings`).
     pub settings_tx: mpsc::UnboundedSender<Result<ServerSettings, String>>,
+    /// offhook-server's provisioned settings in use.
+    pub provisioning: Provisioning,
+    /// Status reports to offhook-server (its task stops when this goes).
+    pub status: StatusReporter,
     pub systemd: Systemd,
     pub last_edge: Option<String>,
     pub last_token_status: Option<TokenStatus>,
@@ -190,6 +192,8 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
     if let Some(p) = problem {
         tracing::warn!(?p, "settings");
     }
+    // The file's settings, with offhook-server's last good ones (cached) where it gives none.
+    let (provisioning, resolved) = Provisioning::start(&config);
     let profile = board_profile(&config)?;
     let sim = options.sim.take().map(|mut s| {
         if s.audio.is_none() {
@@ -209,7 +213,7 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         .as_ref()
         .map(|a| a.capture.rate())
         .unwrap_or(config.audio.sample_rate);
-    let path = AudioPath::new(rate, config.region, config.audio.speech);
+    let path = AudioPath::new(rate, resolved.region, config.audio.speech);
     let (audio_io, pump) = match board.audio.take() {
         Some(Audio {
             io,
@@ -227,7 +231,10 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         ServerEndpoint::new(&config.server, config.token.request_timeout)
             .map_err(|e| AppError::Token(e.to_string()))?,
     );
-    let phone = Phone::new(config.phone_config(), settings, history, now);
+    let mut phone = Phone::new(resolved.phone, settings, history, now);
+    if let Some(settings) = provisioning.current().and_then(|c| c.server_settings()) {
+        phone.handle(PhoneInput::ServerSettings(settings), now);
+    }
     let (call_tx, mut call_rx) = mpsc::unbounded_channel();
     let (token_tx, mut token_rx) = mpsc::unbounded_channel();
     let (settings_tx, mut settings_rx) = mpsc::unbounded_channel();
@@ -249,7 +256,9 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         endpoint.clone(),
         PushConfig::from_options(&config.push),
         seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15,
+        provisioning.current().and_then(|c| c.etag.clone()),
     );
+    let status = StatusReporter::spawn(endpoint.clone(), StatusTiming::default(), now);
     let mut app = App {
         phone,
         board,
@@ -265,6 +274,8 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         token_tx,
         push,
         settings_tx,
+        provisioning,
+        status,
         systemd: Systemd::from_env(now),
         last_edge: None,
         last_token_status: None,
@@ -491,7 +502,7 @@ impl App {
                 }
             }
             None => {
-                let options = device_options(&self.config, self.phone.user_settings());
+                let options = device_options(&self.config, &self.phone);
                 let audio = Arc::new(CallAudio::new(self.path.clone()));
                 match Device::with_audio(response.token.clone(), options, audio) {
                     Ok(device) => {
@@ -522,15 +533,22 @@ impl App {
         if let twilio_voice::DeviceEvent::Error { error, .. } = &ev {
             self.last_device_error = Some(format!("{} ({})", error.message, error.code));
         }
+        let edge = self.device.as_ref().and_then(|d| d.edge());
         if let Some(input) = events::device_input(ev, self) {
+            if let PhoneInput::Device(event) = &input {
+                self.track_status(event, edge.as_ref());
+            }
             self.phone.handle(input, now);
         }
-        let edge = self.device.as_ref().and_then(|d| d.edge());
         if edge != self.last_edge {
             self.last_edge = edge.clone();
             self.phone.handle(
-                PhoneInput::Device(crate::phone::DeviceEvent::Edge(edge)),
+                PhoneInput::Device(crate::phone::DeviceEvent::Edge(edge.clone())),
                 now,
+            );
+            self.track_status(
+                &crate::phone::DeviceEvent::Edge(edge.clone()),
+                edge.as_ref(),
             );
         }
     }

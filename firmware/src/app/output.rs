@@ -93,7 +93,7 @@ impl App {
             PhoneOutput::UseAudioDevice { role, id } => self.use_audio_device(role, id),
             PhoneOutput::SetEdge(_) | PhoneOutput::SetCodecPreferences(_) => {
                 if let Some(device) = self.device.clone() {
-                    let options = super::device_options(&self.config, self.phone.user_settings());
+                    let options = super::device_options(&self.config, &self.phone);
                     if let Err(e) = device.update_options(options).await {
                         tracing::warn!(error = %e, "options not changed");
                     }

@@ -21,6 +21,7 @@ impl App {
             }
             PushEvent::VoicemailList(list) => PhoneInput::VoicemailList(list),
             PushEvent::Settings(settings) => PhoneInput::ServerSettings(settings),
+            PushEvent::Config { etag, config } => return self.on_provisioned(etag, *config),
         };
         self.phone.handle(input, now);
     }

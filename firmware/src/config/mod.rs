@@ -1,9 +1,16 @@
 //! `/etc/offhook/offhook.toml`: parsed, checked and turned into the phone's configuration.
 //! A bad file stops start-up with the file, line, column and a message (see [`ConfigError`]).
 //! `firmware/offhook.example.toml` documents every key.
+//!
+//! The file needs only what reaches offhook-server (its URL, the device id and secret), the
+//! board profile and the audio devices. The settings the server may provision (contacts,
+//! speed dials, digit map, country, ring cadence, volumes, codecs, edges) come from the file
+//! when it gives them, else from the server, else from the defaults: [`Config::resolve`],
+//! with the source of each ([`resolve`]).
 
 mod error;
 mod raw;
+pub mod resolve;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,9 +22,11 @@ use error::Source;
 use offhook_core::handset::cadence::Cadence;
 use twilio_voice::media::echo::{SpeechOptions, SpeechRoutes};
 
-use crate::dialplan::{Contact, Country, DialPlan, DigitMap, Directory, default_digit_map};
-use crate::phone::{Codec, HookFlashAction, PhoneConfig, PhoneTimers};
+use crate::api::provisioning::HandsetConfig;
+use crate::dialplan::{Contact, Country, DigitMap};
+use crate::phone::{HookFlashAction, MAX_VOLUME, PhoneConfig, PhoneTimers, VolumePath, Volumes};
 use crate::tones::{NamedCadence, Region};
+pub use resolve::{FixedSettings, LocalSettings, Resolved};
 
 /// Where the config lives on a handset.
 pub const DEFAULT_PATH: &str = "/etc/offhook/offhook.toml";
@@ -59,11 +68,10 @@ pub struct AudioConfig {
     pub speech: SpeechRoutes,
 }
 
-/// Twilio Device options (the SDK's names in snake case).
+/// Twilio Device options (the SDK's names in snake case). The edges and the codec order are
+/// provisioned settings: [`LocalSettings`], and the phone's [`PhoneConfig`] once resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceOptions {
-    pub edge: Vec<String>,
-    pub codec_preferences: Vec<Codec>,
     pub token_refresh_ms: u64,
     pub enable_improved_signaling_error_precision: bool,
     pub max_call_signaling_timeout_ms: u64,
@@ -115,9 +123,12 @@ pub struct Config {
     pub token: TokenOptions,
     pub push: PushOptions,
     pub state_dir: PathBuf,
-    pub country: &'static Country,
-    pub region: Region,
-    phone: PhoneConfig,
+    /// The file's values of the settings offhook-server may provision.
+    pub local: LocalSettings,
+    /// The phone's settings that only the file sets.
+    pub fixed: FixedSettings,
+    /// The file alone, without the server's settings.
+    local_resolved: Resolved,
 }
 
 impl Config {
@@ -141,9 +152,29 @@ impl Config {
         build(raw, &src)
     }
 
-    /// The phone's behaviour from this config.
+    /// The configuration in force with offhook-server's provisioned settings (`None`: the
+    /// file and the defaults alone). `Err`: the server's settings cannot be used with this
+    /// file (the reason, for the log).
+    pub fn resolve(&self, server: Option<&HandsetConfig>) -> Result<Resolved, String> {
+        match server {
+            None => Ok(self.local_resolved.clone()),
+            Some(_) => resolve::resolve(&self.local, &self.fixed, server),
+        }
+    }
+
+    /// The file and the defaults alone (what `check-config` shows).
+    pub fn local_only(&self) -> &Resolved {
+        &self.local_resolved
+    }
+
+    /// The phone's behaviour from the file and the defaults alone.
     pub fn phone_config(&self) -> PhoneConfig {
-        self.phone.clone()
+        self.local_resolved.phone.clone()
+    }
+
+    /// The last good settings from offhook-server, kept for a start without network.
+    pub fn provisioned_path(&self) -> PathBuf {
+        self.state_dir.join("provisioned.json")
     }
 
     pub fn history_path(&self) -> PathBuf {
@@ -248,10 +279,10 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         None => None,
     };
 
-    // Country, region, dial plan.
+    // What offhook-server may also provision: the file's values, where it gives them.
     let phone = raw.phone;
     let country = match &phone.country {
-        Some(iso) => Country::by_iso(iso.get_ref()).ok_or_else(|| {
+        Some(iso) => Some(Country::by_iso(iso.get_ref()).ok_or_else(|| {
             let known: Vec<&str> = crate::dialplan::e164::COUNTRIES
                 .iter()
                 .map(|c| c.iso)
@@ -264,98 +295,89 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
                     known.join(", ")
                 ),
             )
-        })?,
-        None => Country::by_iso("US")
-            .ok_or_else(|| src.error(None, "US missing from the country table"))?,
+        })?),
+        None => None,
     };
-    let region = phone
-        .region
-        .unwrap_or_else(|| Region::for_country(country.iso));
-    let map_text = phone
-        .digit_map
-        .as_ref()
-        .map(|m| m.get_ref().as_str())
-        .unwrap_or_else(|| default_digit_map(country));
-    let mut map = DigitMap::parse(map_text).map_err(|e| {
-        let span = phone.digit_map.as_ref().map(|m| {
-            // Point at the character inside the quoted string (+1 for the opening quote).
-            let at = m.span().start
-                + 1
-                + map_text
-                    .char_indices()
-                    .nth(e.position)
-                    .map(|(i, _)| i)
-                    .unwrap_or(map_text.len());
-            at..at + 1
-        });
-        src.error(span, format!("phone.digit_map: {}", e.message))
-    })?;
-    if phone.inter_digit_short_ms.is_some() || phone.inter_digit_long_ms.is_some() {
-        map = map.clone().with_timers(
-            phone
-                .inter_digit_short_ms
-                .map(ms)
-                .unwrap_or(map.short_timer()),
-            phone
-                .inter_digit_long_ms
-                .map(ms)
-                .unwrap_or(map.long_timer()),
-        );
-    }
-    let mut speed_dials = BTreeMap::new();
-    for (slot, number) in &raw.speed_dial {
-        let key = slot.get_ref();
-        let parsed = key.parse::<u8>().ok().filter(|n| (1..=9).contains(n));
-        let Some(n) = parsed else {
+    let digit_map = match &phone.digit_map {
+        Some(m) => {
+            let map_text = m.get_ref().as_str();
+            Some(DigitMap::parse(map_text).map_err(|e| {
+                // Point at the character inside the quoted string (+1 for the opening quote).
+                let at = m.span().start
+                    + 1
+                    + map_text
+                        .char_indices()
+                        .nth(e.position)
+                        .map(|(i, _)| i)
+                        .unwrap_or(map_text.len());
+                src.error(Some(at..at + 1), format!("phone.digit_map: {}", e.message))
+            })?)
+        }
+        None => None,
+    };
+    let speed_dials = match &raw.speed_dial {
+        Some(table) => {
+            let mut speed_dials = BTreeMap::new();
+            for (slot, number) in table {
+                let key = slot.get_ref();
+                let parsed = key.parse::<u8>().ok().filter(|n| (1..=9).contains(n));
+                let Some(n) = parsed else {
+                    return Err(src.error(
+                        Some(slot.span()),
+                        format!("speed_dial keys are 1 to 9, not {key:?}"),
+                    ));
+                };
+                if number.get_ref().trim().is_empty() {
+                    return Err(src.error(Some(number.span()), "speed dial number is empty"));
+                }
+                speed_dials.insert(n, number.get_ref().trim().to_string());
+            }
+            Some(speed_dials)
+        }
+        None => None,
+    };
+    let contacts = match &raw.contacts {
+        Some(list) => {
+            let mut contacts: Vec<Contact> = Vec::new();
+            for contact in list {
+                let c = contact.get_ref();
+                if c.name.trim().is_empty() || c.number.trim().is_empty() {
+                    return Err(
+                        src.error(Some(contact.span()), "a contact needs a name and a number")
+                    );
+                }
+                if let Some(ext) = &c.extension
+                    && contacts
+                        .iter()
+                        .any(|other| other.extension.as_ref() == Some(ext))
+                {
+                    return Err(src.error(
+                        Some(contact.span()),
+                        format!("extension {ext} is used by two contacts"),
+                    ));
+                }
+                contacts.push(c.clone());
+            }
+            Some(contacts)
+        }
+        None => None,
+    };
+    let voicemail = voicemail(&raw.voicemail, raw.speed_dial.as_ref(), src)?;
+    if let Some(code) = &voicemail.0 {
+        let home = country
+            .or_else(|| Country::by_iso(resolve::DEFAULT_COUNTRY))
+            .map(|c| c.emergency)
+            .unwrap_or_default();
+        if home.contains(&code.as_str()) || phone.emergency.contains(code) {
             return Err(src.error(
-                Some(slot.span()),
-                format!("speed_dial keys are 1 to 9, not {key:?}"),
-            ));
-        };
-        if number.get_ref().trim().is_empty() {
-            return Err(src.error(Some(number.span()), "speed dial number is empty"));
-        }
-        speed_dials.insert(n, number.get_ref().trim().to_string());
-    }
-    let mut contacts: Vec<Contact> = Vec::new();
-    for contact in &raw.contacts {
-        let c = contact.get_ref();
-        if c.name.trim().is_empty() || c.number.trim().is_empty() {
-            return Err(src.error(Some(contact.span()), "a contact needs a name and a number"));
-        }
-        if let Some(ext) = &c.extension
-            && contacts
-                .iter()
-                .any(|other| other.extension.as_ref() == Some(ext))
-        {
-            return Err(src.error(
-                Some(contact.span()),
-                format!("extension {ext} is used by two contacts"),
+                raw.voicemail.number.as_ref().map(|n| n.span()),
+                format!("voicemail.number {code} is an emergency number"),
             ));
         }
-        contacts.push(c.clone());
-    }
-    let emergency: Vec<String> = phone.emergency.clone();
-    let (voicemail_number, voicemail_key) = voicemail(&raw.voicemail, &raw.speed_dial, src)?;
-    let plan = DialPlan::new(
-        map,
-        country,
-        &emergency,
-        speed_dials,
-        Directory::new(contacts, country),
-    )
-    .with_voicemail(voicemail_number, voicemail_key);
-    if let Some(code) = plan.voicemail()
-        && plan.is_emergency(code)
-    {
-        return Err(src.error(
-            raw.voicemail.number.as_ref().map(|n| n.span()),
-            format!("voicemail.number {code} is an emergency number"),
-        ));
     }
 
-    // Ring cadences: presets plus custom ones.
-    let mut ring_cadences = NamedCadence::presets(region);
+    // Ring cadences: presets plus custom ones; the chosen one must be among them.
+    let mut cadences = Vec::new();
     for (name, pattern) in &phone.cadences {
         // A ringer that never stops is not a cadence one chooses in settings.
         let cadence = Cadence::parse(pattern.get_ref())
@@ -366,15 +388,15 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
                     "a cadence is on/off milliseconds (at most 60000 each), e.g. \"400/200/400/2000\"",
                 )
             })?;
-        ring_cadences.retain(|c| c.name != *name);
-        ring_cadences.push(NamedCadence {
-            name: name.clone(),
-            cadence,
-        });
+        cadences.push((name.clone(), cadence));
     }
     if let Some(name) = &phone.ring_cadence {
-        let Some(at) = ring_cadences.iter().position(|c| c.name == *name.get_ref()) else {
-            let names: Vec<&str> = ring_cadences.iter().map(|c| c.name.as_str()).collect();
+        let mut names: Vec<String> = NamedCadence::presets(Region::Us)
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        names.extend(cadences.iter().map(|(n, _)| n.clone()));
+        if !names.contains(name.get_ref()) {
             return Err(src.error(
                 Some(name.span()),
                 format!(
@@ -383,69 +405,99 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
                     names.join(", ")
                 ),
             ));
-        };
-        let chosen = ring_cadences.remove(at);
-        ring_cadences.insert(0, chosen);
+        }
     }
+    let volumes = match &raw.volumes {
+        Some(v) => {
+            let mut volumes = Volumes::default();
+            for (path, level) in [
+                (VolumePath::Ringer, &v.ring),
+                (VolumePath::Handset, &v.earpiece),
+                (VolumePath::Speaker, &v.speaker),
+            ] {
+                if *level.get_ref() > MAX_VOLUME {
+                    return Err(
+                        src.error(Some(level.span()), format!("volumes are 0 to {MAX_VOLUME}"))
+                    );
+                }
+                volumes.set(path, *level.get_ref());
+            }
+            Some(volumes)
+        }
+        None => None,
+    };
 
     // Device options.
     let device = raw.device;
-    for edge in &device.edge {
-        if !KNOWN_EDGES.contains(&edge.get_ref().as_str()) {
-            return Err(src.error(
-                Some(edge.span()),
-                format!(
-                    "unknown edge {:?}; known: {}",
-                    edge.get_ref(),
-                    KNOWN_EDGES.join(", ")
-                ),
-            ));
+    let edges = match &device.edge {
+        Some(list) if !list.is_empty() => {
+            for edge in list {
+                if !KNOWN_EDGES.contains(&edge.get_ref().as_str()) {
+                    return Err(src.error(
+                        Some(edge.span()),
+                        format!(
+                            "unknown edge {:?}; known: {}",
+                            edge.get_ref(),
+                            KNOWN_EDGES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            Some(list.iter().map(|e| e.get_ref().clone()).collect())
         }
-    }
-    let edges: Vec<String> = if device.edge.is_empty() {
-        vec!["roaming".into()]
-    } else {
-        device.edge.iter().map(|e| e.get_ref().clone()).collect()
+        _ => None,
     };
-    if device.codec_preferences.is_empty() {
+    if device.codec_preferences.as_ref().is_some_and(Vec::is_empty) {
         return Err(src.error(
             None,
             "device.codec_preferences must list at least one codec",
         ));
     }
-    let defaults = PhoneTimers::default();
-    let timers = PhoneTimers {
-        dial_tone: phone.dial_tone_ms.map(ms).unwrap_or(defaults.dial_tone),
-        reorder: phone.reorder_ms.map(ms).unwrap_or(defaults.reorder),
-        howler: phone.howler_ms.map(ms).unwrap_or(defaults.howler),
-        reorder_delay: phone
-            .reorder_delay_ms
-            .map(ms)
-            .unwrap_or(defaults.reorder_delay),
-        ring_timeout: phone
-            .ring_timeout_ms
-            .map(ms)
-            .unwrap_or(defaults.ring_timeout),
-        connect_timeout: phone
-            .connect_timeout_ms
-            .map(ms)
-            .unwrap_or(defaults.connect_timeout),
-        ..defaults
+    let local = LocalSettings {
+        country,
+        region: phone.region,
+        digit_map,
+        speed_dials,
+        contacts,
+        ring_cadence: phone.ring_cadence.as_ref().map(|n| n.get_ref().clone()),
+        volumes,
+        edges,
+        codecs: device.codec_preferences.clone(),
     };
-    let phone_config = PhoneConfig {
-        region,
-        dial_plan: plan,
-        timers,
+    let defaults = PhoneTimers::default();
+    let fixed = FixedSettings {
+        inter_digit: (
+            phone.inter_digit_short_ms.map(ms),
+            phone.inter_digit_long_ms.map(ms),
+        ),
+        emergency: phone.emergency.clone(),
+        voicemail,
+        cadences,
+        timers: PhoneTimers {
+            dial_tone: phone.dial_tone_ms.map(ms).unwrap_or(defaults.dial_tone),
+            reorder: phone.reorder_ms.map(ms).unwrap_or(defaults.reorder),
+            howler: phone.howler_ms.map(ms).unwrap_or(defaults.howler),
+            reorder_delay: phone
+                .reorder_delay_ms
+                .map(ms)
+                .unwrap_or(defaults.reorder_delay),
+            ring_timeout: phone
+                .ring_timeout_ms
+                .map(ms)
+                .unwrap_or(defaults.ring_timeout),
+            connect_timeout: phone
+                .connect_timeout_ms
+                .map(ms)
+                .unwrap_or(defaults.connect_timeout),
+            ..defaults
+        },
         hook_flash: phone.hook_flash.unwrap_or(HookFlashAction::Ignore),
         call_waiting: phone.call_waiting,
-        ring_cadences,
-        edges: edges.clone(),
-        codecs: device.codec_preferences.clone(),
         own_number: phone.own_number.clone(),
-        version: env!("CARGO_PKG_VERSION").into(),
         device_id: raw.server.device_id.get_ref().trim().to_string(),
         server: url.as_str().trim_end_matches('/').to_string(),
     };
+    let local_resolved = resolve::resolve(&local, &fixed, None).map_err(|e| src.error(None, e))?;
     let mut signaling_hosts = Vec::new();
     for host in &device.signaling_hosts {
         let h = host.get_ref().trim();
@@ -519,8 +571,6 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             },
         },
         device: DeviceOptions {
-            edge: edges,
-            codec_preferences: device.codec_preferences,
             token_refresh_ms: device.token_refresh_ms,
             enable_improved_signaling_error_precision: device
                 .enable_improved_signaling_error_precision,
@@ -544,9 +594,9 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             max_retry: ms(push.max_retry_ms),
         },
         state_dir: raw.state.dir,
-        country,
-        region,
-        phone: phone_config,
+        local,
+        fixed,
+        local_resolved,
     })
 }
 
@@ -554,7 +604,7 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
 /// 0 = none), which no speed dial may also use.
 fn voicemail(
     raw: &raw::RawVoicemail,
-    speed_dial: &BTreeMap<toml::Spanned<String>, toml::Spanned<String>>,
+    speed_dial: Option<&BTreeMap<toml::Spanned<String>, toml::Spanned<String>>>,
     src: &Source<'_>,
 ) -> Result<(Option<String>, Option<u8>), ConfigError> {
     let number = match &raw.number {
@@ -584,7 +634,8 @@ fn voicemail(
     };
     if let (Some(key), Some(_)) = (key, &number)
         && let Some((slot, _)) = speed_dial
-            .iter()
+            .into_iter()
+            .flatten()
             .find(|(slot, _)| slot.get_ref().trim() == key.to_string())
     {
         return Err(src.error(

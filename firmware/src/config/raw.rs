@@ -20,10 +20,13 @@ pub struct RawConfig {
     pub audio: RawAudio,
     #[serde(default)]
     pub phone: RawPhone,
+    /// `None`: the file gives none (offhook-server's apply); an empty table: none at all.
     #[serde(default)]
-    pub speed_dial: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub speed_dial: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     #[serde(default)]
-    pub contacts: Vec<Spanned<Contact>>,
+    pub contacts: Option<Vec<Spanned<Contact>>>,
+    #[serde(default)]
+    pub volumes: Option<RawVolumes>,
     #[serde(default)]
     pub device: RawDevice,
     #[serde(default)]
@@ -109,11 +112,21 @@ pub struct RawPhone {
     pub cadences: BTreeMap<String, Spanned<String>>,
 }
 
+/// `[volumes]`: all three, 0–10 (the names offhook-server uses).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVolumes {
+    pub ring: Spanned<u8>,
+    pub earpiece: Spanned<u8>,
+    pub speaker: Spanned<u8>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawDevice {
-    pub edge: Vec<Spanned<String>>,
-    pub codec_preferences: Vec<Codec>,
+    /// `None` or empty: the file gives none (offhook-server's, or roaming, apply).
+    pub edge: Option<Vec<Spanned<String>>>,
+    pub codec_preferences: Option<Vec<Codec>>,
     pub token_refresh_ms: u64,
     pub enable_improved_signaling_error_precision: bool,
     pub max_call_signaling_timeout_ms: u64,
@@ -130,8 +143,8 @@ pub struct RawDevice {
 impl Default for RawDevice {
     fn default() -> Self {
         RawDevice {
-            edge: Vec::new(),
-            codec_preferences: vec![Codec::Opus, Codec::Pcmu],
+            edge: None,
+            codec_preferences: None,
             token_refresh_ms: 10_000,
             enable_improved_signaling_error_precision: true,
             max_call_signaling_timeout_ms: 30_000,

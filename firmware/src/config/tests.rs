@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::phone::{Codec, SettingSource, Sources};
 
 const MINIMAL: &str = r#"
 [server]
@@ -22,28 +23,50 @@ fn the_shipped_example_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("offhook.example.toml");
     let config = Config::load(&path).expect("example config parses");
     assert_eq!(config.server.device_id, "desk-1");
-    assert_eq!(config.device.edge, ["roaming", "ashburn", "dublin"]);
-    assert_eq!(config.country.iso, "US");
+    // It leaves every provisioned setting to offhook-server.
+    assert_eq!(
+        config.local,
+        LocalSettings {
+            country: None,
+            region: None,
+            digit_map: None,
+            speed_dials: None,
+            contacts: None,
+            ring_cadence: None,
+            volumes: None,
+            edges: None,
+            codecs: None,
+        }
+    );
+    let local = config.local_only();
+    assert_eq!(local.country.iso, "US");
+    assert_eq!(local.phone.sources, Sources::default());
     let phone = config.phone_config();
+    assert_eq!(phone.edges, ["roaming"]);
     assert_eq!(phone.ring_cadences[0].name, "us");
     assert!(phone.ring_cadences.iter().any(|c| c.name == "triple"));
-    assert_eq!(phone.dial_plan.speed_dial(3), Some("101"));
+    assert_eq!(phone.dial_plan.speed_dial(3), None);
     assert_eq!(
         config.history_path(),
         Path::new("/var/lib/offhook/history.json")
+    );
+    assert_eq!(
+        config.provisioned_path(),
+        Path::new("/var/lib/offhook/provisioned.json")
     );
 }
 
 #[test]
 fn minimal_config_gets_country_defaults() {
     let config = parse(MINIMAL).expect("valid");
-    assert_eq!(config.region, Region::Us);
-    assert_eq!(config.device.codec_preferences, [Codec::Opus, Codec::Pcmu]);
+    assert_eq!(config.local_only().region, Region::Us);
+    assert_eq!(config.phone_config().codecs, [Codec::Opus, Codec::Pcmu]);
     assert_eq!(config.audio.sample_rate, 48_000);
     let gb = parse(&format!("{MINIMAL}\n[phone]\ncountry = \"GB\"\n")).expect("valid");
-    assert_eq!(gb.region, Region::Uk);
+    assert_eq!(gb.local_only().region, Region::Uk);
     assert_eq!(gb.phone_config().ring_cadences[0].name, "uk");
     assert!(gb.phone_config().dial_plan.is_emergency("999"));
+    assert_eq!(gb.phone_config().sources.country, SettingSource::Local);
 }
 
 #[test]
@@ -231,4 +254,140 @@ fn push_channel_defaults_and_limits() {
     assert!(e.message.contains("keep-alive"), "{}", e.message);
     let e = error(&format!("{MINIMAL}[push]\nmin_retry_ms = 0\n"));
     assert!(e.message.contains("push.min_retry_ms"), "{}", e.message);
+}
+
+/// The contract's example document from offhook-server, with changes.
+fn server(changes: serde_json::Value) -> crate::api::provisioning::HandsetConfig {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(crate::api::provisioning::EXAMPLE).expect("example");
+    if let (Some(doc), Some(changes)) = (doc.as_object_mut(), changes.as_object()) {
+        for (k, v) in changes {
+            doc.insert(k.clone(), v.clone());
+        }
+    }
+    crate::api::provisioning::parse_config(doc.to_string().as_bytes()).expect("a valid document")
+}
+
+#[test]
+fn the_servers_settings_fill_what_the_file_leaves_out() {
+    let config = parse(MINIMAL).expect("valid");
+    let doc = server(serde_json::json!({
+        "country": "GB", "digit_map": "(0xxxxxxxxxx|999)", "ring_cadence": "short-short",
+        "volumes": {"ring": 9, "earpiece": 2, "speaker": 4},
+        "codec_preferences": ["pcmu"], "edges": ["dublin", "frankfurt"],
+    }));
+    let resolved = config.resolve(Some(&doc)).expect("usable");
+    let phone = &resolved.phone;
+    assert_eq!(
+        phone.sources,
+        Sources {
+            contacts: SettingSource::Server,
+            speed_dials: SettingSource::Server,
+            digit_map: SettingSource::Server,
+            country: SettingSource::Server,
+            ring_cadence: SettingSource::Server,
+            volumes: SettingSource::Server,
+            codecs: SettingSource::Server,
+            edges: SettingSource::Server,
+        }
+    );
+    assert_eq!(resolved.country.iso, "GB");
+    assert_eq!(resolved.region, Region::Uk, "the tones follow the country");
+    assert_eq!(phone.dial_plan.speed_dial(2), Some("+12025550100"));
+    assert_eq!(phone.dial_plan.directory().contacts()[0].name, "Echo test");
+    assert_eq!(phone.ring_cadences[0].name, "short-short");
+    assert_eq!(
+        phone.volumes,
+        Some(crate::phone::Volumes {
+            handset: 2,
+            speaker: 4,
+            ringer: 9
+        })
+    );
+    assert_eq!(phone.codecs, [Codec::Pcmu]);
+    assert_eq!(phone.edges, ["dublin", "frankfurt"]);
+    assert_eq!(phone.dial_plan.digit_map().rules().len(), 2);
+    assert!(resolved.notes.is_empty(), "{:?}", resolved.notes);
+    // Nothing from the server: the defaults, and their source says so.
+    let resolved = config
+        .resolve(Some(&crate::api::provisioning::HandsetConfig::default()))
+        .expect("usable");
+    assert_eq!(resolved.phone.sources, Sources::default());
+    assert_eq!(resolved.phone.edges, ["roaming"]);
+    assert_eq!(resolved.phone.volumes, None);
+    assert_eq!(resolved, *config.local_only());
+}
+
+#[test]
+fn values_in_the_file_win_over_the_servers() {
+    let text = format!(
+        "{MINIMAL}[phone]\ncountry = \"DE\"\nring_cadence = \"triple\"\n\
+         [phone.cadences]\ntriple = \"300/200/300/200/300/3000\"\n\
+         [speed_dial]\n2 = \"+4930123456\"\n\
+         [volumes]\nring = 1\nearpiece = 2\nspeaker = 3\n\
+         [device]\nedge = [\"frankfurt\"]\n"
+    );
+    let config = parse(&text).expect("valid");
+    let doc = server(serde_json::json!({"edges": ["tokyo"], "ring_cadence": "uk"}));
+    let resolved = config.resolve(Some(&doc)).expect("usable");
+    let phone = &resolved.phone;
+    assert_eq!(resolved.country.iso, "DE");
+    assert_eq!(phone.sources.country, SettingSource::Local);
+    assert_eq!(phone.dial_plan.speed_dial(2), Some("+4930123456"));
+    assert_eq!(phone.sources.speed_dials, SettingSource::Local);
+    assert_eq!(phone.ring_cadences[0].name, "triple");
+    assert_eq!(phone.sources.ring_cadence, SettingSource::Local);
+    assert_eq!(phone.volumes.map(|v| v.ringer), Some(1));
+    assert_eq!(phone.edges, ["frankfurt"]);
+    assert_eq!(phone.sources.edges, SettingSource::Local);
+    // What the file leaves out is still the server's.
+    assert_eq!(phone.sources.contacts, SettingSource::Server);
+    assert_eq!(phone.codecs, [Codec::Opus, Codec::Pcmu]);
+    assert_eq!(phone.sources.codecs, SettingSource::Server);
+    // An empty list in the file is a choice too: no contacts, whatever the server says.
+    let config = parse(&format!("contacts = []\n{MINIMAL}")).expect("valid");
+    let resolved = config.resolve(Some(&doc)).expect("usable");
+    assert!(resolved.phone.dial_plan.directory().contacts().is_empty());
+    assert_eq!(resolved.phone.sources.contacts, SettingSource::Local);
+}
+
+#[test]
+fn what_the_handset_cannot_use_is_refused_or_left_out() {
+    let config = parse(&format!("{MINIMAL}[phone]\ninter_digit_short_ms = 1500\n")).expect("valid");
+    // A speed dial on 0 or on the voicemail key is left out, with a note.
+    let doc = server(serde_json::json!({"speed_dial": {"0": "+1", "1": "+2", "4": "104"}}));
+    let resolved = config.resolve(Some(&doc)).expect("usable");
+    assert_eq!(resolved.phone.dial_plan.speed_dial(4), Some("104"));
+    assert_eq!(resolved.phone.dial_plan.speed_dial(1), None);
+    assert_eq!(resolved.notes.len(), 2, "{:?}", resolved.notes);
+    assert!(resolved.notes.iter().any(|n| n.contains("voicemail")));
+    // The file's timers apply to the server's digit map.
+    let doc = server(serde_json::json!({"digit_map": "(xxxT)"}));
+    let resolved = config.resolve(Some(&doc)).expect("usable");
+    assert_eq!(
+        resolved.phone.dial_plan.digit_map().short_timer(),
+        Duration::from_millis(1500)
+    );
+    // A cadence the handset does not know, two contacts on one extension: refused.
+    let e = config
+        .resolve(Some(&server(serde_json::json!({"ring_cadence": "disco"}))))
+        .expect_err("unknown cadence");
+    assert!(e.contains("unknown ring cadence"), "{e}");
+    let e = config
+        .resolve(Some(&server(serde_json::json!({"contacts": [
+            {"name": "A", "number": "1", "extension": "7"},
+            {"name": "B", "number": "2", "extension": "7"}]}))))
+        .expect_err("one extension twice");
+    assert!(e.contains("extension 7"), "{e}");
+}
+
+#[test]
+fn local_volumes_are_checked_where_they_are_written() {
+    let e = error(&format!(
+        "{MINIMAL}[volumes]\nring = 11\nearpiece = 1\nspeaker = 1\n"
+    ));
+    assert_eq!((e.line, e.column), (Some(7), Some(8)));
+    assert!(e.message.contains("0 to 10"), "{}", e.message);
+    let e = error(&format!("{MINIMAL}[volumes]\nring = 3\n"));
+    assert!(e.message.contains("earpiece"), "{}", e.message);
 }

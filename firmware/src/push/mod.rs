@@ -6,12 +6,16 @@
 //! - [`schedule`] — when to reconnect (backoff with jitter, the server's `retry:`), sans-IO.
 //! - [`client`] — the task that connects, reads, reconnects, and polls while disconnected.
 //!
-//! The glue: [`PushClient::spawn`] once; feed each [`PushEvent`] to the phone
-//! (`Voicemail` → `PhoneInput::Voicemail`, `VoicemailList` → `PhoneInput::VoicemailList`,
-//! `Settings` → `PhoneInput::ServerSettings`); call [`PushClient::token_refreshed`] after each
-//! new token (while the stream is down, that is when the mailbox and settings are polled
-//! with `GET /api/handset/voicemail` and `GET /api/handset/settings`, and a reconnect is tried
-//! at once). Dropping the client stops its task.
+//! The provisioned config (`GET /api/handset/config`) is fetched at start, whenever a `config`
+//! event names an ETag other than the one of the copy the handset has, and at each poll; the
+//! request is conditional (`If-None-Match`), so an unchanged config costs a `304`.
+//!
+//! The glue: [`PushClient::spawn`] once, with the ETag of the cached config; feed each
+//! [`PushEvent`] to the phone (`Voicemail` → `PhoneInput::Voicemail`, `VoicemailList` →
+//! `PhoneInput::VoicemailList`, `Settings` → `PhoneInput::ServerSettings`, `Config` → resolve it
+//! against the config file, then `PhoneInput::Config`); call [`PushClient::token_refreshed`]
+//! after each new token (while the stream is down, that is when the mailbox, settings and
+//! config are polled, and a reconnect is tried at once). Dropping the client stops its tasks.
 
 mod client;
 #[doc(hidden)]
@@ -29,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::api::ServerEndpoint;
+use crate::api::provisioning::HandsetConfig;
 use crate::backoff::Backoff;
 use crate::config::PushOptions;
 use crate::phone::{ServerSettings, VoicemailCount, VoicemailList};
@@ -74,6 +79,12 @@ pub enum PushEvent {
     VoicemailList(VoicemailList),
     /// The handset's settings (a `settings` event, or polled).
     Settings(ServerSettings),
+    /// A provisioned config other than the one the handset had (checked, not yet resolved
+    /// against the config file), and its ETag.
+    Config {
+        etag: Option<String>,
+        config: Box<HandsetConfig>,
+    },
 }
 
 /// The running push client. Dropping it stops the task.
@@ -84,15 +95,24 @@ pub struct PushClient {
 
 impl PushClient {
     /// Starts the task (on the current tokio runtime). `seed` spreads the reconnects of many
-    /// handsets (per device: the clock, the process id).
+    /// handsets (per device: the clock, the process id); `config_etag` is the ETag of the
+    /// provisioned config the handset has (its cached copy), if any.
     pub fn spawn(
         endpoint: Arc<ServerEndpoint>,
         config: PushConfig,
         seed: u64,
+        config_etag: Option<String>,
     ) -> (PushClient, mpsc::UnboundedReceiver<PushEvent>) {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (events, event_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(client::run(endpoint, config, seed, command_rx, events));
+        let task = tokio::spawn(client::run(
+            endpoint,
+            config,
+            seed,
+            config_etag,
+            command_rx,
+            events,
+        ));
         (PushClient { commands, task }, event_rx)
     }
 

@@ -30,6 +30,15 @@ struct Seen {
     method: String,
     path: String,
     authorization: Option<String>,
+    if_none_match: Option<String>,
+}
+
+/// What `GET /api/handset/config` answers: this body with this ETag (`304` to a request that
+/// names it).
+#[derive(Debug, Clone)]
+struct ConfigDoc {
+    etag: String,
+    body: String,
 }
 
 /// The stand-in offhook-server; its task is aborted on drop.
@@ -39,6 +48,7 @@ struct TestServer {
     script: mpsc::UnboundedSender<Script>,
     /// What `GET /api/handset/events` answers (200 streams).
     events_status: Arc<AtomicU16>,
+    config: Arc<Mutex<ConfigDoc>>,
     task: JoinHandle<()>,
 }
 
@@ -56,9 +66,14 @@ impl TestServer {
         let (script, script_rx) = mpsc::unbounded_channel();
         let script_rx = Arc::new(tokio::sync::Mutex::new(script_rx));
         let events_status = Arc::new(AtomicU16::new(200));
+        let config = Arc::new(Mutex::new(ConfigDoc {
+            etag: "\"v1\"".into(),
+            body: crate::api::provisioning::EXAMPLE.into(),
+        }));
         let task = {
             let seen = seen.clone();
             let events_status = events_status.clone();
+            let config = config.clone();
             tokio::spawn(async move {
                 let mut connections = Vec::new();
                 while let Ok((socket, _)) = listener.accept().await {
@@ -67,6 +82,7 @@ impl TestServer {
                         seen.clone(),
                         script_rx.clone(),
                         events_status.clone(),
+                        config.clone(),
                     ))));
                 }
             })
@@ -76,8 +92,26 @@ impl TestServer {
             seen,
             script,
             events_status,
+            config,
             task,
         }
+    }
+
+    /// The server's config changes.
+    fn set_config(&self, etag: &str, body: &str) {
+        *self.config.lock().expect("lock") = ConfigDoc {
+            etag: etag.into(),
+            body: body.into(),
+        };
+    }
+
+    /// The config requests seen so far, each with its `If-None-Match`.
+    fn config_requests(&self) -> Vec<Option<String>> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.path == "/api/handset/config")
+            .map(|s| s.if_none_match)
+            .collect()
     }
 
     fn endpoint(&self) -> Arc<ServerEndpoint> {
@@ -114,6 +148,7 @@ async fn serve(
     seen: Arc<Mutex<Vec<Seen>>>,
     script: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Script>>>,
     events_status: Arc<AtomicU16>,
+    config: Arc<Mutex<ConfigDoc>>,
 ) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -128,14 +163,20 @@ async fn serve(
     let mut first = lines.next().unwrap_or_default().split(' ');
     let method = first.next().unwrap_or_default().to_string();
     let path = first.next().unwrap_or_default().to_string();
-    let authorization = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.trim().to_string());
+    let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let authorization = header("authorization");
+    let if_none_match = header("if-none-match");
     seen.lock().expect("lock").push(Seen {
         method,
         path: path.clone(),
         authorization,
+        if_none_match: if_none_match.clone(),
     });
     let json = |body: &str| {
         format!(
@@ -149,6 +190,23 @@ async fn serve(
         }
         "/api/handset/settings" => {
             let _ = socket.write_all(json(SETTINGS).as_bytes()).await;
+        }
+        "/api/handset/config" => {
+            let doc = config.lock().expect("lock").clone();
+            let answer = if if_none_match.as_deref() == Some(doc.etag.as_str()) {
+                format!(
+                    "HTTP/1.1 304 Not Modified\r\nETag: {}\r\nConnection: close\r\n\r\n",
+                    doc.etag
+                )
+            } else {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nETag: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    doc.etag,
+                    doc.body.len(),
+                    doc.body
+                )
+            };
+            let _ = socket.write_all(answer.as_bytes()).await;
         }
         "/api/handset/events" => {
             let status = events_status.load(Ordering::SeqCst);
@@ -234,7 +292,8 @@ async fn until<T>(
 #[tokio::test]
 async fn streams_events_reconnects_and_polls_while_down() {
     let server = TestServer::start().await;
-    let (client, mut rx) = PushClient::spawn(server.endpoint(), config(Duration::from_secs(30)), 7);
+    let (client, mut rx) =
+        PushClient::spawn(server.endpoint(), config(Duration::from_secs(30)), 7, None);
     until(&mut rx, "a connection", |e| {
         (*e == PushEvent::Connected).then_some(())
     })
@@ -352,8 +411,12 @@ async fn streams_events_reconnects_and_polls_while_down() {
 #[tokio::test]
 async fn a_silent_stream_is_dropped_after_the_idle_timeout() {
     let server = TestServer::start().await;
-    let (_client, mut rx) =
-        PushClient::spawn(server.endpoint(), config(Duration::from_millis(300)), 3);
+    let (_client, mut rx) = PushClient::spawn(
+        server.endpoint(),
+        config(Duration::from_millis(300)),
+        3,
+        None,
+    );
     until(&mut rx, "a connection", |e| {
         (*e == PushEvent::Connected).then_some(())
     })
@@ -374,7 +437,8 @@ async fn a_silent_stream_is_dropped_after_the_idle_timeout() {
 async fn unknown_route_is_a_refusal_and_disabled_only_polls() {
     let server = TestServer::start().await;
     server.events_status.store(404, Ordering::SeqCst);
-    let (client, mut rx) = PushClient::spawn(server.endpoint(), config(Duration::from_secs(30)), 3);
+    let (client, mut rx) =
+        PushClient::spawn(server.endpoint(), config(Duration::from_secs(30)), 3, None);
     let retry_in = until(&mut rx, "the refusal", |e| match e {
         PushEvent::Disconnected { retry_in, .. } => Some(*retry_in),
         _ => None,
@@ -392,7 +456,7 @@ async fn unknown_route_is_a_refusal_and_disabled_only_polls() {
         enabled: false,
         ..config(Duration::from_secs(30))
     };
-    let (client, mut rx) = PushClient::spawn(server.endpoint(), disabled, 3);
+    let (client, mut rx) = PushClient::spawn(server.endpoint(), disabled, 3, None);
     client.token_refreshed();
     until(&mut rx, "the polled mailbox", |e| {
         matches!(e, PushEvent::VoicemailList(_)).then_some(())
@@ -403,9 +467,128 @@ async fn unknown_route_is_a_refusal_and_disabled_only_polls() {
     })
     .await;
     let paths: Vec<String> = server.seen().into_iter().map(|s| s.path).collect();
+    let count = |p: &str| paths.iter().filter(|s| *s == p).count();
     assert_eq!(
-        paths,
-        ["/api/handset/voicemail", "/api/handset/settings"],
-        "disabled: no stream, only the polls"
+        (
+            count("/api/handset/voicemail"),
+            count("/api/handset/settings"),
+            count("/api/handset/events")
+        ),
+        (1, 1, 0),
+        "disabled: no stream, only the polls: {paths:?}"
     );
+}
+
+/// Waits (bounded) until `check` holds, looking again every few milliseconds.
+async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(tokio::time::Instant::now() < deadline, "no {what} in time");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn config_event(etag: &str) -> Vec<u8> {
+    format!(
+        "event: config\ndata: {}\n\n",
+        serde_json::json!({ "etag": etag })
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_config_is_fetched_at_start_and_when_its_etag_changes() {
+    let server = TestServer::start().await;
+    let (_client, mut rx) =
+        PushClient::spawn(server.endpoint(), config(Duration::from_secs(30)), 5, None);
+    // At start, unconditionally (nothing cached); the stream connects meanwhile.
+    let mut connected = false;
+    let (etag, doc) = until(&mut rx, "the config", |e| match e {
+        PushEvent::Config { etag, config } => Some((etag.clone(), config.clone())),
+        PushEvent::Connected => {
+            connected = true;
+            None
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(etag.as_deref(), Some("\"v1\""));
+    assert_eq!(doc.name.as_deref(), Some("Desk phone"));
+    assert_eq!(server.config_requests(), [None]);
+    if !connected {
+        until(&mut rx, "a connection", |e| {
+            (*e == PushEvent::Connected).then_some(())
+        })
+        .await;
+    }
+    // The event names the ETag the handset has: nothing to fetch. Then an admin edits it.
+    server.send(config_event("\"v1\""));
+    server.set_config(
+        "\"v2\"",
+        r#"{"speed_dial":{"2":"+12025550170"},"contacts":null}"#,
+    );
+    server.send(config_event("\"v2\""));
+    let (etag, doc) = until(&mut rx, "the edited config", |e| match e {
+        PushEvent::Config { etag, config } => Some((etag.clone(), config.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(etag.as_deref(), Some("\"v2\""));
+    assert_eq!(
+        doc.speed_dial.and_then(|s| s.get("2").cloned()).as_deref(),
+        Some("+12025550170")
+    );
+    assert_eq!(
+        server.config_requests(),
+        [None, Some("\"v1\"".to_string())],
+        "one conditional fetch, for v2 only"
+    );
+}
+
+#[tokio::test]
+async fn a_cached_config_costs_a_304_and_a_bad_one_is_refused() {
+    let server = TestServer::start().await;
+    let (_client, mut rx) = PushClient::spawn(
+        server.endpoint(),
+        config(Duration::from_secs(30)),
+        9,
+        Some("\"v1\"".into()),
+    );
+    // The cached copy is current: the start fetch is answered 304, and nothing is reported.
+    wait_for("the conditional fetch", || {
+        server.config_requests() == [Some("\"v1\"".to_string())]
+    })
+    .await;
+    until(&mut rx, "a connection", |e| {
+        (*e == PushEvent::Connected).then_some(())
+    })
+    .await;
+    // An absurd document is refused (logged); the handset keeps what it has.
+    server.set_config(
+        "\"v2\"",
+        r#"{"volumes":{"ring":999,"earpiece":5,"speaker":5}}"#,
+    );
+    server.send(config_event("\"v2\""));
+    wait_for("the fetch of v2", || server.config_requests().len() == 2).await;
+    // A good one after it is taken; no Config event came for v1 or v2.
+    server.set_config("\"v3\"", r#"{"country":"GB"}"#);
+    server.send(config_event("\"v3\""));
+    let (etag, doc) = until(&mut rx, "a config", |e| match e {
+        PushEvent::Config { etag, config } => Some((etag.clone(), config.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(etag.as_deref(), Some("\"v3\""));
+    assert_eq!(doc.country.as_deref(), Some("GB"));
+    // Every fetch was conditional on the copy the handset has (still v1 after the refusal).
+    assert_eq!(
+        server.config_requests().last(),
+        Some(&Some("\"v1\"".to_string()))
+    );
+    // A malformed config event is skipped; the stream goes on.
+    server.send(b"event: config\ndata: {\"etag\":42}\n\nevent: voicemail\ndata: {\"new\":1,\"saved\":0}\n\n".to_vec());
+    until(&mut rx, "the event after it", |e| {
+        matches!(e, PushEvent::Voicemail(_)).then_some(())
+    })
+    .await;
 }

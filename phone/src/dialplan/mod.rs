@@ -49,7 +49,7 @@ pub struct Destination {
 }
 
 /// The whole dial plan of one handset.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DialPlan {
     map: DigitMap,
     country: &'static Country,

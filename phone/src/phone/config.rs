@@ -1,5 +1,6 @@
-//! The phone's fixed behaviour (from the config file) and the user's own settings (changed from
-//! the menu and saved across restarts).
+//! The phone's configuration (from the config file and offhook-server, with where each
+//! provisioned value came from) and the user's own settings (changed from the menu and saved
+//! across restarts).
 
 use std::path::Path;
 use std::time::Duration;
@@ -75,8 +76,61 @@ impl Default for PhoneTimers {
     }
 }
 
-/// Everything fixed about how this phone behaves.
-#[derive(Debug, Clone)]
+/// Where a provisioned setting's value came from: the handset's config file (which wins),
+/// offhook-server (`GET /api/handset/config`), or the built-in default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettingSource {
+    Local,
+    Server,
+    #[default]
+    Default,
+}
+
+impl SettingSource {
+    /// As the About screen says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SettingSource::Local => "local",
+            SettingSource::Server => "server",
+            SettingSource::Default => "default",
+        }
+    }
+}
+
+/// The source of each setting offhook-server may provision (do-not-disturb and forwarding
+/// are the server's own: the phone knows whether it has heard them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Sources {
+    pub contacts: SettingSource,
+    pub speed_dials: SettingSource,
+    pub digit_map: SettingSource,
+    pub country: SettingSource,
+    pub ring_cadence: SettingSource,
+    pub volumes: SettingSource,
+    pub codecs: SettingSource,
+    pub edges: SettingSource,
+}
+
+impl Sources {
+    /// Each setting as the About screen names it, with its source.
+    pub fn named(&self) -> [(&'static str, SettingSource); 8] {
+        [
+            ("Contacts", self.contacts),
+            ("Speed dials", self.speed_dials),
+            ("Digit map", self.digit_map),
+            ("Country", self.country),
+            ("Ring", self.ring_cadence),
+            ("Volumes", self.volumes),
+            ("Codecs", self.codecs),
+            ("Edges", self.edges),
+        ]
+    }
+}
+
+/// Everything configured about how this phone behaves: fixed for a run, except what
+/// offhook-server provisions, which arrives as [`crate::phone::PhoneInput::Config`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct PhoneConfig {
     pub region: Region,
     pub dial_plan: DialPlan,
@@ -97,6 +151,11 @@ pub struct PhoneConfig {
     pub version: String,
     pub device_id: String,
     pub server: String,
+    /// Volumes set by the config file or offhook-server (`None`: the user's, or the
+    /// defaults). Applied when they change; the volume keys change them until the next time.
+    pub volumes: Option<Volumes>,
+    /// Where each provisioned setting came from (the About screen).
+    pub sources: Sources,
 }
 
 impl PhoneConfig {
@@ -115,6 +174,8 @@ impl PhoneConfig {
             version: env!("CARGO_PKG_VERSION").into(),
             device_id: String::new(),
             server: String::new(),
+            volumes: None,
+            sources: Sources::default(),
         }
     }
 }
@@ -173,6 +234,9 @@ pub struct UserSettings {
     /// holds the real value (callers go to voicemail); this is the last one it sent, used
     /// until it is heard from again.
     pub do_not_disturb: bool,
+    /// The provisioned volumes (`PhoneConfig::volumes`) last applied: new ones replace the
+    /// user's, the same ones again do not.
+    pub provisioned_volumes: Option<Volumes>,
 }
 
 impl UserSettings {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use offhook_core::handset::cadence::Cadence;
 
+use super::config::PhoneConfig;
 use super::remote::{ServerSettings, SettingsUpdate, VoicemailCount, VoicemailList};
 use crate::tones::Tone;
 
@@ -188,6 +189,11 @@ pub enum PhoneInput {
     /// The answer to [`PhoneOutput::PutSettings`]: the settings now in force, or why the
     /// change was not saved, in a few words (`server unreachable`, the server's message).
     SettingsAnswer(Result<ServerSettings, String>),
+    /// The configuration changed (offhook-server provisioned new settings). Contacts, speed
+    /// dials, the dial plan, ring cadences and volumes apply at once; a new edge list or codec
+    /// order reaches the Device ([`PhoneOutput::SetEdge`], [`PhoneOutput::SetCodecPreferences`])
+    /// at the next moment without a call.
+    Config(Box<PhoneConfig>),
     /// Nothing happened but time passed (a deadline from `poll_timeout` was reached).
     Timer,
 }

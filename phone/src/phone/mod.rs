@@ -25,7 +25,8 @@
 //! - `offhook::token::TokenScheduler::status` → `PhoneInput::Token` after every change;
 //! - audio device lists, IP address, NTP time → `AudioDevices`, `Network`, `WallClock`;
 //! - offhook-server's push channel and polls (`offhook::push`) → `Voicemail`, `VoicemailList`,
-//!   `ServerSettings`; the answer to a `PutSettings` → `SettingsAnswer`.
+//!   `ServerSettings`; the answer to a `PutSettings` → `SettingsAnswer`; a newly provisioned
+//!   configuration (`GET /api/handset/config`, resolved against the config file) → `Config`.
 //!
 //! Indicators: the message lamp is on (steady) while the mailbox has new voicemail, and the
 //! dial tone stutters then; missed calls never light it — they show as `3 missed calls` on the
@@ -48,6 +49,7 @@ mod handset;
 pub mod io;
 mod menu;
 mod present;
+mod provisioned;
 pub mod remote;
 mod service;
 pub mod view;
@@ -58,7 +60,10 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-pub use config::{HookFlashAction, MAX_VOLUME, PhoneConfig, PhoneTimers, UserSettings, Volumes};
+pub use config::{
+    HookFlashAction, MAX_VOLUME, PhoneConfig, PhoneTimers, SettingSource, Sources, UserSettings,
+    Volumes,
+};
 pub use io::*;
 pub use remote::{
     ForwardMode, Forwarding, MessageState, ServerSettings, SettingsUpdate, VoicemailCount,
@@ -72,6 +77,7 @@ use crate::tones::{NamedCadence, Tone};
 use calls::{ActiveCall, Ended, RingingCall};
 use dialing::OffHook;
 use menu::Menu;
+use provisioned::PendingDevice;
 use remote::Remote;
 use service::Service;
 
@@ -145,6 +151,8 @@ pub struct Phone {
     ringing: bool,
     leds: HashMap<Led, LedState>,
     route: AudioRoute,
+    /// Edge or codec changes from a new config, for the next moment without a call.
+    pending_device: PendingDevice,
     view_dirty: bool,
 }
 
@@ -175,8 +183,12 @@ impl Phone {
             ringing: false,
             leds: HashMap::new(),
             route: AudioRoute::Handset,
+            pending_device: PendingDevice::default(),
             view_dirty: true,
         };
+        if phone.take_provisioned_volumes().is_some() {
+            phone.emit(PhoneOutput::SettingsChanged);
+        }
         phone.emit(PhoneOutput::Route(AudioRoute::Handset));
         for path in [VolumePath::Handset, VolumePath::Speaker, VolumePath::Ringer] {
             let level = phone.user.volumes.get(path);
@@ -231,8 +243,10 @@ impl Phone {
             PhoneInput::VoicemailList(list) => self.on_voicemail_list(list),
             PhoneInput::ServerSettings(settings) => self.on_server_settings(settings),
             PhoneInput::SettingsAnswer(answer) => self.on_settings_answer(answer, now),
+            PhoneInput::Config(cfg) => self.on_config(*cfg),
             PhoneInput::Timer => {}
         }
+        self.apply_pending_device();
         self.flush_view();
     }
 
@@ -259,6 +273,22 @@ impl Phone {
     /// The call history, to save after [`PhoneOutput::HistoryChanged`].
     pub fn history(&self) -> &CallHistory {
         &self.history
+    }
+
+    /// The configuration in force (the config file's, with what offhook-server provisioned).
+    pub fn config(&self) -> &PhoneConfig {
+        &self.cfg
+    }
+
+    /// The edges for the Device's `edge` option, in order: the user's choice first, then the
+    /// configured list.
+    pub fn device_edges(&self) -> Vec<String> {
+        let mut edges = self.cfg.edges.clone();
+        if let Some(edge) = &self.user.edge {
+            edges.retain(|e| e != edge);
+            edges.insert(0, edge.clone());
+        }
+        edges
     }
 
     /// The edge and codecs the Device should use (user choice, else the config's).

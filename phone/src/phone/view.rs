@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::config::SettingSource;
 use super::io::VolumePath;
 use crate::history::Direction;
 
@@ -225,7 +226,19 @@ pub enum Screen {
         edge: Option<String>,
         server: String,
         region: String,
+        /// Where each provisioned setting came from (below the facts above; the volume keys
+        /// scroll to them).
+        sources: Vec<SourceRow>,
+        /// Lines scrolled down (0 to `sources.len()`).
+        scroll: usize,
     },
+}
+
+/// Where one setting's value came from, on the About screen (`Contacts: server`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceRow {
+    pub setting: String,
+    pub source: SettingSource,
 }
 
 impl Screen {

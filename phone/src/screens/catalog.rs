@@ -11,8 +11,9 @@ use crate::history::{CallHistory, CallResult, Direction, HistoryEntry};
 use crate::phone::view::View;
 use crate::phone::{
     AudioDevice, CallEvent, CallId, CallSample, DeviceEvent, ForwardMode, Forwarding, IncomingCall,
-    MessageState, Phone, PhoneConfig, PhoneInput, PhoneOutput, ServerSettings, TokenProblem,
-    TokenStatus, TwilioError, UserSettings, VoicemailCount, VoicemailList, VoicemailMessage,
+    MessageState, Phone, PhoneConfig, PhoneInput, PhoneOutput, ServerSettings, SettingSource,
+    Sources, TokenProblem, TokenStatus, TwilioError, UserSettings, VoicemailCount, VoicemailList,
+    VoicemailMessage,
 };
 use crate::tones::Region;
 
@@ -54,6 +55,15 @@ pub fn demo_config() -> PhoneConfig {
     cfg.own_number = Some("Ext 101".into());
     cfg.edges = vec!["roaming".into(), "ashburn".into(), "dublin".into()];
     cfg.call_waiting = true;
+    // Contacts and speed dials from offhook-server, the country from the card.
+    cfg.sources = Sources {
+        contacts: SettingSource::Server,
+        speed_dials: SettingSource::Server,
+        country: SettingSource::Local,
+        ring_cadence: SettingSource::Server,
+        edges: SettingSource::Local,
+        ..Sources::default()
+    };
     cfg
 }
 
@@ -456,7 +466,15 @@ pub fn catalog() -> Vec<(&'static str, View)> {
     d.advance(secs(3));
     d.key(Key::Reject);
     d.key(Key::Digit(3));
+    screens.push(("speed-dials", d.view()));
+    d.key(Key::Reject);
+    d.key(Key::Digit(4));
     screens.push(("about", d.view()));
+    d.send(PhoneInput::ServerSettings(server_settings()));
+    for _ in 0..9 {
+        d.key(Key::VolumeDown);
+    }
+    screens.push(("about-sources", d.view()));
 
     let mut d = Driver::registered(sample_history());
     d.send(PhoneInput::VoicemailList(sample_mailbox()));

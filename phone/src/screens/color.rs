@@ -40,6 +40,8 @@ const BAR: i32 = 26;
 const FOOTER: i32 = 296;
 /// Side margin.
 const M: i32 = 10;
+/// Rows of the About page on screen at once (the volume keys scroll the rest).
+const ABOUT_ROWS: usize = 7;
 const INNER: u32 = W - 2 * M as u32;
 
 type P<'a, D> = Painter<'a, D>;
@@ -613,9 +615,11 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
             edge,
             server,
             region,
+            sources,
+            scroll,
         } => {
             band(p, "About", ACCENT, TEXT, None)?;
-            let rows = [
+            let rows: Vec<(String, String)> = [
                 ("Version", version.clone()),
                 ("Identity", identity.clone().unwrap_or_else(|| "-".into())),
                 ("Device", device_id.clone()),
@@ -623,8 +627,17 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
                 ("Edge", edge.clone().unwrap_or_else(|| "-".into())),
                 ("Tones", region.clone()),
                 ("Server", words::server_host(server).to_string()),
-            ];
-            for (i, (label, value)) in rows.iter().enumerate() {
+            ]
+            .into_iter()
+            .map(|(label, value)| (label.to_string(), value))
+            .chain(
+                sources
+                    .iter()
+                    .map(|row| (row.setting.clone(), row.source.label().to_string())),
+            )
+            .collect();
+            let first = (*scroll).min(rows.len().saturating_sub(ABOUT_ROWS));
+            for (i, (label, value)) in rows.iter().skip(first).take(ABOUT_ROWS).enumerate() {
                 let y = BAR + 46 + i as i32 * 30;
                 p.text(label, F12, MUTED, None, M, y + 2, 80, Align::Left)?;
                 let font = P::<D>::fitting(F14, &[F12], value, INNER - 84);
@@ -640,7 +653,15 @@ fn screen<D: DrawTarget<Color = Rgb565>>(
                 )?;
                 p.line((M, y + 24), (W as i32 - M - 1, y + 24), PANEL)?;
             }
-            footer(p, "Reject: back")
+            if rows.len() > ABOUT_ROWS {
+                let track = ABOUT_ROWS as u32 * 30;
+                let thumb = (track * ABOUT_ROWS as u32 / rows.len() as u32).max(8);
+                let y = BAR
+                    + 44
+                    + ((track - thumb) * first as u32 / (rows.len() - ABOUT_ROWS) as u32) as i32;
+                p.fill(W as i32 - 3, y, 2, thumb, MUTED)?;
+            }
+            footer(p, "Vol: scroll  Reject: back")
         }
     }
 }

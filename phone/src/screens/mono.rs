@@ -22,6 +22,8 @@ const BIG: &MonoFont<'static> = &PROFONT_14_POINT;
 const HUGE: &MonoFont<'static> = &FONT_10X20;
 /// Top of the area below the status bar.
 const TOP: i32 = 11;
+/// Lines of the About page on screen at once (the volume keys scroll the rest).
+const ABOUT_LINES: usize = 5;
 const W: u32 = WIDTH;
 
 type P<'a, D> = Painter<'a, D>;
@@ -461,16 +463,24 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
             edge,
             server,
             region,
+            sources,
+            scroll,
         } => {
             header(p, "About", None)?;
-            let lines = [
-                format!("offhook {version}"),
-                format!("ID {} ({device_id})", identity.as_deref().unwrap_or("-")),
-                format!("IP {}", ip.as_deref().unwrap_or("unknown")),
-                format!("Edge {}  Tones {region}", edge.as_deref().unwrap_or("-")),
-                words::server_host(server).to_string(),
-            ];
-            for (i, line) in lines.iter().enumerate() {
+            let lines: Vec<String> = words::about_lines(
+                version,
+                identity.as_deref(),
+                device_id,
+                ip.as_deref(),
+                edge.as_deref(),
+                server,
+                region,
+            )
+            .into_iter()
+            .chain(sources.iter().map(words::source_line))
+            .collect();
+            let first = (*scroll).min(lines.len().saturating_sub(ABOUT_LINES));
+            for (i, line) in lines.iter().skip(first).take(ABOUT_LINES).enumerate() {
                 p.text(
                     line,
                     SMALL,
@@ -478,9 +488,17 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
                     None,
                     2,
                     TOP + 12 + i as i32 * 8,
-                    W - 4,
+                    W - 6,
                     Align::Left,
                 )?;
+            }
+            if lines.len() > ABOUT_LINES {
+                let track = ABOUT_LINES as u32 * 8;
+                let thumb = (track * ABOUT_LINES as u32 / lines.len() as u32).max(4);
+                let y = TOP
+                    + 12
+                    + ((track - thumb) * first as u32 / (lines.len() - ABOUT_LINES) as u32) as i32;
+                p.fill(W as i32 - 2, y, 2, thumb, ON)?;
             }
             Ok(())
         }

@@ -14,7 +14,9 @@ use std::time::Duration;
 use crate::clock::format_duration;
 use crate::history::Direction;
 use crate::phone::io::VolumePath;
-use crate::phone::view::{CallingStage, DialHint, HistoryRow, Overlay, RowKind, Screen, View};
+use crate::phone::view::{
+    CallingStage, DialHint, HistoryRow, MenuItem, Overlay, RowKind, Screen, SourceRow, View,
+};
 
 /// `1:05` for a call timer.
 pub fn call_timer(secs: u64) -> String {
@@ -55,6 +57,38 @@ pub fn dial_hint(hint: DialHint) -> &'static str {
         DialHint::Invalid => "Number not valid",
         DialHint::Barred => "Number barred",
         DialHint::TimedOut => "Hang up, try again",
+    }
+}
+
+/// Where a setting came from: `Contacts: server`.
+pub fn source_line(row: &SourceRow) -> String {
+    format!("{}: {}", row.setting, row.source.label())
+}
+
+/// The About page's facts above the sources, as the mono layout's lines.
+pub fn about_lines(
+    version: &str,
+    identity: Option<&str>,
+    device_id: &str,
+    ip: Option<&str>,
+    edge: Option<&str>,
+    server: &str,
+    region: &str,
+) -> [String; 5] {
+    [
+        format!("offhook {version}"),
+        format!("ID {} ({device_id})", identity.unwrap_or("-")),
+        format!("IP {}", ip.unwrap_or("unknown")),
+        format!("Edge {}  Tones {region}", edge.unwrap_or("-")),
+        server_host(server).to_string(),
+    ]
+}
+
+/// A menu row in words: its label, and its value after it.
+pub fn menu_item(item: &MenuItem) -> String {
+    match &item.value {
+        Some(value) => format!("{} {value}", item.label),
+        None => item.label.clone(),
     }
 }
 
@@ -268,12 +302,20 @@ pub fn describe(view: &View) -> String {
             None => format!("Error: {title}"),
         },
         Screen::Menu {
-            title, selected, ..
-        } => format!("Menu {title} #{selected}"),
+            title,
+            items,
+            selected,
+        } => {
+            let rows: Vec<String> = items.iter().map(menu_item).collect();
+            format!("Menu {title} #{selected}: {}", rows.join(", "))
+        }
         Screen::Level { title, level, max } => format!("{title} {level}/{max}"),
         Screen::History { rows, selected } => format!("History #{selected} of {}", rows.len()),
         Screen::Entry { title, value, .. } => format!("Entry {title}: {value}"),
-        Screen::About { .. } => "About".to_string(),
+        Screen::About { sources, .. } => {
+            let lines: Vec<String> = sources.iter().map(source_line).collect();
+            format!("About {}", lines.join(", "))
+        }
     };
     let st = &view.status;
     let mut status = st.registration.label().to_string();

@@ -53,7 +53,7 @@ impl Phone {
     }
 
     /// Who a number is, for a row: a contact's name, `Ext 101`, or the number.
-    fn row_label(&self, number: &str, name: Option<&String>) -> String {
+    pub(super) fn row_label(&self, number: &str, name: Option<&String>) -> String {
         if let Some(name) = name {
             return name.clone();
         }

@@ -1,21 +1,25 @@
 //! The on-hook menu: call history (calls and voicemails), settings (microphone, speaker,
-//! volumes, ring cadence, edge, codec, do-not-disturb, forwarding) and about. Volume up/down
-//! move, Menu selects, Reject goes back, 1–9 pick a row.
+//! volumes, ring cadence, edge, codec, do-not-disturb, forwarding), speed dials and about
+//! (with where each provisioned setting came from). Volume up/down move (and scroll the About
+//! page), Menu selects, Reject goes back, 1–9 pick a row.
 //!
 //! - [`settings`] — the settings rows, their choices, and what choosing does.
 //! - [`forwarding`] — forwarding's choices and number entry page, sent to offhook-server.
 //! - [`history`] — the history rows: the call history and the mailbox, newest first.
+//! - [`speed_dials`] — the speed-dial keys 1–9 and whom each calls.
 
 mod forwarding;
 mod history;
 mod settings;
+mod speed_dials;
 
 use std::time::Instant;
 
 use offhook_core::handset::input::Key;
 
+use super::config::SettingSource;
 use super::io::VolumePath;
-use super::view::{MenuItem, Screen};
+use super::view::{MenuItem, Screen, SourceRow};
 use super::{MAX_VOLUME, Phone, TimerKind};
 use history::HistoryItem;
 use settings::SETTINGS;
@@ -30,6 +34,7 @@ pub(super) enum Page {
     Volume(VolumePath),
     /// Typing a value (the forwarding number).
     Entry(SettingItem),
+    SpeedDials,
     About,
 }
 
@@ -43,7 +48,7 @@ pub(super) struct Menu {
     entry: String,
 }
 
-const MAIN: [&str; 3] = ["Call history", "Settings", "About"];
+const MAIN: [&str; 4] = ["Call history", "Settings", "Speed dials", "About"];
 
 impl Phone {
     pub(super) fn open_menu(&mut self, now: Instant) {
@@ -70,7 +75,10 @@ impl Phone {
             Page::History => self.history_items().len(),
             Page::Settings => SETTINGS.len(),
             Page::Choice(item) => self.choices(item).0.len(),
-            Page::Volume(_) | Page::Entry(_) | Page::About => 0,
+            Page::SpeedDials => self.speed_dial_items().len(),
+            // Each position is how far the page is scrolled.
+            Page::About => self.source_rows().len() + 1,
+            Page::Volume(_) | Page::Entry(_) => 0,
         }
     }
 
@@ -94,7 +102,8 @@ impl Phone {
             }
             (_, Key::Menu) => self.select(now),
             (_, Key::Reject) => self.back(),
-            (_, Key::Digit(d)) if d >= 1 && usize::from(d) <= len => {
+            // The About page's positions are scroll offsets, not rows to pick.
+            (page, Key::Digit(d)) if page != Page::About && d >= 1 && usize::from(d) <= len => {
                 self.move_selection(usize::from(d) - 1);
                 self.select(now);
             }
@@ -133,7 +142,7 @@ impl Phone {
         };
         let parent = match menu.page {
             Page::Main => None,
-            Page::History | Page::Settings | Page::About => Some(Page::Main),
+            Page::History | Page::Settings | Page::SpeedDials | Page::About => Some(Page::Main),
             Page::Choice(_) | Page::Volume(_) | Page::Entry(_) => Some(Page::Settings),
         };
         match parent {
@@ -159,6 +168,7 @@ impl Phone {
                     }
                 }
                 1 => self.push_page(Page::Settings, 0),
+                2 => self.push_page(Page::SpeedDials, 0),
                 _ => self.push_page(Page::About, 0),
             },
             Page::History => {
@@ -184,6 +194,7 @@ impl Phone {
                     None => {}
                 }
             }
+            Page::SpeedDials => self.call_speed_dial_item(menu.selected, now),
             Page::Settings => {
                 if let Some(item) = SETTINGS.get(menu.selected).copied() {
                     self.open_setting(item, now);
@@ -260,11 +271,21 @@ impl Phone {
                 rows: self.history_rows(now),
                 selected: menu.selected,
             },
-            Page::About => self.about_screen(),
+            Page::SpeedDials => Screen::Menu {
+                title: MAIN[2].into(),
+                items: self
+                    .speed_dial_rows()
+                    .iter()
+                    .map(|label| item(label, None, false))
+                    .collect(),
+                selected: menu.selected,
+            },
+            Page::About => self.about_screen(menu.selected),
         }
     }
 
-    pub(super) fn about_screen(&self) -> Screen {
+    pub(super) fn about_screen(&self, scroll: usize) -> Screen {
+        let sources = self.source_rows();
         Screen::About {
             version: self.cfg.version.clone(),
             identity: self.service.identity.clone(),
@@ -273,6 +294,28 @@ impl Phone {
             edge: self.service.edge.clone(),
             server: self.cfg.server.clone(),
             region: self.cfg.region.name().to_string(),
+            scroll: scroll.min(sources.len()),
+            sources,
         }
+    }
+
+    /// Where each provisioned setting came from; do-not-disturb and forwarding are the
+    /// server's once it has said, the defaults until then.
+    fn source_rows(&self) -> Vec<SourceRow> {
+        let forwarding = if self.remote.settings.is_some() {
+            SettingSource::Server
+        } else {
+            SettingSource::Default
+        };
+        self.cfg
+            .sources
+            .named()
+            .into_iter()
+            .chain([("Forwarding", forwarding)])
+            .map(|(setting, source)| SourceRow {
+                setting: setting.to_string(),
+                source,
+            })
+            .collect()
     }
 }

@@ -166,7 +166,7 @@ fn about_shows_identity_and_address() {
         "ashburn".into(),
     ))));
     rig.key(Key::Menu);
-    rig.key(Key::Digit(3));
+    rig.key(Key::Digit(4));
     let Screen::About {
         identity,
         ip,

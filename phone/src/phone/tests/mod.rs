@@ -5,6 +5,7 @@ mod incoming;
 mod menu;
 mod offhook;
 mod outgoing;
+mod provisioning;
 mod random;
 mod server_settings;
 mod service;
