@@ -202,6 +202,7 @@ pub fn incoming_with(
             timeout_secs: Some(timeout),
             action: Some(after.url(config)),
             targets,
+            status_callback: None,
         }),
     }
 }

@@ -141,6 +141,9 @@ pub struct Config {
     pub phone_number: E164,
     pub handsets_path: PathBuf,
     pub listen: SocketAddr,
+    /// `OFFHOOK_ALLOW_PLAIN_HTTP`: the owner allowed plain HTTP beyond this machine (then the
+    /// admin session cookie is not `Secure` on a request that came over plain HTTP).
+    pub allow_plain_http: bool,
     /// The scheme, host and path prefix Twilio uses to reach this server, exactly as
     /// entered in the Twilio console (no trailing `/`). `None`: taken from each request's
     /// `Host` header.
@@ -172,6 +175,41 @@ impl Config {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         let settings = merge_settings(env_file, environment)?;
         Config::from_settings(|name| settings.get(name).cloned())
+    }
+
+    /// The database URL alone, from the environment and the `.env` file as the server reads
+    /// it (`OFFHOOK_DATABASE_URL`, else `offhook.db` beside `OFFHOOK_HANDSETS` or
+    /// `handsets_path`): for the commands that only need the database (`add-admin`,
+    /// `add-handset`, `setup-link`), which work without the Twilio settings.
+    pub fn database_url_from_env(
+        env_file: Option<&Path>,
+        handsets_path: Option<&Path>,
+    ) -> Result<Secret, Error> {
+        let environment = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        let settings = merge_settings(env_file, environment)?;
+        let get = |name: &str| {
+            settings
+                .get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        match get(DATABASE_URL) {
+            Some(url) if crate::store::Dialect::of(&url).is_some() => Ok(Secret(url)),
+            Some(url) => Err(Error::invalid(
+                DATABASE_URL,
+                format!(
+                    "{} is not a sqlite:// or postgres:// URL",
+                    crate::store::without_password(&url)
+                ),
+            )),
+            None => {
+                let path = handsets_path.map(Path::to_path_buf).unwrap_or_else(|| {
+                    PathBuf::from(get(HANDSETS).unwrap_or_else(|| DEFAULT_HANDSETS_PATH.into()))
+                });
+                Ok(Secret(crate::store::Store::default_url(&path)))
+            }
+        }
     }
 
     /// Builds a configuration from `NAME → value` settings (the lab and `offhook demo` use
@@ -351,6 +389,7 @@ impl Config {
             phone_number,
             handsets_path,
             listen,
+            allow_plain_http,
             public_url,
             default_country,
             token_ttl_secs,

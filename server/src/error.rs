@@ -48,6 +48,9 @@ pub enum Error {
     Corrupt { url: String, problem: String },
     #[error("cannot hash the secret: {0}")]
     Hash(String),
+    /// A command was asked for something it will not do (a taken name, a clash), said why.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Error {

@@ -136,6 +136,18 @@ impl Handset {
         })
     }
 
+    /// The entry this handset was made from (its secret as the stored hash).
+    pub fn to_entry(&self) -> HandsetEntry {
+        HandsetEntry {
+            id: self.id.clone(),
+            identity: Some(self.identity.clone()),
+            extension: self.extension.clone(),
+            display_name: self.display_name.clone(),
+            secret_hash: self.secret.as_phc_string(),
+            numbers: self.numbers.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     /// Whether `secret` is this handset's (runs the full Argon2 hash).
     pub fn secret_matches(&self, secret: &str) -> bool {
         self.secret.matches(secret)
@@ -168,9 +180,15 @@ pub struct Handsets {
 
 impl Handsets {
     pub fn new(list: Vec<Handset>) -> Result<Handsets, String> {
-        let first = list
-            .first()
-            .ok_or("no handsets are listed; add one with `offhook-server add-handset`")?;
+        if list.is_empty() {
+            return Err("no handsets are listed; add one with `offhook-server add-handset`".into());
+        }
+        Handsets::any(list)
+    }
+
+    /// Like [`Handsets::new`], but an empty list is fine (a server whose handsets are added
+    /// in `/admin`).
+    pub fn any(list: Vec<Handset>) -> Result<Handsets, String> {
         let mut seen = HashSet::new();
         for h in &list {
             for (what, value) in [
@@ -183,8 +201,49 @@ impl Handsets {
                 }
             }
         }
-        let dummy = first.secret.dummy_like().map_err(|e| e.to_string())?;
+        let dummy = match list.first() {
+            Some(first) => first.secret.dummy_like(),
+            None => StoredHash::dummy_default(),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(Handsets { list, dummy })
+    }
+
+    /// Validated handsets from entries (the database's rows); an empty list is fine.
+    pub fn from_entries(entries: Vec<HandsetEntry>) -> Result<Handsets, String> {
+        let list = entries
+            .into_iter()
+            .map(Handset::from_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Handsets::any(list)
+    }
+
+    /// The handsets file's entries, validated together (clashes included), to import into the
+    /// database; a missing file has none.
+    pub fn file_entries(path: &Path) -> Result<Vec<HandsetEntry>, Error> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Handsets {
+                    path: path.to_path_buf(),
+                    problem: format!("cannot read it ({e})"),
+                });
+            }
+        };
+        let fail = |problem: String| Error::Handsets {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let file: HandsetsFile = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let checked = file
+            .handsets
+            .into_iter()
+            .map(Handset::from_entry)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        let checked = Handsets::any(checked).map_err(fail)?;
+        Ok(checked.iter().map(Handset::to_entry).collect())
     }
 
     /// Reads and validates the handsets file.

@@ -1,12 +1,16 @@
 //! `offhook-server`: what a handset owner runs next to their Twilio account. It mints the
 //! handsets' Access Tokens, answers Twilio's voice webhooks with TwiML (ringing, forwarding,
-//! do-not-disturb, voicemail), and keeps the handsets told of new messages and settings.
+//! do-not-disturb, voicemail), keeps the handsets told of new messages and settings and
+//! provisions them, and serves a web interface to run it all (`/admin`).
 //!
 //! Module map:
 //! - [`config`] — settings from the environment and `.env`, with Twilio's names.
+//! - [`check`] — the settings check (`offhook-server check`, the System page).
 //! - [`dotenv`] — the `.env` file format.
-//! - [`handsets`] — the handsets file: ids, identities, extensions, hashed secrets.
-//! - [`secret`] — generating, hashing (Argon2id) and checking device secrets.
+//! - [`handsets`] — handsets (ids, identities, extensions, hashed secrets) and the handsets
+//!   file, imported into the database at start.
+//! - [`secret`] — generating, hashing (Argon2id) and checking device secrets and admin
+//!   passwords.
 //! - [`phone`] — normalising dialled numbers to E.164 with a default country.
 //! - [`signature`] — `X-Twilio-Signature` computation and validation.
 //! - [`xml`] — a tiny escaping XML writer.
@@ -15,18 +19,28 @@
 //!   TwiML): ringing, do-not-disturb, forwarding.
 //! - [`forwarding`] — a handset's do-not-disturb and forwarding: JSON, checks, targets.
 //! - [`voicemail`] — mailboxes, taking a message, the `*97` listening menu (pure).
+//! - [`provisioning`] — what a handset is provisioned with (`GET /api/handset/config`): the
+//!   JSON, its `ETag`, the checks of an admin's changes (pure).
+//! - [`call_log`] — the call log from Twilio's status callbacks (pure).
+//! - [`admin`] — signing in to the web interface: sessions, CSRF, cookies, setup links.
 //! - [`throttle`] — slowing down repeated login failures (Sans-IO).
 //! - [`forwarded`] — trusted proxies and the `X-Forwarded-For` walk.
-//! - [`store`] — the database (SQLite or PostgreSQL): voicemail, forwarding, DND, status.
+//! - [`store`] — the database (SQLite or PostgreSQL): handsets, provisioning, voicemail,
+//!   forwarding, DND, status, the call log, admins and their sessions.
 //! - [`push`] — change notifications for the handsets' event streams, and their limits.
-//! - [`twilio_api`] — Twilio's REST API (deleting recordings).
-//! - [`worker`] — deleting recordings at Twilio, and retrying what failed.
+//! - [`twilio_api`] — Twilio's REST API (deleting and fetching recordings).
+//! - [`worker`] — deleting recordings at Twilio and retrying what failed; reloading the
+//!   handsets when another instance changed them; forgetting ended sessions.
 //! - [`clock`] — wall and monotonic time behind a trait.
-//! - [`http`] — the axum router: token endpoint, handset API, webhooks, health.
+//! - [`http`] — the axum router: token endpoint, handset API and provisioning, webhooks,
+//!   the `/admin` pages, health.
 //! - [`server`] — serving the router in-process or as a daemon with clean shutdown.
 //! - [`error`] — the crate's error type.
 
+pub mod admin;
+pub mod call_log;
 pub mod calls;
+pub mod check;
 pub mod clock;
 pub mod config;
 pub mod dotenv;
@@ -36,6 +50,7 @@ pub mod forwarding;
 pub mod handsets;
 pub mod http;
 pub mod phone;
+pub mod provisioning;
 pub mod push;
 pub mod secret;
 pub mod server;

@@ -7,13 +7,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use offhook_server::config::{self, Config, LogFormat};
 use offhook_server::handsets::{self, HandsetEntry};
-use offhook_server::{Error, Handsets, secret};
+use offhook_server::store::Store;
+use offhook_server::store::admin::AddAdminError;
+use offhook_server::store::directory::DirectoryError;
+use offhook_server::{Error, Handsets, admin, secret};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "offhook-server",
     version,
-    about = "Mints Twilio Voice Access Tokens for offhook handsets, answers Twilio's voice webhooks (ringing, forwarding, do-not-disturb, voicemail) and keeps the handsets told of new messages.",
+    about = "Mints Twilio Voice Access Tokens for offhook handsets, answers Twilio's voice webhooks (ringing, forwarding, do-not-disturb, voicemail), keeps the handsets told of new messages and provisions them, and serves a web interface at /admin.",
     long_about = None,
     after_help = "Settings come from the environment and the .env file: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, \
 TWILIO_API_KEY, TWILIO_API_SECRET, TWILIO_APP_SID, TWILIO_PHONE_NUMBER (required); OFFHOOK_HANDSETS, \
@@ -43,7 +46,8 @@ enum Command {
         #[arg(long)]
         generate: bool,
     },
-    /// Add a handset to the handsets file with a new random secret (printed once).
+    /// Add a handset to the database with a new random secret (printed once); a running
+    /// server sees it within a second.
     AddHandset {
         /// The id the handset logs in with.
         #[arg(long)]
@@ -63,10 +67,33 @@ enum Command {
         /// Read the secret from standard input instead of generating one.
         #[arg(long)]
         secret_from_stdin: bool,
-        /// The handsets file.
+        /// The handsets file: the database is OFFHOOK_DATABASE_URL, or offhook.db beside it.
+        #[arg(long, env = config::HANDSETS, default_value = config::DEFAULT_HANDSETS_PATH)]
+        handsets: PathBuf,
+        /// Append the handset to this handsets file instead of the database (it is imported
+        /// at the server's next start).
+        #[arg(long, value_name = "PATH")]
+        to_file: Option<PathBuf>,
+    },
+    /// Add an admin account for the web interface (/admin), or with --reset give an existing
+    /// one a new password (ending its sessions).
+    AddAdmin {
+        /// The name to sign in with.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input instead of generating one (printed once).
+        #[arg(long)]
+        password_from_stdin: bool,
+        /// Set the password of an admin that exists.
+        #[arg(long)]
+        reset: bool,
+        /// The handsets file: the database is OFFHOOK_DATABASE_URL, or offhook.db beside it.
         #[arg(long, env = config::HANDSETS, default_value = config::DEFAULT_HANDSETS_PATH)]
         handsets: PathBuf,
     },
+    /// Print a new one-time link that creates the first admin account (only while there is
+    /// none; it works for an hour).
+    SetupLink,
 }
 
 fn main() -> ExitCode {
@@ -83,7 +110,9 @@ fn main() -> ExitCode {
             numbers,
             secret_from_stdin,
             handsets,
+            to_file,
         } => add_handset(
+            cli.env_file,
             HandsetEntry {
                 id,
                 identity,
@@ -94,7 +123,21 @@ fn main() -> ExitCode {
             },
             secret_from_stdin,
             &handsets,
+            to_file.as_deref(),
         ),
+        Command::AddAdmin {
+            username,
+            password_from_stdin,
+            reset,
+            handsets,
+        } => add_admin(
+            cli.env_file,
+            &username,
+            password_from_stdin,
+            reset,
+            &handsets,
+        ),
+        Command::SetupLink => setup_link(cli.env_file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,7 +147,8 @@ fn main() -> ExitCode {
                 Error::MissingSetting { .. }
                 | Error::InvalidSetting { .. }
                 | Error::EnvFile { .. }
-                | Error::Handsets { .. } => ExitCode::from(2),
+                | Error::Handsets { .. }
+                | Error::Refused(_) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
         }
@@ -123,29 +167,35 @@ fn serve(env_file: Option<PathBuf>) -> Result<(), Error> {
 
 fn check(env_file: Option<PathBuf>) -> Result<(), Error> {
     let config = Config::from_env(env_file.as_deref())?;
-    let handsets = Handsets::load(&config.handsets_path)?;
+    let entries = Handsets::file_entries(&config.handsets_path)?;
     println!(
         "settings: ok (account {}, number {})",
         config.account_sid, config.phone_number
     );
-    println!(
-        "handsets: {} in {}",
-        handsets.len(),
-        config.handsets_path.display()
-    );
-    for h in handsets.iter() {
+    if entries.is_empty() {
         println!(
-            "  {:<16} identity {:<16} extension {:<6} {}",
-            h.id, h.identity, h.extension, h.display_name
+            "handsets: none in {} (the database keeps them: add them in /admin or with `offhook-server add-handset`)",
+            config.handsets_path.display()
+        );
+    } else {
+        println!(
+            "handsets: {} in {} (imported into the database at start)",
+            entries.len(),
+            config.handsets_path.display()
         );
     }
-    let mailbox = match config.mailbox_mode {
-        config::MailboxMode::Number => "number",
-        config::MailboxMode::Handset => "handset",
-    };
+    for h in &entries {
+        println!(
+            "  {:<16} identity {:<16} extension {:<6} {}",
+            h.id,
+            h.identity.as_deref().unwrap_or(&h.id),
+            h.extension,
+            h.display_name
+        );
+    }
     println!(
-        "voicemail: one mailbox per {mailbox}, calls ring {} s; database {}; Twilio API {}",
-        config.dial_timeout_secs,
+        "voicemail: {}; database {}; Twilio API {}",
+        offhook_server::check::voicemail_summary(&config),
         offhook_server::store::without_password(config.database_url.expose()),
         config.twilio_api_url
     );
@@ -153,15 +203,11 @@ fn check(env_file: Option<PathBuf>) -> Result<(), Error> {
         .public_url
         .clone()
         .unwrap_or_else(|| "https://<your public address>".into());
-    println!("Twilio console settings:");
-    println!(
-        "  phone number {} → A call comes in → Webhook: {base}/hooks/voice (HTTP POST)",
-        config.phone_number
-    );
-    println!(
-        "  TwiML app {} → Voice request URL: {base}/hooks/call/connect (HTTP POST)",
-        config.app_sid
-    );
+    println!("Twilio console settings (HTTP POST):");
+    for hook in offhook_server::check::webhooks(&config, &base) {
+        println!("  {}: {}", hook.place, hook.url);
+    }
+    println!("Web interface: {base}/admin");
     Ok(())
 }
 
@@ -177,10 +223,45 @@ fn hash_secret(generate: bool) -> Result<(), Error> {
     Ok(())
 }
 
+/// A runtime for the commands that use the database.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
+}
+
+/// The database the server uses, for a command. A SQLite file must exist already (the server
+/// makes it at its first start): a command that made a new one would most likely have the
+/// wrong path (run without the server's settings), and the server would never see what it
+/// wrote.
+async fn open_store(url: &config::Secret) -> Result<Store, Error> {
+    if let Some(path) = sqlite_path(url.expose())
+        && !path.exists()
+    {
+        return Err(Error::Refused(format!(
+            "there is no database at {}: start offhook-server once (it creates it), or give this \
+             command the server's settings (--env-file, OFFHOOK_DATABASE_URL) so that it uses \
+             the server's database",
+            path.display()
+        )));
+    }
+    Store::open(url.expose()).await
+}
+
+/// The file of a `sqlite://` URL.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
 fn add_handset(
+    env_file: Option<PathBuf>,
     mut entry: HandsetEntry,
     secret_from_stdin: bool,
-    path: &std::path::Path,
+    handsets_path: &std::path::Path,
+    to_file: Option<&std::path::Path>,
 ) -> Result<(), Error> {
     let (secret, generated) = if secret_from_stdin {
         (read_secret("secret: ")?, false)
@@ -188,19 +269,127 @@ fn add_handset(
         (secret::generate(), true)
     };
     entry.secret_hash = secret::hash(&secret)?;
-    let handset = handsets::append_to_file(path, entry)?;
+    let (handset, place) = match to_file {
+        Some(path) => (
+            handsets::append_to_file(path, entry)?,
+            path.display().to_string(),
+        ),
+        None => {
+            let url = Config::database_url_from_env(env_file.as_deref(), Some(handsets_path))?;
+            let now = unix_now();
+            let added = runtime()?.block_on(async {
+                let store = open_store(&url).await?;
+                let added = store.add_handset(entry, now).await;
+                store.close().await;
+                Ok::<_, Error>(added)
+            })?;
+            let handset = added.map_err(|e| match e {
+                DirectoryError::Invalid(problem) => {
+                    Error::Refused(format!("cannot add the handset: {problem}"))
+                }
+                DirectoryError::NotFound => Error::Refused("cannot add the handset".into()),
+                DirectoryError::Store(e) => e,
+            })?;
+            (
+                handset,
+                format!(
+                    "the database {}",
+                    offhook_server::store::without_password(url.expose())
+                ),
+            )
+        }
+    };
     println!(
-        "Added handset {} (identity {}, extension {}) to {}.",
-        handset.id,
-        handset.identity,
-        handset.extension,
-        path.display()
+        "Added handset {} (identity {}, extension {}) to {place}.",
+        handset.id, handset.identity, handset.extension,
     );
     if generated {
         println!("Its secret, shown only now; put it in the handset's configuration:");
         println!("{secret}");
     }
     Ok(())
+}
+
+fn add_admin(
+    env_file: Option<PathBuf>,
+    username: &str,
+    password_from_stdin: bool,
+    reset: bool,
+    handsets_path: &std::path::Path,
+) -> Result<(), Error> {
+    let username = admin::check_username(username).map_err(Error::Refused)?;
+    let (password, generated) = if password_from_stdin {
+        let password = read_secret("password: ")?;
+        admin::check_password(&password).map_err(Error::Refused)?;
+        (password, false)
+    } else {
+        (secret::generate(), true)
+    };
+    let hash = secret::hash(&password)?;
+    let url = Config::database_url_from_env(env_file.as_deref(), Some(handsets_path))?;
+    let now = unix_now();
+    runtime()?.block_on(async {
+        let store = open_store(&url).await?;
+        let result = if reset {
+            match store.set_admin_password(username, &hash).await? {
+                true => Ok(()),
+                false => Err(Error::Refused(format!(
+                    "there is no admin {username:?} to reset"
+                ))),
+            }
+        } else {
+            match store.add_admin(username, &hash, now, None).await {
+                Ok(_) => Ok(()),
+                Err(AddAdminError::Exists) => Err(Error::Refused(format!(
+                    "the admin {username:?} exists already (--reset gives it a new password)"
+                ))),
+                Err(AddAdminError::SetupLinkInvalid) => {
+                    Err(Error::Refused("the setup link is not valid".into()))
+                }
+                Err(AddAdminError::Store(e)) => Err(e),
+            }
+        };
+        store.close().await;
+        result
+    })?;
+    if reset {
+        println!("Gave the admin {username} a new password; their sessions have ended.");
+    } else {
+        println!("Added the admin {username}: sign in at <server>/admin.");
+    }
+    if generated {
+        println!("The password, shown only now:");
+        println!("{password}");
+    }
+    Ok(())
+}
+
+fn setup_link(env_file: Option<PathBuf>) -> Result<(), Error> {
+    let config = Config::from_env(env_file.as_deref())?;
+    let now = unix_now();
+    let base = admin::setup_base_url(&config, config.listen);
+    let link = runtime()?.block_on(async {
+        let store = open_store(&config.database_url).await?;
+        let link = admin::new_setup_link(&store, &base, now).await;
+        store.close().await;
+        link
+    })?;
+    match link {
+        Some(link) => {
+            println!("{link}");
+            Ok(())
+        }
+        None => Err(Error::Refused(
+            "an admin account exists already: sign in, or run `offhook-server add-admin --reset`"
+                .into(),
+        )),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// One line from standard input, without its line ending.

@@ -134,6 +134,11 @@ impl Push {
         })
     }
 
+    /// Whether `device_id` has a stream open on this instance now.
+    pub fn has_stream(&self, device_id: &str) -> bool {
+        lock(&self.streams).by_handset.contains_key(device_id)
+    }
+
     /// Streams open now.
     pub fn open_streams(&self) -> usize {
         lock(&self.streams).total

@@ -87,6 +87,12 @@ impl StoredHash {
         StoredHash::parse(&text).map_err(Error::Hash)
     }
 
+    /// A hash of a random secret at the default cost (what [`hash`] makes), for a server
+    /// with no handset to take the cost from.
+    pub fn dummy_default() -> Result<StoredHash, Error> {
+        StoredHash::parse(&hash(&generate())?).map_err(Error::Hash)
+    }
+
     pub fn as_phc_string(&self) -> String {
         self.phc.to_string()
     }

@@ -97,6 +97,9 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Run
     if state.store.is_some() {
         crate::worker::spawn(Arc::clone(&state), rx.clone());
     }
+    if state.handsets_in_store() {
+        crate::worker::spawn_handsets_reloader(Arc::clone(&state), rx.clone());
+    }
     let task = tokio::spawn(serve(listener, Arc::clone(&state), limits, rx));
     Ok(RunningServer {
         local_addr,
@@ -173,13 +176,38 @@ pub async fn start_at(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result
     start(state, listener)
 }
 
-/// The daemon: loads the handsets file, serves on `config.listen`, and shuts down cleanly
-/// on SIGTERM or Ctrl-C.
-pub async fn run(config: Config) -> Result<(), Error> {
-    let path = config.handsets_path.clone();
-    let handsets = tokio::task::spawn_blocking(move || Handsets::load(&path))
+/// Imports the handsets file into the database (each handset the database has never had),
+/// saying in the log what it did and what it left.
+pub async fn import_handsets_file(
+    store: &crate::store::Store,
+    path: &std::path::Path,
+    now: crate::store::UnixSeconds,
+) -> Result<(), Error> {
+    let owned = path.to_path_buf();
+    let entries = tokio::task::spawn_blocking(move || Handsets::file_entries(&owned))
         .await
-        .map_err(|e| Error::io("loading the handsets file", std::io::Error::other(e)))??;
+        .map_err(|e| Error::io("reading the handsets file", std::io::Error::other(e)))??;
+    let file = path.display().to_string();
+    let done = store.import_handsets(entries, now).await?;
+    if !done.added.is_empty() {
+        tracing::info!(%file, handsets = ?done.added, "handsets imported from the handsets file");
+    }
+    for id in &done.removed_before {
+        tracing::warn!(%file, handset = %id, "a handset of the handsets file was removed in /admin: not imported again");
+    }
+    for id in &done.differing {
+        tracing::warn!(%file, handset = %id, "a handset of the handsets file differs from the database's: the database's is used (edit it in /admin)");
+    }
+    for (id, problem) in &done.refused {
+        tracing::error!(%file, handset = %id, %problem, "a handset of the handsets file clashes with the database's: not imported");
+    }
+    Ok(())
+}
+
+/// The daemon: opens the database, imports the handsets file into it, serves on
+/// `config.listen`, and shuts down cleanly on SIGTERM or Ctrl-C. While there is no admin
+/// account it logs a one-time setup link ([`crate::admin::SETUP_LINK_LOG`]).
+pub async fn run(config: Config) -> Result<(), Error> {
     let listen = config.listen;
     match &config.public_url {
         Some(url) => tracing::info!(
@@ -191,20 +219,33 @@ pub async fn run(config: Config) -> Result<(), Error> {
             "OFFHOOK_PUBLIC_URL is not set: webhook signatures are checked against this request's Host header"
         ),
     }
-    tracing::info!(
-        account = %config.account_sid,
-        number = %config.phone_number,
-        handsets = handsets.len(),
-        default_country = config.default_country.iso,
-        token_ttl = config.token_ttl_secs,
-        "offhook-server starting"
-    );
     let store = crate::store::Store::open(config.database_url.expose()).await?;
     tracing::info!(database = %store.url(), "database ready");
-    let state = AppState::with_store(config, handsets, store);
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(crate::clock::SystemClock);
+    let now = i64::try_from(clock.unix_now()).unwrap_or(i64::MAX);
+    import_handsets_file(&store, &config.handsets_path, now).await?;
+    let state = AppState::from_store(config, store.clone(), clock).await?;
+    tracing::info!(
+        account = %state.config.account_sid,
+        number = %state.config.phone_number,
+        handsets = state.handsets().len(),
+        default_country = state.config.default_country.iso,
+        token_ttl = state.config.token_ttl_secs,
+        "offhook-server starting"
+    );
+    let config = state.config.clone();
     let server = start_at(state, listen)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {listen}"), e))?;
+    let base = crate::admin::setup_base_url(&config, server.local_addr());
+    if let Some(url) = crate::admin::new_setup_link(&store, &base, now).await? {
+        tracing::warn!(
+            url = %url,
+            expires_in_minutes = crate::admin::SETUP_LINK_TTL_SECS / 60,
+            "{}",
+            crate::admin::SETUP_LINK_LOG
+        );
+    }
     tracing::info!(address = %server.local_addr(), "listening");
     let handle = server.shutdown_handle();
     tokio::spawn(async move {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -23,6 +23,8 @@ use crate::voicemail::is_sid;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most of an answer's body that is read (errors are small JSON documents).
 const MAX_BODY: usize = 64 * 1024;
+/// Redirects followed when fetching a recording.
+pub const MAX_REDIRECTS: usize = 3;
 
 /// What became of a recording asked to be deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,72 @@ impl TwilioApi {
     }
 
     async fn send(&self, method: http::Method, url: &str) -> Result<(u16, Bytes), ApiError> {
+        let response = self.request(method, url, true, None).await?;
+        let status = response.status().as_u16();
+        // A body past the limit or cut short still leaves the status to act on.
+        let body = Limited::new(response.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Fetches a recording's audio (`…/Recordings/{Sid}.wav`) with the account's API key, and
+    /// hands back its status, headers and body to stream on. `range` is passed on (the browser
+    /// seeking). Redirects (Twilio may send the media elsewhere) are followed, at most
+    /// [`MAX_REDIRECTS`], to https only, and the credentials go only to the API's own host.
+    pub async fn fetch_recording(
+        &self,
+        recording_sid: &str,
+        range: Option<&str>,
+    ) -> Result<http::Response<Incoming>, ApiError> {
+        if !is_sid(recording_sid, "RE") {
+            return Err(ApiError::BadSid(recording_sid.to_string()));
+        }
+        let base = url::Url::parse(&self.base).map_err(|_| ApiError::BadUrl(self.base.clone()))?;
+        let mut url = url::Url::parse(&format!(
+            "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.wav",
+            self.base, self.account_sid
+        ))
+        .map_err(|_| ApiError::BadUrl(self.base.clone()))?;
+        for _ in 0..=MAX_REDIRECTS {
+            let own = url.origin() == base.origin();
+            let response = tokio::time::timeout(
+                REQUEST_TIMEOUT,
+                self.request(http::Method::GET, url.as_str(), own, range),
+            )
+            .await
+            .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
+            if !response.status().is_redirection() {
+                return Ok(response);
+            }
+            let next = response
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|location| url.join(location).ok())
+                .filter(|next| next.scheme() == "https" || next.origin() == base.origin());
+            url = next.ok_or_else(|| ApiError::Status {
+                status: response.status().as_u16(),
+                body: "a redirect to somewhere the server does not follow".into(),
+            })?;
+        }
+        Err(ApiError::Status {
+            status: 310,
+            body: format!("more than {MAX_REDIRECTS} redirects"),
+        })
+    }
+
+    /// One request on a new connection (the connection lives as long as the response's body
+    /// is read); with `auth`, HTTP Basic with the API key.
+    async fn request(
+        &self,
+        method: http::Method,
+        url: &str,
+        auth: bool,
+        range: Option<&str>,
+    ) -> Result<http::Response<Incoming>, ApiError> {
         let bad_url = || ApiError::BadUrl(self.base.clone());
         let parsed = url::Url::parse(url).map_err(|_| bad_url())?;
         let host = parsed.host_str().ok_or_else(bad_url)?.to_string();
@@ -158,18 +226,23 @@ impl TwilioApi {
             None => host.clone(),
         };
         let path = &parsed[url::Position::BeforePath..];
-        let credentials = STANDARD.encode(format!("{}:{}", self.key, self.secret.expose()));
-        let request = http::Request::builder()
+        let mut request = http::Request::builder()
             .method(method)
             .uri(path)
             .header(http::header::HOST, authority)
-            .header(http::header::AUTHORIZATION, format!("Basic {credentials}"))
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, "application/json, audio/*")
             .header(
                 http::header::USER_AGENT,
                 concat!("offhook-server/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())?;
+            );
+        if auth {
+            let credentials = STANDARD.encode(format!("{}:{}", self.key, self.secret.expose()));
+            request = request.header(http::header::AUTHORIZATION, format!("Basic {credentials}"));
+        }
+        if let Some(range) = range {
+            request = request.header(http::header::RANGE, range);
+        }
+        let request = request.body(Empty::<Bytes>::new())?;
         match parsed.scheme() {
             "https" => {
                 let name = ServerName::try_from(connect_host.clone()).map_err(|_| bad_url())?;
@@ -202,30 +275,19 @@ impl TwilioApi {
     }
 }
 
+/// Sends `request` on `stream`; the connection is driven in a task of its own until the
+/// response's body is read or dropped.
 async fn exchange<S>(
     stream: S,
     request: http::Request<Empty<Bytes>>,
-) -> Result<(u16, Bytes), ApiError>
+) -> Result<http::Response<Incoming>, ApiError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    let driver = tokio::spawn(async move {
+    tokio::spawn(async move {
         let _ = connection.await;
     });
-    let result = async {
-        let response = sender.send_request(request).await?;
-        let status = response.status().as_u16();
-        // A body past the limit or cut short still leaves the status to act on.
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        Ok((status, body))
-    }
-    .await;
-    driver.abort();
-    result
+    Ok(sender.send_request(request).await?)
 }

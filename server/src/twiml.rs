@@ -1,4 +1,5 @@
-//! TwiML documents for the verbs the server answers with: `<Dial>` (numbers and clients),
+//! TwiML documents for the verbs the server answers with: `<Dial>` (numbers and clients, each
+//! with the call log's status callback),
 //! `<Say>`, `<Play>`, `<Pause>`, `<Record>`, `<Gather>`, `<Redirect>`, `<Hangup/>` and
 //! `<Reject/>`.
 
@@ -45,6 +46,9 @@ pub struct Dial {
     /// `None`: the call goes on with the next verb.
     pub action: Option<String>,
     pub targets: Vec<DialTarget>,
+    /// Put on every noun as `statusCallback` (POST, event `completed`): Twilio posts each
+    /// dialled leg's end there (the call log, [`crate::call_log`]).
+    pub status_callback: Option<String>,
 }
 
 /// `<Record>`: records the caller after an optional beep.
@@ -235,19 +239,25 @@ fn write_dial(w: &mut XmlWriter, dial: &Dial) {
             ("method", dial.action.as_ref().map(|_| "POST")),
         ],
     );
+    let callback = dial.status_callback.as_deref();
+    let noun_attrs = [
+        ("statusCallback", callback),
+        ("statusCallbackEvent", callback.map(|_| "completed")),
+        ("statusCallbackMethod", callback.map(|_| "POST")),
+    ];
     let mut parameter_budget = MAX_PARAMETERS_PER_DIAL;
     for target in &dial.targets {
         match target {
-            DialTarget::Number(number) => w.element("Number", &[], number),
+            DialTarget::Number(number) => w.element("Number", &noun_attrs, number),
             DialTarget::Client {
                 identity,
                 parameters,
-            } if parameters.is_empty() => w.element("Client", &[], identity),
+            } if parameters.is_empty() => w.element("Client", &noun_attrs, identity),
             DialTarget::Client {
                 identity,
                 parameters,
             } => {
-                w.start("Client", &[]);
+                w.start("Client", &noun_attrs);
                 w.element("Identity", &[], identity);
                 for (name, value) in parameters.iter().take(parameter_budget) {
                     w.empty(
@@ -307,6 +317,7 @@ mod tests {
                 answer_on_bridge: true,
                 timeout_secs: None,
                 action: None,
+                status_callback: None,
                 targets: vec![
                     DialTarget::Client {
                         identity: "twilio-react".into(),
@@ -418,6 +429,36 @@ mod tests {
                  <Gather input=\"dtmf\" numDigits=\"1\" timeout=\"5\" action=\"/menu\" method=\"POST\">\
                  <Say>Hi</Say><Play>https://x/RE1</Play><Pause length=\"1\"/></Gather>\
                  <Play>https://x/g.wav</Play><Redirect method=\"POST\">/menu?a=1</Redirect><Hangup/></Response>"
+            )
+        );
+    }
+
+    #[test]
+    fn every_noun_carries_the_status_callback() {
+        let xml = Response::new()
+            .dial(Dial {
+                status_callback: Some("/hooks/status?a=1&b=2".into()),
+                targets: vec![
+                    DialTarget::Number("+12031234567".into()),
+                    DialTarget::Client {
+                        identity: "desk".into(),
+                        parameters: vec![],
+                    },
+                    DialTarget::Client {
+                        identity: "hall".into(),
+                        parameters: vec![("k".into(), "v".into())],
+                    },
+                ],
+                ..Dial::default()
+            })
+            .to_xml();
+        let attrs = "statusCallback=\"/hooks/status?a=1&amp;b=2\" statusCallbackEvent=\"completed\" \
+                     statusCallbackMethod=\"POST\"";
+        assert_eq!(
+            xml,
+            format!(
+                "{DECL}<Response><Dial><Number {attrs}>+12031234567</Number><Client {attrs}>desk</Client>\
+                 <Client {attrs}><Identity>hall</Identity><Parameter name=\"k\" value=\"v\"/></Client></Dial></Response>"
             )
         );
     }

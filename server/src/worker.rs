@@ -1,7 +1,8 @@
 //! Work that outlives a request: deleting a message's recording at Twilio, and retrying what
 //! could not be done at once — messages whose recording callback arrived while the database
 //! was unreachable (kept in memory, at most [`MAX_PENDING_MESSAGES`]), and recordings whose
-//! deletion at Twilio failed (the rows marked `deleting` are the list).
+//! deletion at Twilio failed (the rows marked `deleting` are the list). Also: reloading the
+//! handsets when they changed through another instance, and forgetting ended admin sessions.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -142,7 +143,61 @@ pub async fn retry(state: &AppState) -> Retried {
     done
 }
 
-/// Runs [`retry`] every [`RETRY_INTERVAL`] until `stop` turns true.
+/// Reloads the handsets whenever the database's handsets counter moves (a change made through
+/// another instance, or `offhook-server add-handset`), every [`crate::push::POLL_INTERVAL`],
+/// until `stop` turns true. Only for handsets that live in the database.
+pub fn spawn_handsets_reloader(
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stopping = async move {
+            if stop.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(stopping);
+        let mut ticks = tokio::time::interval(crate::push::POLL_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {
+                    match tokio::time::timeout(STORE_DEADLINE, state.reload_handsets()).await {
+                        Ok(Ok(true)) => {
+                            tracing::info!(handsets = state.handsets().len(), "handsets reloaded");
+                        }
+                        Ok(Ok(false)) | Err(_) => {}
+                        Ok(Err(e)) => tracing::debug!(error = %e, "cannot reload the handsets"),
+                    }
+                }
+                () = &mut stopping => return,
+            }
+        }
+    })
+}
+
+/// Forgets admin sessions that ended and setup links that expired (a session is refused
+/// when it has ended whether or not this has run).
+pub async fn expire_sessions(state: &AppState) {
+    let Some(store) = &state.store else {
+        return;
+    };
+    let now = state.unix_now();
+    let expired = store
+        .expire_sessions(
+            now - crate::admin::IDLE_TIMEOUT_SECS,
+            now - crate::admin::MAX_SESSION_SECS,
+            now,
+        )
+        .await;
+    match expired {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(sessions = n, "ended admin sessions forgotten"),
+        Err(e) => tracing::debug!(error = %e, "cannot forget ended admin sessions"),
+    }
+}
+
+/// Runs [`retry`] (and [`expire_sessions`]) every [`RETRY_INTERVAL`] until `stop` turns true.
 pub fn spawn(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let stopping = async move {
@@ -161,6 +216,7 @@ pub fn spawn(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> JoinHandl
                     if done != Retried::default() {
                         tracing::info!(?done, "retried voicemail work");
                     }
+                    expire_sessions(&state).await;
                 }
                 () = &mut stopping => return,
             }

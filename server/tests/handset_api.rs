@@ -149,6 +149,9 @@ on_both!(
         let (event, data) = events.next(WITHIN).await.unwrap();
         assert_eq!(event, "settings");
         assert_eq!(data["dnd"], false);
+        let (event, first_config) = events.next(WITHIN).await.unwrap();
+        assert_eq!(event, "config");
+        assert!(first_config["etag"].as_str().unwrap().starts_with('"'));
         // A message is stored: the stream hears of it.
         assert_eq!(leave_message(&f.app, 1).await.status, StatusCode::OK);
         assert_eq!(
@@ -169,6 +172,10 @@ on_both!(
         assert_eq!(event, "settings");
         assert_eq!(data["dnd"], true);
         assert_eq!(data["forwarding"]["mode"], "off");
+        // Do-not-disturb is part of the configuration too: its tag moves.
+        let (event, config) = events.next(WITHIN).await.unwrap();
+        assert_eq!(event, "config");
+        assert_ne!(config["etag"], first_config["etag"]);
         // Another handset's settings are not this stream's business.
         let kitchen = Request::put("/api/handset/settings")
             .header("authorization", basic("kitchen-1", KITCHEN_SECRET))
@@ -194,6 +201,7 @@ on_both!(
             .unwrap();
         assert_eq!(events.next(WITHIN).await.unwrap().0, "voicemail");
         assert_eq!(events.next(WITHIN).await.unwrap().0, "settings");
+        assert_eq!(events.next(WITHIN).await.unwrap().0, "config");
         assert_eq!(leave_message(&a.app, 1).await.status, StatusCode::OK);
         assert_eq!(
             events.next(WITHIN).await,
@@ -216,6 +224,7 @@ on_both!(
         let (event, data) = events.next(WITHIN).await.unwrap();
         assert_eq!(event, "settings");
         assert_eq!(data["forwarding"]["to"], "+14155550100");
+        assert_eq!(events.next(WITHIN).await.unwrap().0, "config");
     }
 );
 

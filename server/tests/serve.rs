@@ -78,6 +78,8 @@ fn help_and_version() {
         "check",
         "hash-secret",
         "add-handset",
+        "add-admin",
+        "setup-link",
         "--env-file",
         "OFFHOOK_MAILBOX",
         "OFFHOOK_DIAL_TIMEOUT",
@@ -120,16 +122,16 @@ fn start_up_stops_naming_the_bad_setting() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("TWILIO_APP_SID is not valid"));
 
-    // Settings fine, handsets file missing.
+    // Settings fine, handsets file malformed (a missing one is fine: the handsets are then
+    // added in /admin).
     s.pop();
     s.push(("TWILIO_APP_SID".into(), APP_SID.into()));
+    s.push(("OFFHOOK_LISTEN".into(), "127.0.0.1:0".into()));
+    std::fs::write(dir.join("handsets.toml"), "[[handset]]\nid = 1\n").unwrap();
     let out = bin(&dir, &s).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("handsets file handsets.toml") && err.contains("add-handset"),
-        "{err}"
-    );
+    assert!(err.contains("handsets file handsets.toml"), "{err}");
 
     // The same settings from a .env file are enough for `check`.
     let env: String = settings(&[])
@@ -149,6 +151,7 @@ fn start_up_stops_naming_the_bad_setting() {
         text.contains("handsets: 2") && text.contains("/hooks/call/connect"),
         "{text}"
     );
+    assert!(text.contains("/admin"), "{text}");
     assert!(
         text.contains("voicemail: one mailbox per number, calls ring 20 s")
             && text.contains("Twilio API https://api.twilio.com"),
@@ -179,18 +182,31 @@ fn hash_secret_and_add_handset() {
     assert!(stored.matches("correct horse"));
     assert!(!stored.matches("correct horse\n"));
 
-    let out = bin(&dir, &[])
-        .args([
-            "add-handset",
-            "--id",
-            "desk",
-            "--extension",
-            "101",
-            "--name",
-            "Desk phone",
-        ])
-        .output()
-        .unwrap();
+    // Without the server's database (which the server makes at its first start), the command
+    // says so rather than write a database nobody reads.
+    let add_desk = || {
+        bin(&dir, &[])
+            .args([
+                "add-handset",
+                "--id",
+                "desk",
+                "--extension",
+                "101",
+                "--name",
+                "Desk phone",
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = add_desk();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("there is no database") && err.contains("--env-file"),
+        "{err}"
+    );
+    database_handsets(&dir);
+    let out = add_desk();
     assert!(
         out.status.success(),
         "{}",
@@ -199,8 +215,40 @@ fn hash_secret_and_add_handset() {
     let printed = String::from_utf8(out.stdout).unwrap();
     let secret = printed.lines().last().unwrap().trim().to_string();
     assert_eq!(secret.len(), 32);
-    let handsets = offhook_server::Handsets::load(&dir.join("handsets.toml")).unwrap();
+    // Into the database beside the handsets file, where the server keeps its handsets.
+    assert!(printed.contains("offhook.db"), "{printed}");
+    assert!(!dir.join("handsets.toml").exists());
+    let handsets = database_handsets(&dir);
     assert!(handsets.authenticate("desk", &secret).is_some());
+    // Or into a handsets file, to import at the next start.
+    let out = bin(&dir, &[])
+        .args([
+            "add-handset",
+            "--id",
+            "attic",
+            "--extension",
+            "109",
+            "--name",
+            "Attic",
+            "--to-file",
+            "more.toml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let file = offhook_server::Handsets::load(&dir.join("more.toml")).unwrap();
+    assert!(file.authenticate("attic", &secret).is_some());
 
     let out = bin(&dir, &[])
         .args([
@@ -216,6 +264,153 @@ fn hash_secret_and_add_handset() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("extension \"101\""));
+    assert_eq!(
+        database_handsets(&dir).len(),
+        1,
+        "a refused handset is not added"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The handsets in the database the commands use by default in `dir`.
+fn database_handsets(dir: &std::path::Path) -> offhook_server::Handsets {
+    let url = offhook_server::store::Store::default_url(&dir.join("handsets.toml"));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let store = offhook_server::store::Store::open(&url).await.unwrap();
+            let handsets = store.load_handsets().await.unwrap();
+            store.close().await;
+            handsets
+        })
+}
+
+/// The server's log, read until a line has `what`; the lines so far.
+fn log_until(stderr: &mut impl BufRead, child: &mut std::process::Child, what: &str) -> String {
+    let mut log = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server exited early:\n{log}");
+        }
+        log.push_str(&line);
+        if line.contains(what) {
+            return log;
+        }
+    }
+}
+
+/// A child process killed and reaped when dropped, whatever the test did.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_first_start_logs_a_one_time_setup_link_until_an_admin_exists() {
+    let dir = temp_dir("setup");
+    let s: Vec<(String, String)> = settings(&[("OFFHOOK_LISTEN", "127.0.0.1:0")])
+        .into_iter()
+        .collect();
+    // No handsets file and no admin: the server starts and logs the link.
+    let mut child = bin(&dir, &s).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut guard = Reaped(child);
+    let log = log_until(&mut stderr, &mut guard.0, "listening");
+    let line = log
+        .lines()
+        .find(|l| l.contains(offhook_server::admin::SETUP_LINK_LOG))
+        .unwrap_or_else(|| panic!("no setup link in the log:\n{log}"));
+    let at = line.find("url=").expect("the link is the url field") + 4;
+    let url: String = line[at..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_at(rest.find('/').unwrap());
+    assert!(path.starts_with("/admin/setup?token="), "{url}");
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let (status, body) = http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.contains("id=\"create-admin\""), "{body}");
+    drop(guard);
+
+    // `setup-link` prints another while there is no admin.
+    let out = bin(&dir, &s).arg("setup-link").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    assert!(link.trim().contains("/admin/setup?token="), "{link}");
+    // `add-admin` makes one (the password from standard input)...
+    let mut child = bin(&dir, &[])
+        .args(["add-admin", "--username", "owner", "--password-from-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough password\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ...and not twice; after that there are no setup links, in the log or on demand.
+    let out = bin(&dir, &[])
+        .args(["add-admin", "--username", "owner"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    let out = bin(&dir, &s).arg("setup-link").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let mut child = bin(&dir, &s).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut guard = Reaped(child);
+    let log = log_until(&mut stderr, &mut guard.0, "listening");
+    assert!(
+        !log.contains(offhook_server::admin::SETUP_LINK_LOG),
+        "{log}"
+    );
+    drop(guard);
+    // --reset gives a new password (generated and printed when none is given).
+    let out = bin(&dir, &[])
+        .args(["add-admin", "--username", "owner", "--reset"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let password = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert_eq!(password.len(), 32);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -57,12 +57,18 @@ async fn signed_incoming_call_rings_the_handsets() {
         reply.header("content-type"),
         Some("text/xml; charset=utf-8")
     );
+    // Each noun carries the call log's status callback, with what the server knew.
+    let log = "statusCallback=\"https://phone.example.com/hooks/status?direction=incoming&amp;\
+               from=%2B12031234567&amp;to=%2B447381234567\" statusCallbackEvent=\"completed\" \
+               statusCallbackMethod=\"POST\"";
     assert_eq!(
         reply.text(),
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial callerId=\"+12031234567\" answerOnBridge=\"true\">\
-         <Client><Identity>desk</Identity><Parameter name=\"callerNumber\" value=\"+12031234567\"/></Client>\
-         <Client><Identity>kitchen</Identity><Parameter name=\"callerNumber\" value=\"+12031234567\"/></Client>\
-         </Dial></Response>"
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial callerId=\"+12031234567\" answerOnBridge=\"true\">\
+             <Client {log}><Identity>desk</Identity><Parameter name=\"callerNumber\" value=\"+12031234567\"/></Client>\
+             <Client {log}><Identity>kitchen</Identity><Parameter name=\"callerNumber\" value=\"+12031234567\"/></Client>\
+             </Dial></Response>"
+        )
     );
 }
 
@@ -79,7 +85,9 @@ async fn signed_outgoing_call_dials_the_number() {
     assert_eq!(
         reply.text(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial callerId=\"+447381234567\" answerOnBridge=\"true\">\
-         <Number>+12031234567</Number></Dial></Response>"
+         <Number statusCallback=\"https://phone.example.com/offhook/hooks/status?direction=outgoing&amp;\
+         from=101&amp;to=%2B12031234567&amp;handset=desk\" statusCallbackEvent=\"completed\" \
+         statusCallbackMethod=\"POST\">+12031234567</Number></Dial></Response>"
     );
     let mut to_extension: Vec<(&str, &str)> = OUTGOING.to_vec();
     to_extension.retain(|(k, _)| *k != "phoneNumber");

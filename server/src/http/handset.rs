@@ -2,8 +2,10 @@
 //! ([`super::token::authenticate`]).
 //!
 //! - `GET /api/handset/events` — `text/event-stream`: the current state first, then again on
-//!   every change: `event: voicemail` with `{"new":N,"saved":M}` and `event: settings` with
-//!   the settings JSON ([`crate::forwarding::to_json`]); `: keep-alive` every 15 s.
+//!   every change: `event: voicemail` with `{"new":N,"saved":M}`, `event: settings` with
+//!   the settings JSON ([`crate::forwarding::to_json`]) and `event: config` with
+//!   `{"etag":"\"…\""}` (the configuration's, [`super::provisioning`]); `: keep-alive` every
+//!   15 s. The stream ends when its handset is removed.
 //! - `GET /api/handset/voicemail` — `{"new":N,"saved":M,"messages":[{"id","caller",
 //!   "received_at","duration_secs","state"}]}`, newest first.
 //! - `GET /api/handset/settings`, `PUT /api/handset/settings` (the same JSON, every field
@@ -39,14 +41,14 @@ use crate::worker::STORE_DEADLINE;
 pub const SETTINGS_BODY_LIMIT: usize = 4 * 1024;
 
 /// A logged-in handset of a server with a database, or the response to send instead.
-async fn handset_and_store(
+pub(crate) async fn handset_and_store(
     state: &Arc<AppState>,
     request: Request,
 ) -> Result<(Handset, Store, axum::body::Body), Response> {
     let (parts, body) = request.into_parts();
     let Login { device_id, .. } = authenticate(state, &parts).await?;
-    let Some(handset) = state.handsets.by_id(&device_id).cloned() else {
-        // The handsets file is loaded once; a login names one of its handsets.
+    let Some(handset) = state.handsets().by_id(&device_id).cloned() else {
+        // A login names one of the handsets loaded; one removed meanwhile is gone.
         return Err(unavailable(
             "unknown_handset",
             "This handset is not configured.",
@@ -61,7 +63,7 @@ async fn handset_and_store(
     Ok((handset, store, body))
 }
 
-fn unavailable(code: &str, message: &str) -> Response {
+pub(crate) fn unavailable(code: &str, message: &str) -> Response {
     let mut response = api_error(StatusCode::SERVICE_UNAVAILABLE, code, message);
     response
         .headers_mut()
@@ -69,7 +71,7 @@ fn unavailable(code: &str, message: &str) -> Response {
     response
 }
 
-fn database_down(e: impl std::fmt::Display) -> Response {
+pub(crate) fn database_down(e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "handset API: database unavailable");
     unavailable(
         "database_unavailable",
@@ -78,7 +80,9 @@ fn database_down(e: impl std::fmt::Display) -> Response {
 }
 
 /// Store work for a request, bounded like the webhooks' (a 503 beats a hung request).
-async fn bounded<T>(work: impl Future<Output = Result<T, crate::Error>>) -> Result<T, Response> {
+pub(crate) async fn bounded<T>(
+    work: impl Future<Output = Result<T, crate::Error>>,
+) -> Result<T, Response> {
     super::hooks::with_deadline(work)
         .await
         .map_err(database_down)
@@ -198,7 +202,8 @@ pub(crate) async fn change_settings(
         Ok(current) => current,
         Err(response) => return response,
     };
-    let next = match forwarding::apply(&state.config, &state.handsets, &handset, &current, change) {
+    let next = match forwarding::apply(&state.config, &state.handsets(), &handset, &current, change)
+    {
         Ok(next) => next,
         Err(refusal) => return api_error(StatusCode::BAD_REQUEST, refusal.code, &refusal.message),
     };
@@ -221,12 +226,20 @@ struct Told {
     version: i64,
     counts: Counts,
     settings: HandsetSettings,
+    /// The `ETag` of its configuration (`GET /api/handset/config`).
+    config_etag: String,
 }
+
+/// How often an open stream notes in the database that it is open ("online" for `/admin` on
+/// every instance).
+pub const STREAM_SEEN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One handset's stream: what it needs to find out about changes, and what it was told.
 struct Events {
     /// Keeps the notifier (and so `changes`) alive as long as the stream.
-    _state: Arc<AppState>,
+    state: Arc<AppState>,
+    /// When the stream last noted in the database that it is open.
+    seen_at: tokio::time::Instant,
     store: Store,
     device_id: String,
     mailboxes: Vec<MailboxId>,
@@ -239,18 +252,30 @@ struct Events {
 }
 
 /// Reads what a handset is told: the change counter first, so that a change racing with the
-/// read is seen again at the next poll rather than lost.
+/// read is seen again at the next poll rather than lost. `None`: the handset is gone.
 async fn read_state(
+    state: &AppState,
     store: &Store,
     device_id: &str,
     mailboxes: &[MailboxId],
-) -> Result<Told, crate::Error> {
+) -> Result<Option<Told>, crate::Error> {
     let version = store.change_version().await?;
-    Ok(Told {
+    let Some(config) = super::provisioning::handset_config(state, store, device_id).await? else {
+        return Ok(None);
+    };
+    let (_, config_etag) = crate::provisioning::body_and_etag(&config.to_json(&state.config));
+    Ok(Some(Told {
         version,
         counts: store.counts_in(mailboxes).await?,
-        settings: store.handset_settings(device_id).await?,
-    })
+        settings: config.settings,
+        config_etag,
+    }))
+}
+
+fn config_event(etag: &str) -> Event {
+    Event::default()
+        .event("config")
+        .data(serde_json::json!({ "etag": etag }).to_string())
 }
 
 fn voicemail_event(counts: Counts) -> Event {
@@ -280,6 +305,15 @@ impl Events {
                 changed = self.changes.changed() => changed.is_ok(),
                 _ = self.poll.tick() => false,
             };
+            if self.seen_at.elapsed() >= STREAM_SEEN_INTERVAL {
+                self.seen_at = tokio::time::Instant::now();
+                let seen = self
+                    .store
+                    .stream_seen(&self.device_id, self.state.unix_now());
+                if let Ok(Err(e)) = tokio::time::timeout(STORE_DEADLINE, seen).await {
+                    tracing::debug!(error = %e, "event stream: cannot note it is open");
+                }
+            }
             if !woken_here {
                 // The cheap question first: has anything changed anywhere?
                 match tokio::time::timeout(STORE_DEADLINE, self.store.change_version()).await {
@@ -292,14 +326,21 @@ impl Events {
                     Err(_) => continue,
                 }
             }
-            let read = read_state(&self.store, &self.device_id, &self.mailboxes);
+            let read = read_state(&self.state, &self.store, &self.device_id, &self.mailboxes);
             match tokio::time::timeout(STORE_DEADLINE, read).await {
-                Ok(Ok(now)) => {
+                Ok(Ok(None)) => {
+                    tracing::info!(handset = %self.device_id, "event stream ended: the handset was removed");
+                    return None;
+                }
+                Ok(Ok(Some(now))) => {
                     if now.counts != self.told.counts {
                         self.queued.push_back(voicemail_event(now.counts));
                     }
                     if now.settings != self.told.settings {
                         self.queued.push_back(settings_event(&now.settings));
+                    }
+                    if now.config_etag != self.told.config_etag {
+                        self.queued.push_back(config_event(&now.config_etag));
                     }
                     self.told = now;
                 }
@@ -340,17 +381,28 @@ pub(crate) async fn events(State(state): State<Arc<AppState>>, request: Request)
     let mailboxes = voicemail::mailboxes_of(&state.config, &handset);
     // Subscribed before reading, so that no change after the read is missed.
     let changes = state.push.changes();
-    let told = match bounded(read_state(&store, &handset.id, &mailboxes)).await {
-        Ok(told) => told,
+    let told = match bounded(read_state(&state, &store, &handset.id, &mailboxes)).await {
+        Ok(Some(told)) => told,
+        Ok(None) => {
+            return unavailable("unknown_handset", "This handset is not configured.");
+        }
         Err(response) => return response,
     };
+    if let Err(response) = bounded(store.stream_seen(&handset.id, state.unix_now())).await {
+        return response;
+    }
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let queued = VecDeque::from([voicemail_event(told.counts), settings_event(&told.settings)]);
+    let queued = VecDeque::from([
+        voicemail_event(told.counts),
+        settings_event(&told.settings),
+        config_event(&told.config_etag),
+    ]);
     tracing::info!(handset = %handset.id, "event stream opened");
     let events = Events {
         stopping: state.push.stopping(),
-        _state: Arc::clone(&state),
+        seen_at: tokio::time::Instant::now(),
+        state: Arc::clone(&state),
         store,
         device_id: handset.id.clone(),
         mailboxes,

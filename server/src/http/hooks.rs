@@ -1,6 +1,7 @@
 //! Twilio's webhooks. Each request must carry a valid `X-Twilio-Signature`; anything that
 //! is not a signed, well-formed form post is refused without TwiML. A signed one always gets
-//! TwiML, whatever the database does: without it the handsets still ring.
+//! TwiML, whatever the database does: without it the handsets still ring. Every `<Dial>` in
+//! the TwiML carries the call log's status callback (`POST /hooks/status`, `status`).
 
 use std::sync::Arc;
 
@@ -25,7 +26,8 @@ pub(crate) async fn voice(
         Ok(params) => params,
         Err(refusal) => return refusal,
     };
-    let (config, handsets) = (&state.config, &state.handsets);
+    let handsets = state.handsets();
+    let (config, handsets) = (&state.config, &*handsets);
     let plan = match &state.store {
         None => calls::incoming(config, handsets, &params),
         Some(store) => {
@@ -53,7 +55,7 @@ pub(crate) async fn voice(
             }
         }
     };
-    respond("voice", &params, plan)
+    respond(&state, "voice", &params, plan)
 }
 
 pub(crate) async fn call_connect(
@@ -65,11 +67,55 @@ pub(crate) async fn call_connect(
         Ok(params) => params,
         Err(refusal) => return refusal,
     };
-    let plan = match calls::voicemail_access(&state.handsets, &params) {
+    let handsets = state.handsets();
+    let plan = match calls::voicemail_access(&handsets, &params) {
         Some(handset) => super::voicemail::mailbox_entry(&state, handset).await,
-        None => calls::outgoing(&state.config, &state.handsets, &params),
+        None => calls::outgoing(&state.config, &handsets, &params),
     };
-    respond("call/connect", &params, plan)
+    respond(&state, "call/connect", &params, plan)
+}
+
+/// A dialled leg's status callback ([`crate::call_log`]): a forged one is refused (403), a
+/// malformed one gets 400, a genuine one is logged (200, also without a database: nothing to
+/// keep then).
+pub(crate) async fn status(
+    State(state): State<Arc<AppState>>,
+    uri: OriginalUri,
+    request: Request,
+) -> Response {
+    let params = match verified_params(&state, &uri.0, request).await {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
+    let record = match crate::call_log::record(
+        &state.handsets(),
+        &query_pairs(&uri.0),
+        &params,
+        state.unix_now(),
+    ) {
+        Ok(Some(record)) => record,
+        Ok(None) => return (StatusCode::OK, "ignored\n").into_response(),
+        Err(reason) => return refuse(StatusCode::BAD_REQUEST, reason),
+    };
+    let Some(store) = &state.store else {
+        return (StatusCode::OK, "not kept\n").into_response();
+    };
+    match with_deadline(store.log_call(&record)).await {
+        Ok(()) => {
+            tracing::info!(
+                call_sid = %record.call_sid,
+                direction = record.direction.as_str(),
+                result = %record.result,
+                "call logged"
+            );
+            (StatusCode::OK, "logged\n").into_response()
+        }
+        Err(e) => {
+            // Twilio retries a callback that fails.
+            tracing::warn!(error = %e, call_sid = %record.call_sid, "cannot log a call");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
 }
 
 /// Why a store call in a webhook gave up.
@@ -110,7 +156,14 @@ pub(crate) fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(crate) fn respond(hook: &str, params: &[(String, String)], plan: Plan) -> Response {
+/// The TwiML of `plan`, with the call log's status callback on every `<Dial>`.
+pub(crate) fn respond(
+    state: &AppState,
+    hook: &str,
+    params: &[(String, String)],
+    mut plan: Plan,
+) -> Response {
+    crate::call_log::attach(&state.config, &state.handsets(), params, &mut plan);
     let call_sid = params
         .iter()
         .find(|(k, _)| k == "CallSid")

@@ -7,18 +7,25 @@
 //! - [`voicemail`] — `POST /hooks/voicemail/{dial-ended,recorded,goodbye,menu}`.
 //! - [`handset`] — `GET /api/handset/events` (server-sent events), `GET /api/handset/voicemail`,
 //!   `GET`/`PUT /api/handset/settings`.
+//! - [`provisioning`] — `GET /api/handset/config` (`ETag`), `POST /api/handset/status`.
+//! - [`admin`] — the web interface under `/admin` (signed-in admins; HTML pages).
+//!
+//! `POST /hooks/status` (each dialled leg's end, for the call log) is in [`hooks`].
 //!
 //! Connections, header reads and the connection cap are the accept loop's
 //! ([`crate::server`]); request deadlines, body deadlines and per-route concurrency are
 //! here.
 
+pub mod admin;
 pub mod handset;
 pub mod hooks;
+pub mod provisioning;
 pub mod token;
 pub mod voicemail;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -50,9 +57,17 @@ pub const MAX_CONCURRENT_LOCKED_HASHES: usize = 1;
 /// Everything the routes share.
 pub struct AppState {
     pub config: Config,
-    pub handsets: Handsets,
+    /// The handsets now: fixed by the program that started the server, or the database's
+    /// (reloaded whenever they change, [`AppState::reload_handsets`]).
+    handsets: RwLock<Arc<Handsets>>,
+    /// Whether the handsets live in the database (and `/admin` may add, edit and remove them).
+    handsets_in_store: bool,
+    /// The handsets counter the snapshot was loaded at.
+    handsets_version: AtomicI64,
     pub(crate) clock: Arc<dyn Clock>,
     throttle: Mutex<Throttle<token::LoginKey>>,
+    /// Admin sign-in failures, per client address block and user name.
+    admin_throttle: Mutex<Throttle<token::LoginKey>>,
     pub(crate) hash_slots: Arc<Semaphore>,
     pub(crate) locked_hash_slots: Arc<Semaphore>,
     pub(crate) hashing: token::HashGauge,
@@ -77,7 +92,7 @@ impl AppState {
 
     /// With a clock of the caller's (tests move time by hand).
     pub fn with_clock(config: Config, handsets: Handsets, clock: Arc<dyn Clock>) -> Arc<AppState> {
-        AppState::build(config, handsets, clock, None)
+        AppState::build(config, handsets, clock, None, false)
     }
 
     /// With the database the daemon opened: voicemail, forwarding and do-not-disturb, the
@@ -87,7 +102,7 @@ impl AppState {
         handsets: Handsets,
         store: crate::store::Store,
     ) -> Arc<AppState> {
-        AppState::build(config, handsets, Arc::new(SystemClock), Some(store))
+        AppState::build(config, handsets, Arc::new(SystemClock), Some(store), false)
     }
 
     /// Everything chosen by the caller (tests: a store and a clock moved by hand).
@@ -97,7 +112,21 @@ impl AppState {
         clock: Arc<dyn Clock>,
         store: Option<crate::store::Store>,
     ) -> Arc<AppState> {
-        AppState::build(config, handsets, clock, store)
+        AppState::build(config, handsets, clock, store, false)
+    }
+
+    /// With the database the handsets live in: they are loaded from it now, and `/admin` and
+    /// `offhook-server add-handset` change them (the daemon imports the handsets file first).
+    pub async fn from_store(
+        config: Config,
+        store: crate::store::Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<AppState>, crate::Error> {
+        let version = store.handsets_version().await?;
+        let handsets = store.load_handsets().await?;
+        let state = AppState::build(config, handsets, clock, Some(store), true);
+        state.handsets_version.store(version, Ordering::SeqCst);
+        Ok(state)
     }
 
     fn build(
@@ -105,15 +134,19 @@ impl AppState {
         handsets: Handsets,
         clock: Arc<dyn Clock>,
         store: Option<crate::store::Store>,
+        handsets_in_store: bool,
     ) -> Arc<AppState> {
         Arc::new(AppState {
             store,
             twilio: crate::twilio_api::TwilioApi::new(&config),
             push: crate::push::Push::default(),
             pending: crate::worker::Pending::default(),
-            handsets,
+            handsets: RwLock::new(Arc::new(handsets)),
+            handsets_in_store,
+            handsets_version: AtomicI64::new(0),
             clock,
             throttle: Mutex::new(Throttle::new(Policy::LOGIN)),
+            admin_throttle: Mutex::new(Throttle::new(crate::admin::SIGN_IN_POLICY)),
             hash_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
             locked_hash_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_LOCKED_HASHES)),
             hashing: token::HashGauge::default(),
@@ -126,6 +159,55 @@ impl AppState {
     pub(crate) fn throttle(&self) -> MutexGuard<'_, Throttle<token::LoginKey>> {
         // The throttle holds no invariant a panic elsewhere could break.
         self.throttle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn admin_throttle(&self) -> MutexGuard<'_, Throttle<token::LoginKey>> {
+        self.admin_throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The handsets as they are now (a snapshot: it does not change under the caller).
+    pub fn handsets(&self) -> Arc<Handsets> {
+        Arc::clone(&self.handsets.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether the handsets live in the database, so that `/admin` may change them.
+    pub fn handsets_in_store(&self) -> bool {
+        self.handsets_in_store
+    }
+
+    /// Loads the handsets from the database again if they changed since the last load (through
+    /// any instance); returns whether they did. A server with fixed handsets keeps them.
+    pub async fn reload_handsets(&self) -> Result<bool, crate::Error> {
+        let Some(store) = self.store.as_ref().filter(|_| self.handsets_in_store) else {
+            return Ok(false);
+        };
+        let version = store.handsets_version().await?;
+        if version == self.handsets_version.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let handsets = store.load_handsets().await?;
+        *self.handsets.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(handsets);
+        self.handsets_version.store(version, Ordering::SeqCst);
+        Ok(true)
+    }
+
+    /// One handset as it is now: from the database when the handsets live there (so that a
+    /// change made through another instance is seen at once), else from the snapshot.
+    pub async fn handset_now(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::handsets::Handset>, crate::Error> {
+        match self.store.as_ref().filter(|_| self.handsets_in_store) {
+            Some(store) => store.handset(id).await,
+            None => Ok(self.handsets().by_id(id).cloned()),
+        }
+    }
+
+    /// Wall-clock seconds, as stored.
+    pub(crate) fn unix_now(&self) -> crate::store::UnixSeconds {
+        i64::try_from(self.clock.unix_now()).unwrap_or(i64::MAX)
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -169,6 +251,8 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/handset/settings",
             get(handset::settings).put(handset::change_settings),
         )
+        .route("/api/handset/config", get(provisioning::config))
+        .route("/api/handset/status", post(provisioning::status))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
             &state.token_requests,
         )));
@@ -182,6 +266,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(crate::voicemail::RECORDED_PATH, post(voicemail::recorded))
         .route(crate::voicemail::GOODBYE_PATH, post(voicemail::goodbye))
         .route(crate::voicemail::MENU_PATH, post(voicemail::menu))
+        .route(crate::call_log::STATUS_PATH, post(hooks::status))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
             &state.webhook_requests,
         )));
@@ -190,6 +275,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .merge(token_routes)
         .merge(handset_routes)
         .merge(hook_routes)
+        .nest("/admin", admin::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -217,7 +303,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
             "status": "ok",
             "database": database,
             "version": env!("CARGO_PKG_VERSION"),
-            "handsets": state.handsets.len(),
+            "handsets": state.handsets().len(),
             "in_flight": {
                 "token": state.token_requests_in_flight(),
                 "webhooks": state.webhook_requests_in_flight(),

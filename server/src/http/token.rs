@@ -265,7 +265,7 @@ async fn verify(state: &Arc<AppState>, key: LoginKey, id: String, secret: String
         let _slot = slot;
         let login = {
             let _hashing = state.hashing.start();
-            state.handsets.authenticate(&id, &secret).map(|h| Login {
+            state.handsets().authenticate(&id, &secret).map(|h| Login {
                 device_id: h.id.clone(),
                 identity: h.identity.clone(),
             })

@@ -41,12 +41,12 @@ pub(crate) async fn dial_ended(
     };
     let plan = deposit::dial_ended(
         &state.config,
-        &state.handsets,
+        &state.handsets(),
         &params,
         after.as_ref(),
         &greeting,
     );
-    respond("voicemail/dial-ended", &params, plan)
+    respond(&state, "voicemail/dial-ended", &params, plan)
 }
 
 pub(crate) async fn goodbye(
@@ -56,6 +56,7 @@ pub(crate) async fn goodbye(
 ) -> Response {
     match verified_params(&state, &uri.0, request).await {
         Ok(params) => respond(
+            &state,
             "voicemail/goodbye",
             &params,
             Plan {
@@ -86,7 +87,7 @@ pub(crate) async fn recorded(
     let now = i64::try_from(state.clock.unix_now()).unwrap_or(i64::MAX);
     let message = match deposit::recording(
         &state.config,
-        &state.handsets,
+        &state.handsets(),
         &query_pairs(&uri.0),
         &params,
         now,
@@ -183,7 +184,7 @@ pub(crate) async fn menu(
             twiml: menu::unavailable(),
             outcome: Outcome::Refused("the menu URL is malformed"),
         };
-        return respond("voicemail/menu", &params, plan);
+        return respond(&state, "voicemail/menu", &params, plan);
     };
     let plan = match &state.store {
         None => unavailable(),
@@ -198,7 +199,7 @@ pub(crate) async fn menu(
             }
         }
     };
-    respond("voicemail/menu", &params, plan)
+    respond(&state, "voicemail/menu", &params, plan)
 }
 
 async fn step(

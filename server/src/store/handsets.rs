@@ -69,14 +69,20 @@ impl Default for HandsetSettings {
     }
 }
 
-/// What a handset last said about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a handset last said about itself (`POST /api/handset/status`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HandsetStatus {
+    /// When the report arrived.
     pub last_seen: UnixSeconds,
     pub registered: bool,
+    /// `registered`, `unregistered`, `registering` or `error` (`None`: an older report).
+    pub registration: Option<String>,
+    /// The edge it is connected through.
+    pub edge: Option<String>,
     pub address: Option<String>,
     pub firmware: Option<String>,
     pub last_error: Option<String>,
+    pub uptime_secs: Option<i64>,
 }
 
 impl Store {
@@ -168,12 +174,14 @@ impl Store {
         status: &HandsetStatus,
     ) -> Result<(), Error> {
         sqlx::query(
-            "INSERT INTO handset_status \
-               (device_id, last_seen, registered, address, firmware, last_error) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO handset_status (device_id, last_seen, registered, address, firmware, \
+               last_error, registration, edge, uptime_secs) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen, \
                registered = excluded.registered, address = excluded.address, \
-               firmware = excluded.firmware, last_error = excluded.last_error",
+               firmware = excluded.firmware, last_error = excluded.last_error, \
+               registration = excluded.registration, edge = excluded.edge, \
+               uptime_secs = excluded.uptime_secs",
         )
         .bind(device_id)
         .bind(status.last_seen)
@@ -181,6 +189,9 @@ impl Store {
         .bind(status.address.as_deref())
         .bind(status.firmware.as_deref())
         .bind(status.last_error.as_deref())
+        .bind(status.registration.as_deref())
+        .bind(status.edge.as_deref())
+        .bind(status.uptime_secs)
         .execute(&self.pool)
         .await
         .map(drop)
@@ -190,8 +201,8 @@ impl Store {
     /// Every handset's last status, by device id.
     pub async fn handset_statuses(&self) -> Result<Vec<(String, HandsetStatus)>, Error> {
         let rows = sqlx::query(
-            "SELECT device_id, last_seen, registered, address, firmware, last_error \
-             FROM handset_status ORDER BY device_id",
+            "SELECT device_id, last_seen, registered, address, firmware, last_error, \
+               registration, edge, uptime_secs FROM handset_status ORDER BY device_id",
         )
         .fetch_all(&self.pool)
         .await
@@ -207,6 +218,9 @@ impl Store {
                         address: row.try_get(3).map_err(get)?,
                         firmware: row.try_get(4).map_err(get)?,
                         last_error: row.try_get(5).map_err(get)?,
+                        registration: row.try_get(6).map_err(get)?,
+                        edge: row.try_get(7).map_err(get)?,
+                        uptime_secs: row.try_get(8).map_err(get)?,
                     },
                 ))
             })

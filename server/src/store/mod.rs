@@ -1,5 +1,6 @@
-//! What the server keeps between requests: mailboxes and their messages, each handset's
-//! forwarding and do-not-disturb, and the handsets' last status.
+//! What the server keeps between requests: the handsets and what they are provisioned with,
+//! mailboxes and their messages, each handset's forwarding and do-not-disturb and last
+//! status, the call log, and the admin accounts and sessions of the web interface.
 //!
 //! SQLite is the default (one file beside the handsets file, nothing to install); PostgreSQL
 //! when `OFFHOOK_DATABASE_URL` names one, so that several server instances can share it. Every
@@ -9,13 +10,23 @@
 //!
 //! - [`voicemail`] — mailboxes and messages.
 //! - [`handsets`] — forwarding, do-not-disturb and last status per handset.
+//! - [`directory`] — the handsets themselves (imported from the handsets file, edited in
+//!   `/admin`).
+//! - [`provisioning`] — what the server sets on each handset: phone settings, contacts,
+//!   speed dials; when its event stream was last open.
+//! - [`admin`] — admin accounts, sessions and one-time setup links.
+//! - [`call_log`] — calls, from Twilio's status callbacks.
 //!
 //! Every change a handset is told about (a message stored or changing state, a handset's
 //! settings) moves one counter in the same transaction ([`Store::change_version`]), which the
 //! handsets' event streams poll: that is how a change made through one server instance
 //! reaches handsets connected to another.
 
+pub mod admin;
+pub mod call_log;
+pub mod directory;
 pub mod handsets;
+pub mod provisioning;
 pub mod voicemail;
 
 use std::path::Path;

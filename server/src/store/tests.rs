@@ -67,11 +67,11 @@ fn message(sid: &str, at: i64) -> NewMessage {
 on_both!(
     migrations_are_applied_once_and_reopening_keeps_data,
     |store| {
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
         store.check().await.unwrap();
         assert!(store.save_message(&message("RE1", 100)).await.unwrap());
         let reopened = Store::open(&reopen_url(&store)).await.unwrap();
-        assert_eq!(reopened.schema_version().await.unwrap(), 2);
+        assert_eq!(reopened.schema_version().await.unwrap(), 3);
         assert_eq!(
             reopened.counts("number:+14155550100").await.unwrap(),
             Counts { new: 1, saved: 0 }
@@ -271,6 +271,9 @@ on_both!(handset_status_keeps_the_last_report, |store| {
         address: Some("192.0.2.10".into()),
         firmware: Some("1.0".into()),
         last_error: None,
+        registration: Some("registered".into()),
+        edge: Some("ashburn".into()),
+        uptime_secs: Some(12),
     };
     store.record_handset_status("desk", &first).await.unwrap();
     let later = HandsetStatus {
@@ -300,6 +303,142 @@ on_both!(a_value_the_server_never_writes_is_a_clear_error, |store| {
         .unwrap_err()
         .to_string();
     assert!(error.contains("no_answer_seconds 99999"), "{error}");
+});
+
+fn file_entry(id: &str, extension: &str) -> crate::handsets::HandsetEntry {
+    crate::handsets::tests::entry(id, extension, "s")
+}
+
+on_both!(
+    importing_the_handsets_file_adds_only_what_the_database_never_had,
+    |store| {
+        let first = store
+            .import_handsets(
+                vec![file_entry("desk", "101"), file_entry("hall", "103")],
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.added, ["desk", "hall"]);
+        let version = store.handsets_version().await.unwrap();
+        let changes = store.change_version().await.unwrap();
+        assert!(version > 0);
+        store.remove_handset("hall", 11).await.unwrap();
+        let mut renamed = file_entry("desk", "101");
+        renamed.display_name = "Renamed in the file".into();
+        let again = store
+            .import_handsets(
+                vec![
+                    renamed,
+                    file_entry("hall", "103"),
+                    // Another id with the desk's extension clashes.
+                    file_entry("attic", "101"),
+                    file_entry("cellar", "104"),
+                ],
+                12,
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.added, ["cellar"]);
+        assert_eq!(again.differing, ["desk"]);
+        assert_eq!(again.removed_before, ["hall"]);
+        assert_eq!(again.refused.len(), 1);
+        assert_eq!(again.refused[0].0, "attic");
+        let handsets = store.load_handsets().await.unwrap();
+        let ids: Vec<&str> = handsets.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["desk", "cellar"], "in the order they came");
+        assert_eq!(handsets.by_id("desk").unwrap().display_name, "Phone desk");
+        assert!(store.handsets_version().await.unwrap() > version);
+        assert!(store.change_version().await.unwrap() > changes);
+        // Nothing new: nothing moves.
+        let version = store.handsets_version().await.unwrap();
+        store
+            .import_handsets(vec![file_entry("cellar", "104")], 13)
+            .await
+            .unwrap();
+        assert_eq!(store.handsets_version().await.unwrap(), version);
+    }
+);
+
+on_both!(a_call_keeps_its_best_leg, |store| {
+    use crate::call_log::{CallRecord, Direction};
+    let leg = |result: &str, handset: Option<&str>, secs: i64| CallRecord {
+        call_sid: "CA1".into(),
+        started_at: 1000 - secs,
+        direction: Direction::Incoming,
+        from: "+12025550123".into(),
+        to: "+447381234567".into(),
+        handset: handset.map(str::to_string),
+        answered_by: handset.map(str::to_string),
+        duration_seconds: secs,
+        result: result.into(),
+    };
+    store.log_call(&leg("no-answer", None, 0)).await.unwrap();
+    store
+        .log_call(&leg("completed", Some("desk"), 42))
+        .await
+        .unwrap();
+    store.log_call(&leg("canceled", None, 0)).await.unwrap();
+    store.log_call(&leg("busy", None, 0)).await.unwrap();
+    let calls = store.calls(&Default::default(), 0, 10).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].record, leg("completed", Some("desk"), 42));
+    let search = |text: &str| crate::store::call_log::CallSearch {
+        text: Some(text.into()),
+        handsets: vec![],
+    };
+    assert_eq!(store.calls(&search("0123"), 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.calls(&search("DESK"), 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.calls(&search("_"), 0, 10).await.unwrap().len(), 0);
+    assert_eq!(
+        store.calls(&Default::default(), 1, 10).await.unwrap().len(),
+        0
+    );
+});
+
+on_both!(admins_sessions_and_setup_links, |store| {
+    use crate::store::admin::AddAdminError;
+    assert_eq!(store.admin_count().await.unwrap(), 0);
+    store.add_setup_token("link", 100).await.unwrap();
+    assert!(store.setup_token_valid("link", 99).await.unwrap());
+    assert!(
+        !store.setup_token_valid("link", 100).await.unwrap(),
+        "expired"
+    );
+    assert!(matches!(
+        store.add_admin("late", "h", 100, Some("link")).await,
+        Err(AddAdminError::SetupLinkInvalid)
+    ));
+    let id = store
+        .add_admin("owner", "h", 50, Some("link"))
+        .await
+        .unwrap();
+    assert!(
+        !store.setup_token_valid("link", 50).await.unwrap(),
+        "used up"
+    );
+    assert!(matches!(
+        store.add_admin("owner", "h2", 51, None).await,
+        Err(AddAdminError::Exists)
+    ));
+    store.add_session("s1", id, "csrf", 60).await.unwrap();
+    store.add_session("s2", id, "csrf2", 60).await.unwrap();
+    let session = store.session("s1").await.unwrap().unwrap();
+    assert_eq!(
+        (session.username.as_str(), session.csrf_token.as_str()),
+        ("owner", "csrf")
+    );
+    store.touch_session("s1", 70).await.unwrap();
+    assert_eq!(
+        store.expire_sessions(65, 0, 70).await.unwrap(),
+        1,
+        "s2 was idle"
+    );
+    assert!(store.session("s1").await.unwrap().is_some());
+    // A new password ends the admin's sessions.
+    assert!(store.set_admin_password("owner", "h3").await.unwrap());
+    assert!(store.session("s1").await.unwrap().is_none());
+    assert!(!store.set_admin_password("nobody", "h").await.unwrap());
 });
 
 /// The URL `store` was opened with (passwords are not used in the tests).

@@ -234,6 +234,20 @@ impl Store {
         rows.iter().map(|row| self.message_from(row)).collect()
     }
 
+    /// Every mailbox holding a message that is not being deleted (for the admin pages, which
+    /// also show mailboxes no handset listens to any more).
+    pub async fn mailboxes_with_messages(&self) -> Result<Vec<MailboxId>, Error> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT mailbox FROM messages WHERE state <> 'deleting' ORDER BY mailbox",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.failed(e))?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(|e| self.failed(e)))
+            .collect()
+    }
+
     pub async fn greeting(&self, mailbox: &str) -> Result<Greeting, Error> {
         let row = sqlx::query("SELECT greeting_text, greeting_url FROM mailboxes WHERE id = $1")
             .bind(mailbox)

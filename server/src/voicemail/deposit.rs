@@ -157,6 +157,7 @@ pub fn dial_ended(
                 timeout_secs: Some(config.dial_timeout_secs),
                 action: Some(then.url(config)),
                 targets,
+                ..Dial::default()
             }),
             outcome: Outcome::Forwarded(to.to_string()),
         };

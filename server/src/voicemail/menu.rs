@@ -146,7 +146,14 @@ pub fn entry(
                 .take(MAX_SESSION_MESSAGES)
                 .map(|m| m.id)
                 .collect();
-            play(config, mailboxes, first, first_recording, &queue, Some(&said))
+            play(
+                config,
+                mailboxes,
+                first,
+                first_recording,
+                &queue,
+                Some(&said),
+            )
         }
     };
     Plan {

@@ -311,6 +311,28 @@ macro_rules! on_both {
     };
 }
 
+/// A server whose handsets live in the database (imported from [`handsets_toml`], as the
+/// daemon imports its handsets file), so that `/admin` may change them.
+pub async fn fixture_with_db_handsets(db: &Database, extra: &[(&str, &str)]) -> Fixture {
+    let mut settings = vec![("OFFHOOK_PUBLIC_URL", PUBLIC)];
+    settings.extend_from_slice(extra);
+    let clock = Arc::new(ManualClock::new(NOW));
+    let store = Store::open(&db.url).await.expect("open the database");
+    let entries: Vec<HandsetEntry> = handsets().iter().map(|h| h.to_entry()).collect();
+    store
+        .import_handsets(entries, i64::try_from(NOW).expect("a time"))
+        .await
+        .expect("import the handsets");
+    let state = AppState::from_store(config(&settings), store, clock.clone())
+        .await
+        .expect("a server on the database");
+    Fixture {
+        app: offhook_server::app(state.clone()),
+        clock,
+        state,
+    }
+}
+
 /// A webhook request Twilio signs for `{PUBLIC}{path_and_query}`.
 pub async fn twilio(app: &Router, path_and_query: &str, params: &[(&str, &str)]) -> Reply {
     send(
@@ -533,8 +555,12 @@ impl Events {
 }
 
 /// Twilio's REST API as far as recordings go: records each request; a `DELETE` is answered
-/// with the next queued status (204 when none is queued), a `GET` with 200, or 404 for a
-/// recording [`FakeTwilio::lose`] was told of. Stopped when dropped.
+/// with the next queued status (204 when none is queued), a `GET` with 200 (the audio,
+/// [`FAKE_AUDIO`], for `….wav`), or 404 for a recording [`FakeTwilio::lose`] was told of.
+/// Stopped when dropped.
+/// The audio the fake serves for every recording.
+pub const FAKE_AUDIO: &[u8] = b"RIFF....WAVEfmt fake audio for the admin page";
+
 pub struct FakeTwilio {
     pub url: String,
     pub requests: Arc<Mutex<Vec<FakeRequest>>>,
@@ -587,13 +613,23 @@ impl FakeTwilio {
                 } else {
                     answers.lock().unwrap().pop_front().unwrap_or(204)
                 };
+                if status == 200 && path.ends_with(".wav") {
+                    return axum::response::IntoResponse::into_response((
+                        StatusCode::OK,
+                        [("content-type", "audio/x-wav")],
+                        FAKE_AUDIO.to_vec(),
+                    ));
+                }
                 let body = match status {
                     401 => r#"{"code":20003,"message":"Authenticate","status":401}"#,
                     404 => r#"{"code":20404,"message":"The requested resource was not found","status":404}"#,
                     200 => r#"{"status":"completed"}"#,
                     _ => "",
                 };
-                (StatusCode::from_u16(status).expect("a status"), body.to_string())
+                axum::response::IntoResponse::into_response((
+                    StatusCode::from_u16(status).expect("a status"),
+                    body.to_string(),
+                ))
             }
         });
         let task = tokio::spawn(async move {

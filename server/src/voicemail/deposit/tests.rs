@@ -445,8 +445,14 @@ fn a_caller_who_hung_up_is_not_offered_voicemail() {
         ("CallStatus", "completed"),
         ("DialCallStatus", "canceled"),
     ]);
-    let xml = dial_ended(&config, &handsets, &gone, Some(&after), &Greeting::default())
-        .twiml
-        .to_xml();
+    let xml = dial_ended(
+        &config,
+        &handsets,
+        &gone,
+        Some(&after),
+        &Greeting::default(),
+    )
+    .twiml
+    .to_xml();
     assert_eq!(xml, format!("{DECL}<Response><Hangup/></Response>"));
 }
