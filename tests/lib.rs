@@ -1,7 +1,14 @@
 //! Helpers shared by the end-to-end tests: a lab per test, Devices pointed at it, and
 //! waiting for events with deadlines (a test never hangs).
+//!
+//! - [`coturn`] — a real TURN server (coturn) started and reaped by a guard.
+//! - [`real_handset`] — the real `offhook run` process on the simulated board, with virtual
+//!   audio.
+//! - [`server_process`] — the real `offhook-server` binary with a settings file of its own.
 
+pub mod coturn;
 pub mod real_handset;
+pub mod server_process;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -29,7 +29,14 @@ pub const RATE: u32 = 16_000;
 /// executable (`target/<profile>/offhook`; `cargo build -p offhook` makes it, and
 /// `cargo test --workspace` does too).
 pub fn offhook_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("OFFHOOK_BIN") {
+    workspace_binary("offhook", "offhook", "OFFHOOK_BIN")
+}
+
+/// A binary of the workspace: `$env_var`, else `name` as cargo built it beside this
+/// executable (`target/<profile>/<name>`; `cargo build -p <package>` makes it, and
+/// `cargo test --workspace` does too).
+pub fn workspace_binary(name: &str, package: &str, env_var: &str) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os(env_var) {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
@@ -37,12 +44,12 @@ pub fn offhook_binary() -> Result<PathBuf, String> {
     if dir.ends_with("deps") {
         dir.pop();
     }
-    let path = dir.join("offhook");
+    let path = dir.join(name);
     if path.is_file() {
         Ok(path)
     } else {
         Err(format!(
-            "{} is missing: build it with `cargo build -p offhook` (or set OFFHOOK_BIN)",
+            "{} is missing: build it with `cargo build -p {package}` (or set {env_var})",
             path.display()
         ))
     }

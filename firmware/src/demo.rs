@@ -5,7 +5,8 @@
 //! handset (the simulated board) gets its tokens from the server. Tests use the same set-up.
 //!
 //! The server keeps its voicemail, forwarding and do-not-disturb in a SQLite file in the
-//! demo's directory, and reaches "Twilio's REST API" (recordings) at the lab.
+//! demo's directory, and reaches "Twilio's REST API" (recordings, and the ICE servers of the
+//! Network Traversal Service: [`DemoOptions::ice_servers`]) at the lab.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -55,6 +56,12 @@ pub struct DemoOptions {
     /// More handsets on the server (for calls between handsets), each with a secret nobody
     /// is told: they reach the lab with tokens of their own.
     pub extra_handsets: Vec<ExtraHandset>,
+    /// The ICE servers the lab's Network Traversal Service hands out (the server fetches them
+    /// and gives them to the handset with its tokens). None by default.
+    pub ice_servers: Vec<offhook_lab::IceServer>,
+    /// The handset config's `device.ice_transport_policy` (`"relay"` or `"all"`); `None`
+    /// leaves it out.
+    pub ice_transport_policy: Option<String>,
 }
 
 /// Another handset the demo's server knows.
@@ -82,6 +89,8 @@ impl Default for DemoOptions {
             server_host: None,
             dial_timeout_secs: 20,
             extra_handsets: Vec::new(),
+            ice_servers: Vec::new(),
+            ice_transport_policy: None,
         }
     }
 }
@@ -116,6 +125,7 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
     lab_config.number_url = Some(format!("{base}/hooks/voice"));
     lab_config.ca_cert_path = Some(dir.join("lab-ca.pem"));
     lab_config.listen = std::net::SocketAddr::new(options.listen_ip, 0);
+    lab_config.ice_servers = options.ice_servers.clone();
     let lab = Lab::start(lab_config)
         .await
         .map_err(|e| DemoError::Lab(e.to_string()))?;
@@ -180,6 +190,15 @@ pub async fn start(dir: &Path, options: &DemoOptions) -> Result<DemoEnv, DemoErr
         None => base.clone(),
     };
     let insecure = plain_http || options.server_host.is_some();
+    let ice_policy = match options.ice_transport_policy.as_deref() {
+        None => String::new(),
+        Some(p @ ("all" | "relay")) => format!("ice_transport_policy = \"{p}\"\n"),
+        Some(other) => {
+            return Err(DemoError::Io(format!(
+                "ice_transport_policy {other:?}: expected all or relay"
+            )));
+        }
+    };
     let config = format!(
         r#"# Written by `offhook demo`: a handset on a local offhook-server and offhook-lab.
 [server]
@@ -220,7 +239,7 @@ publish_events = false
 token_refresh_ms = {refresh}
 codec_preferences = [{codecs}]
 edge = ["roaming"]
-
+{ice_policy}
 [state]
 dir = "{state}"
 "#,

@@ -15,6 +15,8 @@
 //!   requests, the handset routes (mailbox, settings, provisioned config, status report) and
 //!   the held-open event stream.
 //! - [`token`] — when to fetch access tokens (backoff, jitter) and the HTTP request itself.
+//! - [`ice`] — the Device's ICE servers: the config file's or offhook-server's (beside each
+//!   token), checked as the Device checks them, and which a call uses.
 //! - [`push`] — the push channel (`GET /api/handset/events`): a bounded server-sent-events
 //!   parser, the reconnect schedule, the client that polls while the stream is down, and the
 //!   fetcher of the provisioned config (at start and on `config` events, with its ETag).
@@ -28,6 +30,7 @@ pub mod backoff;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
+pub mod ice;
 pub mod push;
 pub mod status;
 pub mod systemd;

@@ -392,6 +392,17 @@ fn check_config(file: &std::path::Path) -> ExitCode {
                 phone.edges.join(", "),
                 from(sources.edges)
             );
+            let policy = match config.device.ice_transport_policy {
+                twilio_voice::options::IceTransportPolicy::All => "all candidates",
+                twilio_voice::options::IceTransportPolicy::Relay => "relay only",
+            };
+            match &config.device.ice_servers {
+                Some(list) => println!(
+                    "  ICE         {} servers from this file, {policy}",
+                    list.len()
+                ),
+                None => println!("  ICE         offhook-server's, with each token, {policy}"),
+            }
             println!("  state       {}", config.state_dir.display());
             ExitCode::SUCCESS
         }

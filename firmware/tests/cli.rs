@@ -30,6 +30,10 @@ fn check_config_accepts_the_example() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(": OK"), "{stdout}");
     assert!(stdout.contains("United States"), "{stdout}");
+    assert!(
+        stdout.contains("ICE         offhook-server's, with each token, all candidates"),
+        "{stdout}"
+    );
 }
 
 #[test]

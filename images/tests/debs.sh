@@ -190,6 +190,60 @@ dpkg_in -i /tmp/offhook-server_1.1_amd64.deb
 check_eq "upgrade succeeds" 0 "$?"
 check "the owner's settings kept" grep -q '^TWILIO_ACCOUNT_SID=ACowner' "$root/etc/offhook-server/env"
 check_eq "... still 0640" "640 root:offhook-server" "$(stat_in /etc/offhook-server/env)"
+
+echo "== offhook-server: the first start makes the database; add-handset writes into it"
+# As the service would run it: the package's settings with Twilio values filled in, as the
+# offhook-server user (no systemd in this root). chroot execs the server itself, so $! is it.
+port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+sed -i -e 's/^TWILIO_ACCOUNT_SID=.*/TWILIO_ACCOUNT_SID=AC0123456789abcdef0123456789abcdef/' \
+  -e 's/^TWILIO_AUTH_TOKEN=$/TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef/' \
+  -e 's/^TWILIO_API_KEY=$/TWILIO_API_KEY=SK0123456789abcdef0123456789abcdef/' \
+  -e 's/^TWILIO_API_SECRET=$/TWILIO_API_SECRET=0123456789abcdef0123456789abcdef/' \
+  -e 's/^TWILIO_APP_SID=$/TWILIO_APP_SID=AP0123456789abcdef0123456789abcdef/' \
+  -e 's/^TWILIO_PHONE_NUMBER=$/TWILIO_PHONE_NUMBER=+12025550199/' \
+  -e "s/^OFFHOOK_LISTEN=.*/OFFHOOK_LISTEN=127.0.0.1:$port/" "$root/etc/offhook-server/env"
+check "the filled-in settings pass the check" in_root /usr/bin/offhook-server --env-file /etc/offhook-server/env check
+db=/var/lib/offhook-server/offhook.db
+out="$(in_root /usr/bin/offhook-server --env-file /etc/offhook-server/env add-handset --id early \
+  --extension 100 --name Early 2>&1)"
+check_not "add-handset before the first start is refused (no database yet)" test -e "$root$db"
+check "... saying to start the server first" grep -q "start offhook-server once" <<<"$out"
+serve_as_service() { # the server as the service user, in the background; sets server_pid
+  chroot --userspec="$(in_root id -u offhook-server):$(in_root id -g offhook-server)" "$root" /usr/bin/offhook-server \
+    --env-file /etc/offhook-server/env serve >>"$work/server.log" 2>&1 &
+  server_pid=$!
+}
+healthy() { # waits (up to 20 s) for /health; non-zero if the server never answers
+  local _
+  for _ in $(seq 200); do
+    curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    kill -0 "$server_pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+stop_server() { kill -TERM "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; }
+serve_as_service
+check "the server starts as the service user" healthy
+stop_server
+check_eq "... and made its database, the service user's" "offhook-server" "$(in_root stat -c %U "$db" 2>/dev/null)"
+out="$(in_root /usr/bin/offhook-server --env-file /etc/offhook-server/env add-handset --id desk-1 \
+  --identity desk --extension 101 --name Desk 2>&1)"
+check_eq "add-handset as documented succeeds" 0 "$?"
+check "... into the database" grep -q "Added handset desk-1 (identity desk, extension 101) to the database sqlite:///var/lib/offhook-server/offhook.db" <<<"$out"
+check_eq "... printing the new secret once" 1 "$(grep -cE '^[A-Za-z0-9_-]{20,}$' <<<"$out")"
+check_eq "nothing in the state directory became root's" "" \
+  "$(in_root find /var/lib/offhook-server ! -user offhook-server 2>/dev/null)"
+serve_as_service
+check "the service user's server opens the database again" healthy
+out="$(in_root /usr/bin/offhook-server --env-file /etc/offhook-server/env add-handset --id desk-1 \
+  --extension 102 --name Again 2>&1)"
+check_not "... which has the handset (the same id again is refused)" test "$?" = 0
+check "... saying so" grep -qi "desk-1" <<<"$out"
+stop_server
+check_eq "still nothing of root's in the state directory" "" \
+  "$(in_root find /var/lib/offhook-server ! -user offhook-server 2>/dev/null)"
+
 dpkg_in -P offhook-server
 check_eq "purge succeeds" 0 "$?"
 check_not "/etc/offhook-server gone" test -e "$root/etc/offhook-server"

@@ -289,6 +289,63 @@ impl std::str::FromStr for ConnectedForm {
     }
 }
 
+/// A STUN or TURN server the lab's Network Traversal Service hands out (`POST
+/// …/Tokens.json`): in the JS SDK's shape, `urls`, `username`, `credential`. Tests set them
+/// to a TURN server they start (coturn).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl IceServer {
+    /// Parses `URL[,URL…][|USERNAME|CREDENTIAL]` (the binary's `--ice-server`): each URL
+    /// `stun:`, `turn:` or `turns:`.
+    pub fn parse(spec: &str) -> Result<IceServer, LabError> {
+        let invalid = |reason: &str| LabError::InvalidValue {
+            value: spec.to_string(),
+            reason: reason.to_string(),
+        };
+        let mut parts = spec.split('|');
+        let urls: Vec<String> = parts
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.is_empty() {
+            return Err(invalid("expected URL[,URL…][|USERNAME|CREDENTIAL]"));
+        }
+        if !urls.iter().all(|u| {
+            ["stun:", "turn:", "turns:"]
+                .iter()
+                .any(|scheme| u.starts_with(scheme))
+        }) {
+            return Err(invalid("ICE server URLs start with stun:, turn: or turns:"));
+        }
+        let (username, credential) = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => (None, None),
+            (Some(user), Some(credential), None) => {
+                (Some(user.to_string()), Some(credential.to_string()))
+            }
+            _ => return Err(invalid("give both USERNAME and CREDENTIAL, or neither")),
+        };
+        Ok(IceServer {
+            urls,
+            username,
+            credential,
+        })
+    }
+}
+
+/// How long the lab's ICE credentials are said to last when the request names no `Ttl`
+/// (Twilio's default, a day).
+pub const DEFAULT_ICE_SERVERS_TTL_SECS: u64 = 86_400;
+
 /// Where the signaling server's certificate comes from.
 #[derive(Debug, Clone, Default)]
 pub enum TlsSource {
@@ -334,6 +391,11 @@ pub struct LabConfig {
     /// Twilio account's "enforce HTTP auth on media URLs". Off by default, as on Twilio.
     /// The REST resources (`.json`, `DELETE`) always need it.
     pub enforce_media_auth: bool,
+    /// What the Tokens resource (`POST …/Tokens.json`, Twilio's Network Traversal Service)
+    /// hands out. Empty by default: the lab runs no STUN or TURN server of its own.
+    pub ice_servers: Vec<IceServer>,
+    /// The `ttl` of the Tokens resource's answer when the request names no `Ttl`.
+    pub ice_servers_ttl_secs: u64,
 }
 
 impl LabConfig {
@@ -355,6 +417,8 @@ impl LabConfig {
             gateway: "lab.offhook.invalid".to_string(),
             connected_form: ConnectedForm::Full,
             enforce_media_auth: false,
+            ice_servers: Vec::new(),
+            ice_servers_ttl_secs: DEFAULT_ICE_SERVERS_TTL_SECS,
         }
     }
 
@@ -405,6 +469,21 @@ mod tests {
         assert!(VirtualNumber::parse("+1555=tone:x").is_err());
         assert!(VirtualNumber::parse("+1555=sing").is_err());
         assert!(VirtualNumber::parse("+1555").is_err());
+    }
+
+    #[test]
+    fn ice_server_specs() {
+        let s = IceServer::parse("turn:127.0.0.1:3478?transport=udp,turns:h:443|u|p").unwrap();
+        assert_eq!(s.urls, ["turn:127.0.0.1:3478?transport=udp", "turns:h:443"]);
+        assert_eq!(
+            (s.username.as_deref(), s.credential.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        let stun = IceServer::parse("stun:127.0.0.1:3478").unwrap();
+        assert_eq!((stun.username, stun.credential), (None, None));
+        for bad in ["", "http://x", "turn:h|u", "turn:h|u|p|q", "stun:a,ftp:b"] {
+            assert!(IceServer::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

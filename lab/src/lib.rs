@@ -41,7 +41,8 @@
 //!
 //! ## The binary
 //! `offhook-lab --env FILE [--listen 127.0.0.1:0] [--app-url URL] [--number-url URL]
-//! [--enforce-media-auth]` prints one JSON line when ready —
+//! [--enforce-media-auth] [--ice-server URLS|USER|CREDENTIAL]…` prints one JSON line when
+//! ready —
 //! `{"signaling":"127.0.0.1:PORT","control":"http://127.0.0.1:PORT","ca_cert":"PATH"}` — logs
 //! to stderr and runs until SIGTERM or Ctrl-C. `control` is also the Twilio API base URL.
 //!
@@ -78,6 +79,14 @@
 //!   When the caller hangs up during the dial, the action is still requested — `canceled`
 //!   while ringing, `completed` once bridged — with `CallStatus=completed`, and its TwiML is
 //!   ignored, as Twilio does.
+//! - `statusCallback` on a `<Number>` or `<Client>` (`statusCallbackEvent`: any of
+//!   `initiated ringing answered completed`, default `completed`; `statusCallbackMethod`,
+//!   default POST) posts each event of the leg that noun rings, signed: `AccountSid`,
+//!   `ApiVersion`, `CallSid` (the child's), `ParentCallSid`, `From`, `To` (`client:<identity>`
+//!   or the number), `Caller`, `Called`, `CallStatus` (`initiated`, `ringing`, `in-progress`,
+//!   then `completed` once bridged, else `busy`, `no-answer`, `canceled` or `failed`),
+//!   `Direction=outbound-dial`, `Timestamp` (RFC 2822), `CallbackSource=call-progress-events`,
+//!   `SequenceNumber` (from 0), and `CallDuration` (talk seconds) on `completed`.
 //! - `<Gather input="dtmf">` (`numDigits`, `finishOnKey` default `#`, `timeout` default 5,
 //!   `actionOnEmptyResult`, `action`/`method`) plays its nested `<Say>`/`<Play>`/`<Pause>`;
 //!   a key stops the prompt. `action` (default: the current document) gets `Digits`; no
@@ -136,6 +145,8 @@
 //! | `POST /v1/legs/{sid}/stop-media` `{seconds}` | a leg's media (and ICE) goes silent |
 //! | `POST /v1/legs/{sid}/switch-ssrc` `{}` | a WebRTC leg's RTP moves to a new SSRC, sequence and timestamp base |
 //! | `POST /v1/legs/{sid}/digits` `{digits}` | a virtual leg presses keys (`0-9*#`, `w` = ½ s), 300 ms apart |
+//! | `GET /v1/ice-tokens` | what the Tokens resource did: `{served, failed, failing_with}` |
+//! | `POST /v1/faults/fail-ice-tokens` `{status?}`, `…/serve-ice-tokens` | the Tokens resource answers `status` (default 503) until served again |
 //! | `GET /v1/recordings`, `GET /v1/recordings/{sid}` | recordings: SID, call, URL, duration, how it ended, deleted or not, level and dominant frequency |
 //!
 //! ## Twilio's REST API (the same address: [`LabHandle::twilio_api_url`])
@@ -144,6 +155,7 @@
 //! | `GET /2010-04-01/Accounts/{AC}/Recordings/{RE}` (or `.wav`) | the audio, `audio/x-wav`, 8 kHz mono 16-bit PCM; HTTP Basic only with [`LabConfig::enforce_media_auth`] (`--enforce-media-auth`) |
 //! | `GET …/Recordings/{RE}.json` | the Recording resource (HTTP Basic) |
 //! | `DELETE …/Recordings/{RE}.json` | 204, and the recording is gone (HTTP Basic) |
+//! | `POST /2010-04-01/Accounts/{AC}/Tokens.json` `[Ttl=SECS]` | 201, a Network Traversal Service token: [`LabConfig::ice_servers`] one URL per entry, `ttl` (HTTP Basic) |
 //!
 //! HTTP Basic is `AccountSid:AuthToken` or `ApiKeySid:ApiKeySecret`; without it, 401
 //! `{"code":20003,…}`. Unknown or deleted recordings are 404 `{"code":20404,…}`.
@@ -171,7 +183,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use config::{Behaviour, Credentials, LabConfig, TlsSource, VirtualNumber};
+pub use config::{Behaviour, Credentials, IceServer, LabConfig, TlsSource, VirtualNumber};
 pub use error::LabError;
 
 /// A running lab. Dropping it stops the lab too; [`LabHandle::shutdown`] also waits for it.
@@ -329,6 +341,7 @@ impl Lab {
             "virtual_numbers": config.virtual_numbers,
             "api_url": control_url,
             "enforce_media_auth": config.enforce_media_auth,
+            "ice_servers": config.ice_servers,
         });
         let state = control::server::ControlState {
             actor: actor_tx,
@@ -337,6 +350,10 @@ impl Lab {
             info: Arc::new(info),
             credentials: config.credentials.clone(),
             enforce_media_auth: config.enforce_media_auth,
+            ice_tokens: Arc::new(control::rest::IceTokens::new(
+                config.ice_servers.clone(),
+                config.ice_servers_ttl_secs,
+            )),
         };
         let app = control::server::router(state);
         let mut control_shutdown = shutdown_rx;

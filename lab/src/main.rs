@@ -52,6 +52,13 @@ struct Args {
     /// API key), as when a Twilio account enforces HTTP auth on media.
     #[arg(long)]
     enforce_media_auth: bool,
+    /// An ICE server the Network Traversal Service's Tokens resource hands out:
+    /// `URL[,URL…][|USERNAME|CREDENTIAL]`. Repeatable.
+    #[arg(long = "ice-server", value_name = "URLS|USER|CREDENTIAL", value_parser = offhook_lab::IceServer::parse)]
+    ice_servers: Vec<offhook_lab::IceServer>,
+    /// The `ttl` the Tokens resource answers with when asked for none, seconds.
+    #[arg(long, default_value_t = offhook_lab::config::DEFAULT_ICE_SERVERS_TTL_SECS)]
+    ice_servers_ttl: u64,
 }
 
 fn main() {
@@ -103,6 +110,8 @@ async fn run(args: Args) -> Result<(), LabError> {
     config.ca_cert_path = args.ca_cert;
     config.connected_form = args.connected_form;
     config.enforce_media_auth = args.enforce_media_auth;
+    config.ice_servers = args.ice_servers;
+    config.ice_servers_ttl_secs = args.ice_servers_ttl;
     for v in args.virtual_numbers {
         config
             .virtual_numbers

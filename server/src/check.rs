@@ -1,7 +1,7 @@
 //! The settings check (`offhook-server check`, and the System page of `/admin`): what the
 //! server was configured with, in words, and the webhook URLs to paste into the Twilio console.
 
-use crate::config::{Config, MailboxMode};
+use crate::config::{Config, IceServersMode, MailboxMode};
 
 /// One webhook to set in the Twilio console.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,15 @@ pub fn settings(config: &Config) -> Vec<(String, String)> {
         ),
         ("Voicemail".into(), voicemail_summary(config)),
         ("Twilio API".into(), config.twilio_api_url.clone()),
+        (
+            "ICE servers".into(),
+            match config.ice_servers {
+                IceServersMode::Twilio => {
+                    "from Twilio's Network Traversal Service, with each token".into()
+                }
+                IceServersMode::Off => "off: tokens go out without ICE servers".into(),
+            },
+        ),
         (
             "Handsets file".into(),
             config.handsets_path.display().to_string(),

@@ -39,6 +39,7 @@ pub const TWILIO_API_URL: &str = "OFFHOOK_TWILIO_API_URL";
 pub const DIAL_TIMEOUT: &str = "OFFHOOK_DIAL_TIMEOUT";
 pub const MAILBOX: &str = "OFFHOOK_MAILBOX";
 pub const MAX_EVENT_STREAMS: &str = "OFFHOOK_MAX_EVENT_STREAMS";
+pub const ICE_SERVERS: &str = "OFFHOOK_ICE_SERVERS";
 
 /// Loopback: the server speaks plain HTTP, and TLS is a reverse proxy's or tunnel's job.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -61,6 +62,17 @@ pub enum MailboxMode {
     /// One mailbox per handset: a call leaves its message with the first handset in the
     /// handsets file that the number rings.
     Handset,
+}
+
+/// Where the handsets' ICE servers (STUN and TURN) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IceServersMode {
+    /// Twilio's Network Traversal Service (`POST …/Tokens.json`), cached for their lifetime
+    /// and handed out beside each token ([`crate::ice`]). The default.
+    #[default]
+    Twilio,
+    /// None: the token answer carries no ICE servers (the handsets use their own config).
+    Off,
 }
 
 /// How much the server takes on at once and how long it waits for a client: what keeps
@@ -161,6 +173,8 @@ pub struct Config {
     /// handset's no-answer forwarding asks for less.
     pub dial_timeout_secs: u32,
     pub mailbox_mode: MailboxMode,
+    /// `OFFHOOK_ICE_SERVERS`: `twilio` (the default) or `off`.
+    pub ice_servers: IceServersMode,
     /// `sqlite://…` or `postgres://…`; by default `offhook.db` beside the handsets file.
     /// It may hold a password, so it is kept as a secret (shown with `store::without_password`).
     pub database_url: Secret,
@@ -354,6 +368,15 @@ impl Config {
             Some("handset") => MailboxMode::Handset,
             Some(_) => return Err(Error::invalid(MAILBOX, "expected number or handset")),
         };
+        let ice_servers = match get(ICE_SERVERS)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("twilio") => IceServersMode::Twilio,
+            Some("off") => IceServersMode::Off,
+            Some(_) => return Err(Error::invalid(ICE_SERVERS, "expected twilio or off")),
+        };
         let log_format = match get(LOG_FORMAT)
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -399,6 +422,7 @@ impl Config {
             twilio_api_url,
             dial_timeout_secs,
             mailbox_mode,
+            ice_servers,
             database_url: Secret(database_url),
         })
     }
@@ -594,6 +618,7 @@ pub(crate) mod tests {
         assert_eq!(c.twilio_api_url, "https://api.twilio.com");
         assert_eq!(c.dial_timeout_secs, 20);
         assert_eq!(c.mailbox_mode, MailboxMode::Number);
+        assert_eq!(c.ice_servers, IceServersMode::Twilio);
         let debug = format!("{c:?}");
         assert!(debug.contains("Secret(…)"), "{debug}");
         assert!(
@@ -670,6 +695,8 @@ pub(crate) mod tests {
             (DIAL_TIMEOUT, "20s"),
             (MAILBOX, "desk"),
             (MAX_EVENT_STREAMS, "0"),
+            (ICE_SERVERS, "nts"),
+            (ICE_SERVERS, "true"),
         ];
         for (name, value) in cases {
             let err = with(name, value).unwrap_err();
@@ -702,7 +729,9 @@ pub(crate) mod tests {
         s.insert(TWILIO_API_URL.into(), "http://127.0.0.1:9000/".into());
         s.insert(DIAL_TIMEOUT.into(), "30".into());
         s.insert(MAILBOX.into(), "Handset".into());
+        s.insert(ICE_SERVERS.into(), "OFF".into());
         let c = load(&s).unwrap();
+        assert_eq!(c.ice_servers, IceServersMode::Off);
         assert_eq!(c.twilio_api_url, "http://127.0.0.1:9000");
         assert_eq!(c.dial_timeout_secs, 30);
         assert_eq!(c.mailbox_mode, MailboxMode::Handset);

@@ -28,9 +28,12 @@
 //! - [`store`] — the database (SQLite or PostgreSQL): handsets, provisioning, voicemail,
 //!   forwarding, DND, status, the call log, admins and their sessions.
 //! - [`push`] — change notifications for the handsets' event streams, and their limits.
-//! - [`twilio_api`] — Twilio's REST API (deleting and fetching recordings).
+//! - [`twilio_api`] — Twilio's REST API (deleting and fetching recordings, ICE servers).
+//! - [`ice`] — the handsets' ICE servers from Twilio's Network Traversal Service: cached for
+//!   their lifetime, refreshed before it ends, the last good list kept when Twilio fails.
 //! - [`worker`] — deleting recordings at Twilio and retrying what failed; reloading the
-//!   handsets when another instance changed them; forgetting ended sessions.
+//!   handsets when another instance changed them; forgetting ended sessions; keeping the ICE
+//!   servers fresh.
 //! - [`clock`] — wall and monotonic time behind a trait.
 //! - [`http`] — the axum router: token endpoint, handset API and provisioning, webhooks,
 //!   the `/admin` pages, health.
@@ -49,6 +52,7 @@ pub mod forwarded;
 pub mod forwarding;
 pub mod handsets;
 pub mod http;
+pub mod ice;
 pub mod phone;
 pub mod provisioning;
 pub mod push;

@@ -89,7 +89,8 @@ async fn stop_requested(mut rx: watch::Receiver<bool>) {
 }
 
 /// Serves `state` on `listener` in a background task; with a store, voicemail's retries run
-/// beside it ([`crate::worker`]) until it stops.
+/// beside it ([`crate::worker`]) until it stops, and so does the refresher of the ICE servers
+/// (unless `OFFHOOK_ICE_SERVERS=off`).
 pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<RunningServer> {
     let local_addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
@@ -99,6 +100,9 @@ pub fn start(state: Arc<AppState>, listener: TcpListener) -> std::io::Result<Run
     }
     if state.handsets_in_store() {
         crate::worker::spawn_handsets_reloader(Arc::clone(&state), rx.clone());
+    }
+    if state.config.ice_servers == crate::config::IceServersMode::Twilio {
+        crate::worker::spawn_ice_refresher(Arc::clone(&state), rx.clone());
     }
     let task = tokio::spawn(serve(listener, Arc::clone(&state), limits, rx));
     Ok(RunningServer {

@@ -1,15 +1,16 @@
 //! Twilio's REST API, the calls the server makes to it: deleting a recording
-//! (`DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`) and asking whether one
-//! still exists (`GET` of the same resource), with HTTP Basic and the account's API key and
-//! secret. HTTP/1.1 over rustls (Mozilla's roots compiled in), or
-//! plain HTTP to this machine (the lab).
+//! (`DELETE /2010-04-01/Accounts/{AccountSid}/Recordings/{Sid}.json`), asking whether one
+//! still exists (`GET` of the same resource), fetching its audio, and asking the Network
+//! Traversal Service for ICE servers (`POST /2010-04-01/Accounts/{AccountSid}/Tokens.json`),
+//! with HTTP Basic and the account's API key and secret. HTTP/1.1 over rustls (Mozilla's
+//! roots compiled in), or plain HTTP to this machine (the lab).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http_body_util::{BodyExt as _, Empty, Limited};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
@@ -17,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::config::{Config, Secret};
+use crate::ice::{NtsToken, parse_nts_answer};
 use crate::voicemail::is_sid;
 
 /// The longest a REST request may take, connecting included.
@@ -62,6 +64,8 @@ pub enum ApiError {
     Timeout(Duration),
     #[error("Twilio answered {status}: {body}")]
     Status { status: u16, body: String },
+    #[error("Twilio's answer is not usable: {0}")]
+    BadAnswer(String),
 }
 
 /// The REST client of one account.
@@ -141,8 +145,42 @@ impl TwilioApi {
         }
     }
 
+    /// New ICE servers from Twilio's Network Traversal Service (`POST …/Tokens.json` with
+    /// `Ttl`): STUN and TURN URLs with credentials good for `ttl_secs` (Twilio's limit is a
+    /// day). Any answer but a 2xx with a usable document is an error.
+    pub async fn create_ice_token(&self, ttl_secs: u64) -> Result<NtsToken, ApiError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Tokens.json",
+            self.base, self.account_sid
+        );
+        let form = format!("Ttl={ttl_secs}");
+        let (status, body) = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            self.send_form(http::Method::POST, &url, Some(form)),
+        )
+        .await
+        .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
+        match status {
+            200..=299 => parse_nts_answer(&body).map_err(ApiError::BadAnswer),
+            _ => Err(ApiError::Status {
+                status,
+                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+            }),
+        }
+    }
+
     async fn send(&self, method: http::Method, url: &str) -> Result<(u16, Bytes), ApiError> {
-        let response = self.request(method, url, true, None).await?;
+        self.send_form(method, url, None).await
+    }
+
+    /// A request with an optional form body; the status and the body (at most [`MAX_BODY`]).
+    async fn send_form(
+        &self,
+        method: http::Method,
+        url: &str,
+        form: Option<String>,
+    ) -> Result<(u16, Bytes), ApiError> {
+        let response = self.request(method, url, true, None, form).await?;
         let status = response.status().as_u16();
         // A body past the limit or cut short still leaves the status to act on.
         let body = Limited::new(response.into_body(), MAX_BODY)
@@ -175,7 +213,7 @@ impl TwilioApi {
             let own = url.origin() == base.origin();
             let response = tokio::time::timeout(
                 REQUEST_TIMEOUT,
-                self.request(http::Method::GET, url.as_str(), own, range),
+                self.request(http::Method::GET, url.as_str(), own, range, None),
             )
             .await
             .map_err(|_| ApiError::Timeout(REQUEST_TIMEOUT))??;
@@ -200,13 +238,15 @@ impl TwilioApi {
     }
 
     /// One request on a new connection (the connection lives as long as the response's body
-    /// is read); with `auth`, HTTP Basic with the API key.
+    /// is read); with `auth`, HTTP Basic with the API key; with `form`, that
+    /// `application/x-www-form-urlencoded` body.
     async fn request(
         &self,
         method: http::Method,
         url: &str,
         auth: bool,
         range: Option<&str>,
+        form: Option<String>,
     ) -> Result<http::Response<Incoming>, ApiError> {
         let bad_url = || ApiError::BadUrl(self.base.clone());
         let parsed = url::Url::parse(url).map_err(|_| bad_url())?;
@@ -242,7 +282,17 @@ impl TwilioApi {
         if let Some(range) = range {
             request = request.header(http::header::RANGE, range);
         }
-        let request = request.body(Empty::<Bytes>::new())?;
+        let body = match form {
+            Some(form) => {
+                request = request.header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                );
+                Full::new(Bytes::from(form))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let request = request.body(body)?;
         match parsed.scheme() {
             "https" => {
                 let name = ServerName::try_from(connect_host.clone()).map_err(|_| bad_url())?;
@@ -279,7 +329,7 @@ impl TwilioApi {
 /// response's body is read or dropped.
 async fn exchange<S>(
     stream: S,
-    request: http::Request<Empty<Bytes>>,
+    request: http::Request<Full<Bytes>>,
 ) -> Result<http::Response<Incoming>, ApiError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

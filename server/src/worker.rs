@@ -2,7 +2,8 @@
 //! could not be done at once — messages whose recording callback arrived while the database
 //! was unreachable (kept in memory, at most [`MAX_PENDING_MESSAGES`]), and recordings whose
 //! deletion at Twilio failed (the rows marked `deleting` are the list). Also: reloading the
-//! handsets when they changed through another instance, and forgetting ended admin sessions.
+//! handsets when they changed through another instance, forgetting ended admin sessions, and
+//! keeping the ICE servers fresh ([`spawn_ice_refresher`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -196,6 +197,45 @@ pub async fn expire_sessions(state: &AppState) {
         Err(e) => tracing::debug!(error = %e, "cannot forget ended admin sessions"),
     }
 }
+
+/// Keeps the ICE servers ([`crate::ice`]) fresh until `stop` turns true: a fetch at start (so
+/// the first handset need not wait for one), again at half of each list's lifetime, and after
+/// a failure with the cache's doubling pause. Token requests start fetches too when they find
+/// one due; the cache runs one at a time either way.
+pub fn spawn_ice_refresher(
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let stopping = async move {
+            if stop.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(stopping);
+        loop {
+            let mut done = state.ice.subscribe();
+            crate::ice::IceServers::kick(&state);
+            let now = state.now();
+            // While a fetch runs there is no deadline: its end wakes the loop.
+            let pause = state
+                .ice
+                .next_deadline(now)
+                .map_or(crate::ice::RETRY_MAX, |at| {
+                    at.saturating_duration_since(now)
+                })
+                .max(ICE_REFRESH_MIN_PAUSE);
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = done.changed() => {}
+                () = &mut stopping => return,
+            }
+        }
+    })
+}
+
+/// The least the ICE refresher sleeps between looks (so that it can never spin).
+const ICE_REFRESH_MIN_PAUSE: Duration = Duration::from_secs(1);
 
 /// Runs [`retry`] (and [`expire_sessions`]) every [`RETRY_INTERVAL`] until `stop` turns true.
 pub fn spawn(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {

@@ -1362,3 +1362,62 @@ on_both!(
         assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_page_shows_the_fetch_of_the_ice_servers() {
+    let db = database(Backend::Sqlite, "system-ice");
+    let twilio_api = FakeTwilio::start().await;
+    twilio_api.fail_tokens(Some(503));
+    let f = fixture_with_db_handsets(
+        &db,
+        &[
+            ("OFFHOOK_TWILIO_API_URL", twilio_api.url.as_str()),
+            ("OFFHOOK_ICE_SERVERS", "twilio"),
+        ],
+    )
+    .await;
+    add_admin(&store(&f), ADMIN, PASSWORD).await;
+    let mut browser = sign_in(&f.app, ADMIN, PASSWORD).await;
+    let ask_for_a_token = || async {
+        let reply = send(
+            &f.app,
+            token_request(Some(&basic("desk", DESK_SECRET)))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    };
+    // Twilio refuses: none yet, why, and when it is tried again.
+    ask_for_a_token().await;
+    let page = browser.get(&f.app, "/admin/system").await.text();
+    for shown in [
+        "id=\"ice-state\"><span class=\"bad\">none yet: Twilio&#39;s Network Traversal Service could not be reached: Twilio answered 503",
+        "<dt>Failures in a row</dt><dd>1</dd>",
+        "<dt>Next fetch</dt><dd>2026-11-21 12:00 UTC</dd>",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    // Back: the list, fresh; the last failure is still told.
+    twilio_api.fail_tokens(None);
+    f.clock.advance(offhook_server::ice::RETRY_MIN);
+    ask_for_a_token().await;
+    let page = browser.get(&f.app, "/admin/system").await.text();
+    for shown in [
+        "id=\"ice-state\"><span class=\"good\">2 servers, fresh</span>",
+        "<dt>Failures in a row</dt><dd>0</dd>",
+        "<dt>Credentials expire</dt><dd>2026-11-22 12:00 UTC</dd>",
+        "id=\"ice-last-failure\">2026-11-21 12:00 UTC: Twilio answered 503",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    assert!(!page.contains("cred-1"), "no credentials on the page");
+
+    // Off: said so.
+    let db = database(Backend::Sqlite, "system-ice-off");
+    let f = fixture_with_db_handsets(&db, &[("OFFHOOK_ICE_SERVERS", "off")]).await;
+    add_admin(&store(&f), ADMIN, PASSWORD).await;
+    let mut browser = sign_in(&f.app, ADMIN, PASSWORD).await;
+    let page = browser.get(&f.app, "/admin/system").await.text();
+    assert!(page.contains("<p id=\"ice-state\">Off ("), "{page}");
+}

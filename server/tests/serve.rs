@@ -85,6 +85,7 @@ fn help_and_version() {
         "OFFHOOK_DIAL_TIMEOUT",
         "OFFHOOK_TWILIO_API_URL",
         "OFFHOOK_MAX_EVENT_STREAMS",
+        "OFFHOOK_ICE_SERVERS",
     ] {
         assert!(help.contains(word), "{help}");
     }

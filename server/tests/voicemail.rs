@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::*;
-use offhook_server::voicemail::menu;
+use offhook_server::voicemail::{greeting, menu};
 use offhook_server::worker;
 
 /// `*97` from the desk: the menu's first TwiML.
@@ -126,24 +126,7 @@ on_both!(
         let callback = unanswered_call(&f.app, &sid("CA", 1)).await;
         let recording = recording_params(&sid("CA", 1), 1);
         // Signed with another key: 403.
-        let forged = {
-            let params = borrowed(&recording);
-            let signature = offhook_server::signature::expected_signature(
-                "ffffffffffffffffffffffffffffffff",
-                &format!("{PUBLIC}{callback}"),
-                &owned(&params),
-            );
-            let mut request = webhook(
-                &callback,
-                "127.0.0.1:8080",
-                &format!("{PUBLIC}{callback}"),
-                &params,
-            );
-            request
-                .headers_mut()
-                .insert("x-twilio-signature", signature.parse().unwrap());
-            send(&f.app, request).await
-        };
+        let forged = twilio_forged(&f.app, &callback, &borrowed(&recording)).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
         // Signed, but the URL was changed to another mailbox (the signature covers the query).
         let tampered = webhook(
@@ -285,6 +268,71 @@ on_both!(
             "{next_call}"
         );
         assert_eq!(played(&next_call), Some(recording_url(1)));
+    }
+);
+
+on_both!(
+    the_owner_records_a_greeting_that_callers_then_hear,
+    |backend| {
+        let db = database(backend, "greeting");
+        let f = fixture_with_store(&db, &[]).await;
+        // An empty mailbox offers the greeting; 0 asks for it and records.
+        let entry = dial_voicemail(&f.app).await;
+        assert!(
+            entry.contains("<Say>You have 0 new and 0 saved messages.</Say>"),
+            "{entry}"
+        );
+        let asked = press(&f.app, &entry, Some("0")).await;
+        assert!(asked.contains(greeting::SAY_RECORD_GREETING), "{asked}");
+        let action = attr(&asked, "Record", "action").expect("a Record with an action");
+        let url = recording_url(77);
+        let recorded = [
+            ("AccountSid", ACCOUNT_SID),
+            ("CallSid", "CA557a5d46438c324c7e1f9aa15e5f0dbb"),
+            ("RecordingUrl", url.as_str()),
+            ("RecordingDuration", "4"),
+            ("Digits", "#"),
+        ];
+        // A forged request keeps nothing.
+        let forged = twilio_forged(&f.app, &action, &recorded).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let caller_hears = |twiml: String| played(&twiml);
+        let call = call_params(&sid("CA", 1));
+        let voice = twilio(&f.app, "/hooks/voice", &borrowed(&call))
+            .await
+            .text();
+        let dial_action = attr(&voice, "Dial", "action").expect("a Dial action");
+        let mut ended = call.clone();
+        ended.push(("DialCallStatus", "no-answer".into()));
+        let before = twilio(&f.app, &dial_action, &borrowed(&ended)).await.text();
+        assert_eq!(caller_hears(before), None, "the default greeting is spoken");
+        let saved = twilio(&f.app, &action, &recorded).await;
+        assert_eq!(saved.status, StatusCode::OK);
+        assert!(
+            saved.text().contains(greeting::SAY_SAVED),
+            "{}",
+            saved.text()
+        );
+        let after = twilio(&f.app, &dial_action, &borrowed(&ended)).await.text();
+        assert_eq!(caller_hears(after.clone()), Some(url.clone()), "{after}");
+        assert!(
+            after.contains("<Record"),
+            "the message is still recorded: {after}"
+        );
+        // A recording with nothing in it keeps the greeting there is.
+        let empty = [
+            ("AccountSid", ACCOUNT_SID),
+            ("CallSid", "CA557a5d46438c324c7e1f9aa15e5f0dbb"),
+            ("RecordingUrl", "https://api.twilio.com/x/RE0"),
+            ("RecordingDuration", "0"),
+        ];
+        let nothing = twilio(&f.app, &action, &empty).await.text();
+        assert!(
+            nothing.contains(greeting::SAY_NOTHING_RECORDED),
+            "{nothing}"
+        );
+        let still = twilio(&f.app, &dial_action, &borrowed(&ended)).await.text();
+        assert_eq!(caller_hears(still), Some(url));
     }
 );
 

@@ -35,6 +35,7 @@ use twilio_voice::{Device, DeviceEvents};
 use crate::api::ServerEndpoint;
 use crate::config::Config;
 use crate::history::CallHistory;
+use crate::ice::{IceChoice, IceServerList};
 use crate::phone::{CallId, Phone, PhoneInput, ServerSettings, TokenStatus, UserSettings};
 use crate::push::{PushClient, PushConfig};
 use crate::status::{StatusReporter, StatusTiming};
@@ -96,8 +97,23 @@ pub fn board_profile(config: &Config) -> Result<Profile, AppError> {
     Ok(profile)
 }
 
-/// Device options from the config, with the edges and codec order the phone has in force.
-pub fn device_options(config: &Config, phone: &Phone) -> twilio_voice::DeviceOptions {
+/// The ICE servers and policy for the Device: the config's list, else `server`'s (the last
+/// token answer's), with the config's policy ([`crate::ice::choose`]).
+pub fn ice_choice(config: &Config, server: Option<&IceServerList>) -> IceChoice {
+    crate::ice::choose(
+        config.device.ice_servers.as_ref(),
+        server,
+        config.device.ice_transport_policy,
+    )
+}
+
+/// Device options from the config, with the edges and codec order the phone has in force and
+/// the ICE servers of `ice`.
+pub fn device_options(
+    config: &Config,
+    phone: &Phone,
+    ice: &IceChoice,
+) -> twilio_voice::DeviceOptions {
     let d = &config.device;
     let codecs = phone.device_codecs();
     let edges = phone.device_edges();
@@ -115,6 +131,8 @@ pub fn device_options(config: &Config, phone: &Phone) -> twilio_voice::DeviceOpt
         extra_ca_pem: d.signaling_ca_pem.clone(),
         publish_events: d.publish_events,
         log_level: twilio_voice::options::LogLevel::Warn,
+        ice_servers: ice.servers.0.clone(),
+        ice_transport_policy: ice.policy,
         ..Default::default()
     }
 }
@@ -149,6 +167,13 @@ pub(crate) struct App {
     pub last_token_status: Option<TokenStatus>,
     /// The last error the Device reported (said again if its task dies after it).
     pub last_device_error: Option<String>,
+    /// The ICE servers of the last token answer that had a list (kept when a later answer
+    /// has none, unless the server hands out none on purpose).
+    pub server_ice: Option<IceServerList>,
+    /// The ICE servers and policy the Device has (`None` before there is a Device).
+    pub applied_ice: Option<IceChoice>,
+    /// A new choice of ICE servers waits for the Device to be idle.
+    pub ice_pending: bool,
     pub history_path: PathBuf,
     pub settings_path: PathBuf,
     /// History and settings go to disk on a thread of their own.
@@ -280,6 +305,9 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
         last_edge: None,
         last_token_status: None,
         last_device_error: None,
+        server_ice: None,
+        applied_ice: None,
+        ice_pending: false,
         history_path,
         settings_path,
         state_writer: StateWriter::spawn()
@@ -305,6 +333,9 @@ pub async fn run(config: Config, mut options: RunOptions) -> Result<(), AppError
     tokio::pin!(sigterm);
     let outcome = loop {
         app.flush().await;
+        if app.ice_pending {
+            app.apply_ice_when_idle().await;
+        }
         let now = Instant::now();
         if app.tokens.poll_fetch(now) {
             app.spawn_token_fetch();
@@ -490,6 +521,7 @@ impl App {
             return;
         };
         tracing::info!(identity = %response.identity, ttl = response.ttl, "new access token");
+        self.take_server_ice(&response.ice);
         // The server is reachable: the push channel polls if its stream is down.
         self.push.token_refreshed();
         match &self.device {
@@ -500,15 +532,25 @@ impl App {
                 if device.state() == twilio_voice::DeviceState::Unregistered {
                     spawn_register(device.clone());
                 }
+                self.apply_ice_when_idle().await;
             }
             None => {
-                let options = device_options(&self.config, &self.phone);
+                let ice = ice_choice(&self.config, self.server_ice.as_ref());
+                if ice.relay_missing {
+                    tracing::error!(
+                        "ice_transport_policy is relay, but no TURN server is known (none in the \
+                         config, none from offhook-server): calls are refused until one is"
+                    );
+                }
+                let options = device_options(&self.config, &self.phone, &ice);
                 let audio = Arc::new(CallAudio::new(self.path.clone()));
                 match Device::with_audio(response.token.clone(), options, audio) {
                     Ok(device) => {
                         self.device_events = Some(device.events());
                         spawn_register(device.clone());
                         self.device = Some(device);
+                        self.applied_ice = Some(ice);
+                        self.ice_pending = false;
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot create the Twilio Device");
@@ -526,6 +568,76 @@ impl App {
             }
         }
         self.report_token_status(now);
+    }
+
+    /// Keeps the ICE servers of a token answer (the config's, if it gives any, still win) and
+    /// notes whether the Device should get a new choice.
+    fn take_server_ice(&mut self, ice: &crate::token::ServerIce) {
+        for dropped in &ice.dropped {
+            tracing::warn!(%dropped, "an ICE server from offhook-server is not used");
+        }
+        match (&ice.servers, ice.disabled()) {
+            (Some(list), _) => {
+                if ice.stale {
+                    tracing::warn!(
+                        why = ice.error.as_deref().unwrap_or("not said"),
+                        "offhook-server's ICE servers are stale: their credentials may have expired"
+                    );
+                }
+                if self.server_ice.as_ref() != Some(list) {
+                    tracing::info!(servers = list.len(), "ICE servers from offhook-server");
+                    self.server_ice = Some(list.clone());
+                }
+            }
+            (None, true) => self.server_ice = None,
+            (None, false) => {
+                if let Some(why) = &ice.error {
+                    tracing::warn!(%why, kept = self.server_ice.is_some(), "no ICE servers from offhook-server");
+                }
+            }
+        }
+        let wanted = ice_choice(&self.config, self.server_ice.as_ref());
+        self.ice_pending = self.device.is_some() && self.applied_ice.as_ref() != Some(&wanted);
+    }
+
+    /// Gives the Device the ICE servers now chosen, if they changed and no call is up (a call
+    /// keeps the servers it started with); otherwise it stays pending until the calls end.
+    pub(crate) async fn apply_ice_when_idle(&mut self) {
+        let Some(device) = self.device.clone() else {
+            return;
+        };
+        if !self.calls.is_empty() || device.is_busy() {
+            tracing::debug!("new ICE servers wait for the call to end");
+            return;
+        }
+        let wanted = ice_choice(&self.config, self.server_ice.as_ref());
+        if self.applied_ice.as_ref() == Some(&wanted) {
+            self.ice_pending = false;
+            return;
+        }
+        if wanted.relay_missing {
+            tracing::error!(
+                "ice_transport_policy is relay, but no TURN server is known: calls are refused"
+            );
+        }
+        let options = device_options(&self.config, &self.phone, &wanted);
+        match device.update_options(options).await {
+            Ok(()) => {
+                tracing::info!(
+                    servers = wanted.servers.len(),
+                    source = ?wanted.source,
+                    "the Device's ICE servers changed (from the next call)"
+                );
+                self.applied_ice = Some(wanted);
+            }
+            Err(e) => tracing::warn!(error = %e, "the Device refused the new ICE servers"),
+        }
+        self.ice_pending = false;
+    }
+
+    /// Relay-only is asked for and the Device knows no TURN server: calls must not go ahead.
+    pub(crate) fn relay_missing(&self) -> bool {
+        self.applied_ice.as_ref().is_some_and(|c| c.relay_missing)
     }
 
     fn on_device_event(&mut self, ev: twilio_voice::DeviceEvent<twilio_voice::Call>) {

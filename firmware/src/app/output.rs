@@ -40,6 +40,11 @@ impl App {
                     );
                     return;
                 };
+                if self.relay_missing() {
+                    tracing::error!(%to, "call refused: relay only, and no TURN server is known");
+                    self.fail_call(call, relay_missing_error());
+                    return;
+                }
                 tracing::info!(%to, "placing a call");
                 match device.connect(params).await {
                     Ok(handle) => self.track_call(call, handle),
@@ -51,6 +56,11 @@ impl App {
                         );
                     }
                 }
+            }
+            PhoneOutput::Accept { call } if self.relay_missing() => {
+                tracing::error!("incoming call refused: relay only, and no TURN server is known");
+                self.with_call(call, |c| c.reject());
+                self.fail_call(call, relay_missing_error());
             }
             PhoneOutput::Accept { call } => self.with_call(call, |c| c.accept()),
             PhoneOutput::Reject { call } => self.with_call(call, |c| c.reject()),
@@ -92,8 +102,10 @@ impl App {
             PhoneOutput::Volume { path, level } => self.path.set_volume(path, level),
             PhoneOutput::UseAudioDevice { role, id } => self.use_audio_device(role, id),
             PhoneOutput::SetEdge(_) | PhoneOutput::SetCodecPreferences(_) => {
-                if let Some(device) = self.device.clone() {
-                    let options = super::device_options(&self.config, &self.phone);
+                // The ICE servers the Device has stay: new ones wait for a moment with no call
+                // (`apply_ice_when_idle`).
+                if let (Some(device), Some(ice)) = (self.device.clone(), self.applied_ice.clone()) {
+                    let options = super::device_options(&self.config, &self.phone, &ice);
                     if let Err(e) = device.update_options(options).await {
                         tracing::warn!(error = %e, "options not changed");
                     }
@@ -180,4 +192,14 @@ impl App {
             Err(e) => tracing::error!(error = %e, "cannot open the chosen audio device"),
         }
     }
+}
+
+/// What a call gets when relay-only is asked for and no TURN server is known: the SDK's
+/// media failure (as a browser's relay-only call without a TURN server ends).
+fn relay_missing_error() -> TwilioError {
+    TwilioError::new(
+        53405,
+        "ice_transport_policy is relay, but no TURN server is known (none in the config, none \
+         from offhook-server)",
+    )
 }

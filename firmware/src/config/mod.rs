@@ -21,9 +21,11 @@ pub use error::ConfigError;
 use error::Source;
 use offhook_core::handset::cadence::Cadence;
 use twilio_voice::media::echo::{SpeechOptions, SpeechRoutes};
+use twilio_voice::options::{IceServer, IceTransportPolicy};
 
 use crate::api::provisioning::HandsetConfig;
 use crate::dialplan::{Contact, Country, DigitMap};
+use crate::ice::{IceServerList, check_server, check_url};
 use crate::phone::{HookFlashAction, MAX_VOLUME, PhoneConfig, PhoneTimers, VolumePath, Volumes};
 use crate::tones::{NamedCadence, Region};
 pub use resolve::{FixedSettings, LocalSettings, Resolved};
@@ -85,6 +87,10 @@ pub struct DeviceOptions {
     /// Extra CA certificates (PEM) trusted for signaling, from `device.signaling_ca_file`.
     pub signaling_ca_pem: Option<Vec<u8>>,
     pub publish_events: bool,
+    /// `device.ice_servers`: `None` when the file gives none (offhook-server's are used).
+    pub ice_servers: Option<IceServerList>,
+    /// `device.ice_transport_policy`.
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 /// How the token client behaves.
@@ -524,6 +530,7 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         }
         None => None,
     };
+    let (ice_servers, ice_transport_policy) = ice(&device, src)?;
     let token = raw.token;
     if token.min_retry_ms == 0 || token.max_retry_ms < token.min_retry_ms {
         return Err(src.error(
@@ -581,6 +588,8 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
             signaling_hosts,
             signaling_ca_pem,
             publish_events: device.publish_events,
+            ice_servers,
+            ice_transport_policy,
         },
         token: TokenOptions {
             request_timeout: ms(token.request_timeout_ms),
@@ -598,6 +607,68 @@ fn build(raw: raw::RawConfig, src: &Source<'_>) -> Result<Config, ConfigError> {
         fixed,
         local_resolved,
     })
+}
+
+/// `device.ice_servers` and `device.ice_transport_policy`, checked as the Device would check
+/// them: each URL `stun:`, `turn:` or `turns:` (errors point at its `urls`), a TURN server
+/// with a username and a credential (errors point at its entry), and relay-only with a TURN
+/// server when the file gives the list.
+fn ice(
+    device: &raw::RawDevice,
+    src: &Source<'_>,
+) -> Result<(Option<IceServerList>, IceTransportPolicy), ConfigError> {
+    let servers = match &device.ice_servers {
+        None => None,
+        Some(entries) => {
+            let mut servers = Vec::new();
+            for entry in entries {
+                let raw = entry.get_ref();
+                let urls: Vec<String> = raw
+                    .urls
+                    .get_ref()
+                    .0
+                    .iter()
+                    .map(|u| u.trim().to_string())
+                    .collect();
+                if urls.is_empty() {
+                    return Err(src.error(
+                        Some(raw.urls.span()),
+                        "device.ice_servers: an entry needs at least one URL",
+                    ));
+                }
+                for url in &urls {
+                    check_url(url).map_err(|e| {
+                        src.error(Some(raw.urls.span()), format!("device.ice_servers: {e}"))
+                    })?;
+                }
+                let server = IceServer {
+                    urls,
+                    username: raw.username.clone(),
+                    credential: raw.credential.clone(),
+                };
+                check_server(&server).map_err(|e| {
+                    src.error(Some(entry.span()), format!("device.ice_servers: {e}"))
+                })?;
+                servers.push(server);
+            }
+            Some(IceServerList(servers))
+        }
+    };
+    let policy = match device.ice_transport_policy.as_ref().map(|p| *p.get_ref()) {
+        None | Some(raw::RawIcePolicy::All) => IceTransportPolicy::All,
+        Some(raw::RawIcePolicy::Relay) => IceTransportPolicy::Relay,
+    };
+    if let (Some(list), Some(at)) = (&servers, &device.ice_transport_policy)
+        && policy == IceTransportPolicy::Relay
+        && !list.has_turn()
+    {
+        return Err(src.error(
+            Some(at.span()),
+            "device.ice_transport_policy = \"relay\" needs a turn: or turns: URL in \
+             device.ice_servers (or leave ice_servers out to use offhook-server's)",
+        ));
+    }
+    Ok((servers, policy))
 }
 
 /// `[voicemail]`: the code (default `*97`, `""` = none) and the long-press key (default 1,

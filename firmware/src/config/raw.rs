@@ -138,6 +138,61 @@ pub struct RawDevice {
     pub signaling_ca_file: Option<Spanned<PathBuf>>,
     /// Post call events and quality samples to Twilio Insights.
     pub publish_events: bool,
+    /// STUN and TURN servers for calls (the JS SDK's `iceServers`). `None`: offhook-server's,
+    /// handed out with each token; a list (even an empty one) wins over them.
+    pub ice_servers: Option<Vec<Spanned<RawIceServer>>>,
+    /// `all` (the default) or `relay` (every packet through a TURN server).
+    pub ice_transport_policy: Option<Spanned<RawIcePolicy>>,
+}
+
+/// `{ urls = [...], username = "...", credential = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIceServer {
+    pub urls: Spanned<RawUrls>,
+    pub username: Option<String>,
+    pub credential: Option<String>,
+}
+
+/// One URL or a list of them, as `RTCIceServer.urls` takes.
+#[derive(Debug)]
+pub struct RawUrls(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for RawUrls {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Urls;
+        impl<'de> serde::de::Visitor<'de> for Urls {
+            type Value = RawUrls;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a URL or a list of URLs")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<RawUrls, E> {
+                Ok(RawUrls(vec![url.to_string()]))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawUrls, A::Error> {
+                let mut urls = Vec::new();
+                while let Some(url) = seq.next_element::<String>()? {
+                    urls.push(url);
+                }
+                Ok(RawUrls(urls))
+            }
+        }
+        deserializer.deserialize_any(Urls)
+    }
+}
+
+/// `RTCConfiguration.iceTransportPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawIcePolicy {
+    All,
+    Relay,
 }
 
 impl Default for RawDevice {
@@ -153,6 +208,8 @@ impl Default for RawDevice {
             signaling_hosts: Vec::new(),
             signaling_ca_file: None,
             publish_events: true,
+            ice_servers: None,
+            ice_transport_policy: None,
         }
     }
 }

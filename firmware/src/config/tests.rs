@@ -391,3 +391,75 @@ fn local_volumes_are_checked_where_they_are_written() {
     let e = error(&format!("{MINIMAL}[volumes]\nring = 3\n"));
     assert!(e.message.contains("earpiece"), "{}", e.message);
 }
+
+#[test]
+fn ice_servers_and_the_transport_policy() {
+    // Absent: offhook-server's list, every candidate.
+    let config = parse(MINIMAL).expect("valid");
+    assert_eq!(config.device.ice_servers, None);
+    assert_eq!(
+        config.device.ice_transport_policy,
+        twilio_voice::options::IceTransportPolicy::All
+    );
+    let text = format!(
+        "{MINIMAL}\n[device]\nice_transport_policy = \"relay\"\nice_servers = [\n  \
+         {{ urls = [\"turn:turn.example.com:3478?transport=udp\", \
+         \"turns:turn.example.com:443?transport=tcp\"], username = \"u\", credential = \"p\" }},\n  \
+         {{ urls = \"stun:stun.example.com\" }},\n]\n"
+    );
+    let config = parse(&text).expect("valid");
+    let servers = config.device.ice_servers.expect("a list").0;
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[0].urls.len(), 2);
+    assert_eq!(servers[0].credential.as_deref(), Some("p"));
+    assert_eq!(servers[1].urls, ["stun:stun.example.com"]);
+    assert_eq!(
+        config.device.ice_transport_policy,
+        twilio_voice::options::IceTransportPolicy::Relay
+    );
+    // An empty list is the file's: no servers, and not the server's either.
+    let config = parse(&format!("{MINIMAL}\n[device]\nice_servers = []\n")).expect("valid");
+    assert_eq!(config.device.ice_servers.map(|l| l.len()), Some(0));
+}
+
+#[test]
+fn bad_ice_servers_are_pointed_at() {
+    let device = |body: &str| format!("{MINIMAL}\n[device]\n{body}\n");
+    // MINIMAL is 5 lines with its leading newline; [device] is line 7.
+    let cases = [
+        (
+            "ice_servers = [{ urls = [\"http://turn.example.com\"] }]",
+            8,
+            "http://turn.example.com: not a stun:, turn: or turns: URL",
+        ),
+        (
+            "ice_servers = [{ urls = \"turn:turn.example.com?transport=sctp\", username = \"u\", credential = \"p\" }]",
+            8,
+            "sctp",
+        ),
+        (
+            "ice_servers = [{ urls = [\"turn:turn.example.com\"] }]",
+            8,
+            "a TURN server needs a username and a credential",
+        ),
+        ("ice_servers = [{ urls = [] }]", 8, "needs at least one URL"),
+        ("ice_servers = [{ urls = 7 }]", 8, "a URL or a list of URLs"),
+        ("ice_servers = [{ url = \"stun:x\" }]", 8, "unknown field"),
+        (
+            "ice_transport_policy = \"relay\"\nice_servers = [{ urls = \"stun:stun.example.com\" }]",
+            8,
+            "needs a turn: or turns: URL",
+        ),
+        ("ice_transport_policy = \"direct\"", 8, "unknown variant"),
+    ];
+    for (body, line, words) in cases {
+        let e = error(&device(body));
+        assert_eq!(e.line, Some(line), "{body}: {e}");
+        assert!(e.to_string().contains(words), "{body}: {e}");
+    }
+    // A credential never shows in the message.
+    let e = error(&device(
+        "ice_servers = [{ urls = [\"turn:x.example\"], username = \"\", credential = \"hunter2\" }]",
+    ));
+    assert!(!e.to_string().contains("hunter2"), "{e}");
+}

@@ -17,15 +17,92 @@ use twilio_voice::protocol::duration::{
 
 pub use crate::backoff::Backoff;
 use crate::backoff::Jitter;
+use crate::ice::IceServerList;
 use crate::phone::{TokenProblem, TokenStatus};
 
-/// The server's answer to `POST /api/token/generate`.
+/// The server's answer to `POST /api/token/generate`: `{"token", "identity", "ttl"}`, and the
+/// ICE servers offhook-server hands out beside it (`ice_servers`, `ice_servers_stale`,
+/// `ice_servers_error: {code, message}`). Nothing about the ICE servers can fail a token: an
+/// answer without them, or with entries the Device could not use, still gives its token.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "RawTokenResponse")]
 pub struct TokenResponse {
     pub token: String,
     pub identity: String,
     /// Lifetime in seconds (used capped at [`MAX_TOKEN_TTL`]).
     pub ttl: u64,
+    pub ice: ServerIce,
+}
+
+/// What a token answer says about ICE servers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerIce {
+    /// The usable entries of `ice_servers` (`None`: the answer has no list).
+    pub servers: Option<IceServerList>,
+    /// The server could not refresh them from Twilio: they may have expired.
+    pub stale: bool,
+    /// `ice_servers_error.code`: why there are none, or why they are stale (`disabled`: the
+    /// server hands out none on purpose).
+    pub error_code: Option<String>,
+    /// `ice_servers_error.message`.
+    pub error: Option<String>,
+    /// Entries left out (what the Device would refuse), for the log.
+    pub dropped: Vec<String>,
+}
+
+impl ServerIce {
+    /// The server hands out no ICE servers on purpose (`OFFHOOK_ICE_SERVERS=off`).
+    pub fn disabled(&self) -> bool {
+        self.error_code.as_deref() == Some("disabled")
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    token: String,
+    identity: String,
+    ttl: u64,
+    #[serde(default)]
+    ice_servers: Option<serde_json::Value>,
+    #[serde(default)]
+    ice_servers_stale: Option<serde_json::Value>,
+    #[serde(default)]
+    ice_servers_error: Option<serde_json::Value>,
+}
+
+impl From<RawTokenResponse> for TokenResponse {
+    fn from(raw: RawTokenResponse) -> TokenResponse {
+        let (servers, dropped) = match &raw.ice_servers {
+            None | Some(serde_json::Value::Null) => (None, Vec::new()),
+            Some(value) => {
+                let (list, dropped) = crate::ice::from_token_answer(value);
+                (Some(list), dropped)
+            }
+        };
+        let error = raw.ice_servers_error.as_ref();
+        let text = |name: &str| {
+            error
+                .and_then(|e| e.get(name))
+                .and_then(serde_json::Value::as_str)
+                .map(|s| s.chars().take(300).collect::<String>())
+        };
+        TokenResponse {
+            token: raw.token,
+            identity: raw.identity,
+            ttl: raw.ttl,
+            ice: ServerIce {
+                servers,
+                stale: raw
+                    .ice_servers_stale
+                    .as_ref()
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false),
+                error_code: text("code"),
+                error: text("message"),
+                dropped,
+            },
+        }
+    }
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -34,6 +111,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("token", &"<hidden>")
             .field("identity", &self.identity)
             .field("ttl", &self.ttl)
+            .field("ice", &self.ice)
             .finish()
     }
 }

@@ -17,6 +17,7 @@ fn token(ttl: u64) -> TokenResponse {
         token: "eyJ.token".into(),
         identity: "desk".into(),
         ttl,
+        ice: ServerIce::default(),
     }
 }
 
@@ -274,7 +275,8 @@ async fn posts_with_basic_auth_and_reads_the_token() {
         TokenResponse {
             token: "eyJ.abc".into(),
             identity: "desk".into(),
-            ttl: 3600
+            ttl: 3600,
+            ice: ServerIce::default(),
         }
     );
     let request = server.await.expect("server");
@@ -442,4 +444,48 @@ async fn https_with_a_private_ca_from_the_config() {
     let got = fetch_token(&trusted).await.expect("token over TLS");
     assert_eq!(got.token, "eyJ.tls");
     server.await.expect("server");
+}
+
+#[test]
+fn the_ice_servers_beside_a_token_are_read_and_never_fail_it() {
+    let read = |body: &str| {
+        super::http::read_response(200, &::http::HeaderMap::new(), body.as_bytes())
+            .expect("a token")
+    };
+    let answer = read(
+        r#"{"token":"eyJ.a","identity":"desk","ttl":3600,
+            "ice_servers":[{"urls":["stun:global.stun.twilio.com:3478"]},
+              {"urls":["turn:global.turn.twilio.com:3478?transport=udp"],"username":"u","credential":"c"}],
+            "ice_servers_stale":true,
+            "ice_servers_error":{"code":"unavailable","message":"Twilio answered 503"}}"#,
+    );
+    let servers = answer.ice.servers.clone().expect("a list");
+    assert_eq!(servers.len(), 2);
+    assert!(servers.has_turn());
+    assert!(answer.ice.stale);
+    assert_eq!(answer.ice.error_code.as_deref(), Some("unavailable"));
+    assert_eq!(answer.ice.error.as_deref(), Some("Twilio answered 503"));
+    assert!(!format!("{answer:?}").contains("\"c\""), "{answer:?}");
+
+    // None: no list. Off on purpose: said so.
+    let none = read(r#"{"token":"eyJ.a","identity":"desk","ttl":3600}"#);
+    assert_eq!(none.ice, ServerIce::default());
+    let off = read(
+        r#"{"token":"eyJ.a","identity":"desk","ttl":3600,
+            "ice_servers_error":{"code":"disabled","message":"off"}}"#,
+    );
+    assert!(off.ice.disabled() && off.ice.servers.is_none());
+
+    // Nonsense in the ICE fields leaves the token alone.
+    for odd in [
+        r#""ice_servers":"turn:x""#,
+        r#""ice_servers":[{"urls":["turn:x"]}],"ice_servers_stale":"yes""#,
+        r#""ice_servers":[7, null, {"urls":[1,2]}],"ice_servers_error":42"#,
+    ] {
+        let body = format!(r#"{{"token":"eyJ.a","identity":"desk","ttl":3600,{odd}}}"#);
+        let answer = read(&body);
+        assert_eq!(answer.token, "eyJ.a", "{odd}");
+        assert!(answer.ice.servers.is_some_and(|l| l.is_empty()), "{odd}");
+        assert!(!answer.ice.dropped.is_empty(), "{odd}");
+    }
 }

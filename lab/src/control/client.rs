@@ -227,6 +227,26 @@ impl Client {
             .map(|_| ())
     }
 
+    /// What the Tokens resource (ICE servers) did.
+    pub async fn ice_tokens(&self) -> Result<IceTokenStats, LabError> {
+        self.call("GET", "/v1/ice-tokens", None).await
+    }
+
+    /// The Tokens resource answers `status` (Twilio's error JSON) until
+    /// [`Client::fault_serve_ice_tokens`].
+    pub async fn fault_fail_ice_tokens(&self, status: u16) -> Result<(), LabError> {
+        self.affected("/v1/faults/fail-ice-tokens", json!({ "status": status }))
+            .await
+            .map(|_| ())
+    }
+
+    /// The Tokens resource hands out tokens again.
+    pub async fn fault_serve_ice_tokens(&self) -> Result<(), LabError> {
+        self.affected("/v1/faults/serve-ice-tokens", json!({}))
+            .await
+            .map(|_| ())
+    }
+
     /// Stops a leg's media (both ways, STUN included) for `seconds`.
     pub async fn fault_stop_media(&self, leg: &str, seconds: f32) -> Result<(), LabError> {
         self.affected(

@@ -1,9 +1,10 @@
 //! The control API: HTTP JSON on loopback, for tests and demos (see the crate docs for routes).
 //! The same server answers Twilio's REST paths the lab emulates (`rest`: the Recordings
-//! resource), so its base URL is also the lab's Twilio API base.
+//! resource and the Network Traversal Service's Tokens resource), so its base URL is also the
+//! lab's Twilio API base.
 
 mod client;
-mod rest;
+pub(crate) mod rest;
 pub(crate) mod server;
 pub mod types;
 

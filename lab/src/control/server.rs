@@ -29,6 +29,8 @@ pub struct ControlState {
     pub credentials: Credentials,
     /// Recording media needs HTTP Basic auth too.
     pub enforce_media_auth: bool,
+    /// The Tokens resource (ICE servers) and its fault.
+    pub ice_tokens: Arc<super::rest::IceTokens>,
 }
 
 pub fn router(state: ControlState) -> Router {
@@ -57,6 +59,9 @@ pub fn router(state: ControlState) -> Router {
         )
         .route("/v1/faults/ring-before-answer", post(ring_before_answer))
         .route("/v1/legs/{sid}/digits", post(send_digits))
+        .route("/v1/ice-tokens", get(ice_tokens))
+        .route("/v1/faults/fail-ice-tokens", post(fail_ice_tokens))
+        .route("/v1/faults/serve-ice-tokens", post(serve_ice_tokens))
         .route("/v1/recordings", get(recordings))
         .route("/v1/recordings/{sid}", get(recording))
         .merge(super::rest::routes())
@@ -273,4 +278,24 @@ async fn recordings(State(state): State<ControlState>) -> Response {
 
 async fn recording(State(state): State<ControlState>, Path(sid): Path<String>) -> Response {
     run(state, ControlRequest::Recording(sid)).await
+}
+
+async fn ice_tokens(State(state): State<ControlState>) -> Response {
+    Json(state.ice_tokens.stats()).into_response()
+}
+
+async fn fail_ice_tokens(
+    State(state): State<ControlState>,
+    Json(body): Json<FailIceTokensFault>,
+) -> Response {
+    if !(400..=599).contains(&body.status) {
+        return error(StatusCode::BAD_REQUEST, "status must be from 400 to 599");
+    }
+    state.ice_tokens.fail_with(Some(body.status));
+    Json(json!({ "affected": 1 })).into_response()
+}
+
+async fn serve_ice_tokens(State(state): State<ControlState>) -> Response {
+    state.ice_tokens.fail_with(None);
+    Json(json!({ "affected": 1 })).into_response()
 }

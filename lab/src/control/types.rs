@@ -361,3 +361,26 @@ pub struct RecordingInfo {
     /// Dominant frequency of the loudest second, if not silent.
     pub dominant_hz: Option<f32>,
 }
+
+/// `POST /v1/faults/fail-ice-tokens`: the Tokens resource answers `status` (default 503)
+/// until `POST /v1/faults/serve-ice-tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FailIceTokensFault {
+    #[serde(default = "default_fail_status")]
+    pub status: u16,
+}
+
+fn default_fail_status() -> u16 {
+    503
+}
+
+/// `GET /v1/ice-tokens`: what the Tokens resource (`POST …/Tokens.json`) did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceTokenStats {
+    /// Tokens handed out.
+    pub served: u64,
+    /// Requests answered with the fault's status.
+    pub failed: u64,
+    /// The fault's status while it is on.
+    pub failing_with: Option<u16>,
+}

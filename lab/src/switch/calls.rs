@@ -98,6 +98,8 @@ pub struct Leg {
     pub failure_code: Option<u32>,
     /// Media exists in the media layer (so it must be closed).
     pub has_media: bool,
+    /// A dialled leg's `statusCallback`.
+    pub progress: Option<super::progress::ProgressCallback>,
 }
 
 impl Leg {

@@ -7,7 +7,7 @@ use super::exec::{Notice, virtual_media};
 use super::webhooks::set_param;
 use super::{MediaCommand, Now, PlayItem, Switch};
 use crate::config::Behaviour;
-use crate::twiml::{Dial, DialTarget};
+use crate::twiml::{CallProgress, Dial, DialTarget};
 
 impl Switch {
     pub(super) fn start_dial(&mut self, call_sid: &str, dial: Dial, now: Now) {
@@ -46,12 +46,15 @@ impl Switch {
         let mut answer_now = Vec::new();
         for target in &dial.targets {
             match target {
-                DialTarget::Client { identity, params } => {
+                DialTarget::Client {
+                    identity, params, ..
+                } => {
                     let to = format!("client:{identity}");
                     let conns = self.registered_conns(identity);
                     if conns.is_empty() {
                         let endpoint = Endpoint::Client(Self::new_client_endpoint(identity, None));
                         let child = self.new_leg(call_sid, false, endpoint, &from, &to, now);
+                        self.watch_leg(&child, target.status_callback(), now);
                         immediate.push((child.clone(), LegState::NoAnswer, Some(31480)));
                         children.push(child);
                         continue;
@@ -70,6 +73,7 @@ impl Switch {
                         if let Some(l) = self.legs.get_mut(&child) {
                             l.has_media = true;
                         }
+                        self.watch_leg(&child, target.status_callback(), now);
                         self.media(MediaCommand::CreateWebrtc {
                             leg: child.clone(),
                             offer: None,
@@ -77,13 +81,14 @@ impl Switch {
                         children.push(child);
                     }
                 }
-                DialTarget::Number { number } => {
+                DialTarget::Number { number, .. } => {
                     let behaviour = self.virtual_number(number).cloned();
                     let endpoint = Endpoint::Virtual {
                         number: number.clone(),
                         behaviour: behaviour.clone().unwrap_or(Behaviour::Busy),
                     };
                     let child = self.new_leg(call_sid, false, endpoint, &from, number, now);
+                    self.watch_leg(&child, target.status_callback(), now);
                     match behaviour {
                         None => immediate.push((child.clone(), LegState::Failed, Some(31404))),
                         Some(Behaviour::Busy) => {
@@ -96,6 +101,7 @@ impl Switch {
                             if let Some(l) = self.legs.get_mut(&child) {
                                 l.state = LegState::Ringing;
                             }
+                            self.leg_progress(&child, CallProgress::Ringing, now);
                         }
                         Some(Behaviour::SlowAnswer { ring_secs, .. }) => {
                             if let Some(l) = self.legs.get_mut(&child) {
@@ -103,6 +109,7 @@ impl Switch {
                                 l.answer_at =
                                     Some(now.at + Duration::from_secs_f32(ring_secs.max(0.0)));
                             }
+                            self.leg_progress(&child, CallProgress::Ringing, now);
                         }
                         Some(_) => answer_now.push(child.clone()),
                     }
@@ -170,6 +177,7 @@ impl Switch {
             l.answer_at = None;
             l.bridged_to = Some(call_sid.clone());
         }
+        self.leg_progress(child, CallProgress::Answered, now);
         if let Some(call) = self.calls.get_mut(&call_sid)
             && let Phase::Dialing(d) = &mut call.phase
         {

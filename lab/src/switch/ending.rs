@@ -12,6 +12,7 @@ use super::{MediaCommand, MediaEvent, Now, Switch};
 use crate::control::types::CallError;
 use crate::error::LabError;
 use crate::frames::{self, server_frame};
+use crate::twiml::CallProgress;
 
 impl Switch {
     /// Ends a call: every leg still up is cancelled or hung up.
@@ -172,6 +173,7 @@ impl Switch {
         if is_parent {
             self.end_call(&call_sid, reason, Notice::Plain, now);
         } else {
+            self.leg_progress(sid, CallProgress::Completed, now);
             self.child_ended(sid, now);
         }
     }
@@ -401,5 +403,6 @@ impl Switch {
         if let Some(conn) = conn {
             self.send(conn, server_frame("invite", payload), now);
         }
+        self.leg_progress(sid, CallProgress::Ringing, now);
     }
 }

@@ -83,6 +83,7 @@ impl Switch {
                     .map(|identity| DialTarget::Client {
                         identity,
                         params: Vec::new(),
+                        status_callback: None,
                     })
                     .collect();
                 let timeout = call.ring_timeout_secs;
@@ -110,12 +111,16 @@ impl Switch {
             .filter(|v| !v.is_empty());
         let target = match dest {
             None => None,
-            Some(d) if d.starts_with('+') => Some(DialTarget::Number { number: d }),
+            Some(d) if d.starts_with('+') => Some(DialTarget::Number {
+                number: d,
+                status_callback: None,
+            }),
             Some(d) => {
                 let identity = d.strip_prefix("client:").unwrap_or(&d).to_string();
                 Some(DialTarget::Client {
                     identity,
                     params: Vec::new(),
+                    status_callback: None,
                 })
             }
         };

@@ -8,7 +8,8 @@
 //! - `session` — connections: `listen`, tokens, registration, heartbeats, the frame log.
 //! - `frames_in` — call frames from clients (`invite`, `answer`, `hangup`, `message`, …).
 //! - `start` — new calls; `exec` — running TwiML; `webhooks` — the signed requests for it
-//!   (TwiML, actions, callbacks); `dial` — `<Dial>` and bridging;
+//!   (TwiML, actions, callbacks); `dial` — `<Dial>` and bridging; `progress` — the
+//!   `statusCallback`s of `<Dial>`'s nouns;
 //!   `ending` — hang-ups, timers, lost sockets and media results.
 //! - `gather` — `<Gather>` and where keypad digits go; `record` — `<Record>` and its callbacks;
 //!   `recordings` — the recordings the lab holds (the Recordings resource's data).
@@ -21,6 +22,7 @@ mod ending;
 mod exec;
 mod frames_in;
 mod gather;
+mod progress;
 mod record;
 pub mod recordings;
 mod session;

@@ -48,6 +48,7 @@ impl Switch {
             answer_at: None,
             failure_code: None,
             has_media: false,
+            progress: None,
         };
         self.legs.insert(sid.clone(), leg);
         sid
@@ -243,6 +244,7 @@ impl Switch {
                 vec![DialTarget::Client {
                     identity,
                     params: custom,
+                    status_callback: None,
                 }],
                 timeout_secs,
                 !self.faults.answer_without_ringing,

@@ -2,7 +2,8 @@
 //!
 //! Supported: `<Say>`, `<Play>` (URL or `digits`), `<Pause>`, `<Hangup>`, `<Reject>`,
 //! `<Redirect>`, `<Dial>` with `<Client>` (bare identity or `<Identity>` + `<Parameter>`s)
-//! and `<Number>` nouns or a bare number, `<Record>` and `<Gather>` (keypad input; see
+//! and `<Number>` nouns (each with its `statusCallback`: [`StatusCallback`]) or a bare
+//! number, `<Record>` and `<Gather>` (keypad input; see
 //! [`Record`] and [`Gather`]). Malformed XML is Twilio's error 12100 (document parse
 //! failure); a document that is XML but not valid TwiML, or has an attribute value Twilio
 //! refuses (`maxLength="abc"`, `numDigits="0"`, …), is 12200 (schema validation).
@@ -18,8 +19,8 @@ pub use input::{
     DEFAULT_RECORD_TIMEOUT_SECS, Gather, MAX_MAX_LENGTH_SECS, Record,
 };
 use tree::{
-    Element, bool_attr, collect_text, method, no_children, no_children_except, parse_tree,
-    uint_attr,
+    Element, bool_attr, collect_text, method, method_attr, no_children, no_children_except,
+    parse_tree, uint_attr,
 };
 
 /// Twilio's default `<Dial timeout>` in seconds.
@@ -68,10 +69,68 @@ pub enum DialTarget {
     Client {
         identity: String,
         params: Vec<(String, String)>,
+        status_callback: Option<StatusCallback>,
     },
     Number {
         number: String,
+        status_callback: Option<StatusCallback>,
     },
+}
+
+impl DialTarget {
+    pub fn status_callback(&self) -> Option<&StatusCallback> {
+        match self {
+            DialTarget::Client {
+                status_callback, ..
+            }
+            | DialTarget::Number {
+                status_callback, ..
+            } => status_callback.as_ref(),
+        }
+    }
+}
+
+/// A moment in a dialled leg's life that its `statusCallback` can be told of
+/// (`statusCallbackEvent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallProgress {
+    /// The leg was created (`CallStatus=initiated`).
+    Initiated,
+    /// The far end rings (`CallStatus=ringing`).
+    Ringing,
+    /// The far end answered (`CallStatus=in-progress`).
+    Answered,
+    /// The leg is over, however it ended (`CallStatus` completed, busy, no-answer, canceled
+    /// or failed, with `CallDuration`).
+    Completed,
+}
+
+impl CallProgress {
+    pub fn parse(text: &str) -> Option<CallProgress> {
+        match text {
+            "initiated" => Some(CallProgress::Initiated),
+            "ringing" => Some(CallProgress::Ringing),
+            "answered" => Some(CallProgress::Answered),
+            "completed" => Some(CallProgress::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// `statusCallback`, `statusCallbackEvent` (space-separated; default `completed`) and
+/// `statusCallbackMethod` (default POST) of a `<Number>` or `<Client>`: where Twilio posts
+/// the progress of the leg that noun rings. Without a `statusCallback` nothing is posted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusCallback {
+    pub url: String,
+    pub method: String,
+    pub events: Vec<CallProgress>,
+}
+
+impl StatusCallback {
+    pub fn wants(&self, event: CallProgress) -> bool {
+        self.events.contains(&event)
+    }
 }
 
 /// Why a TwiML document was refused, with Twilio's error code.
@@ -190,7 +249,10 @@ fn dial(el: &Element) -> Result<Dial, TwimlError> {
                 if number.is_empty() {
                     return Err(TwimlError::Schema("<Number> is empty".into()));
                 }
-                targets.push(DialTarget::Number { number });
+                targets.push(DialTarget::Number {
+                    number,
+                    status_callback: status_callback(child)?,
+                });
             }
             other => {
                 return Err(TwimlError::Schema(format!(
@@ -208,6 +270,7 @@ fn dial(el: &Element) -> Result<Dial, TwimlError> {
         }
         targets.push(DialTarget::Number {
             number: bare.to_string(),
+            status_callback: None,
         });
     }
     if targets.is_empty() {
@@ -261,7 +324,36 @@ fn client(el: &Element) -> Result<DialTarget, TwimlError> {
     if identity.is_empty() {
         return Err(TwimlError::Schema("<Client> has no identity".into()));
     }
-    Ok(DialTarget::Client { identity, params })
+    Ok(DialTarget::Client {
+        identity,
+        params,
+        status_callback: status_callback(el)?,
+    })
+}
+
+/// A noun's `statusCallback*` attributes; `None` without a URL. The events and the method
+/// are checked even then, as Twilio validates the document.
+fn status_callback(el: &Element) -> Result<Option<StatusCallback>, TwimlError> {
+    let events = match el.attr("statusCallbackEvent") {
+        None => vec![CallProgress::Completed],
+        Some(list) => list
+            .split([' ', ','])
+            .filter(|e| !e.is_empty())
+            .map(|e| {
+                CallProgress::parse(e).ok_or_else(|| {
+                    el.schema_error(format!(
+                        "statusCallbackEvent has \"{e}\", not initiated/ringing/answered/completed"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let method = method_attr(el, "statusCallbackMethod")?;
+    Ok(el.url_attr("statusCallback").map(|url| StatusCallback {
+        url,
+        method,
+        events,
+    }))
 }
 
 #[cfg(test)]

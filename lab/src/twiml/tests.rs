@@ -19,7 +19,8 @@ fn parses_the_captured_documents() {
     assert_eq!(
         dial.targets,
         vec![DialTarget::Number {
-            number: "+12031234567".into()
+            number: "+12031234567".into(),
+            status_callback: None,
         }]
     );
     assert_eq!(dial.timeout_secs, 30);
@@ -31,7 +32,8 @@ fn parses_the_captured_documents() {
         vec![Verb::Dial(Dial {
             targets: vec![DialTarget::Client {
                 identity: "twilio-react".into(),
-                params: vec![]
+                params: vec![],
+                status_callback: None,
             }],
             caller_id: None,
             answer_on_bridge: false,
@@ -59,7 +61,8 @@ fn client_identity_form_with_parameters_and_attributes() {
         dial.targets,
         vec![DialTarget::Client {
             identity: "alice".into(),
-            params: vec![("k".into(), "v & w".into())]
+            params: vec![("k".into(), "v & w".into())],
+            status_callback: None,
         }]
     );
     assert_eq!(
@@ -222,6 +225,55 @@ fn bad_record_and_gather_attributes_are_schema_errors() {
         r#"<Response><Gather input="voice"/></Response>"#,
         r#"<Response><Gather><Dial>+15551234567</Dial></Gather></Response>"#,
         r#"<Response><Gather><Say loop="x">hi</Say></Gather></Response>"#,
+    ] {
+        assert_eq!(parse(doc).map_err(|e| e.code()), Err(12200), "{doc}");
+    }
+}
+
+#[test]
+fn noun_status_callbacks_default_to_completed_and_post() {
+    let out = parse(
+        r#"<Response><Dial>
+             <Number statusCallback="/status?leg=n" statusCallbackMethod="get"
+                     statusCallbackEvent="initiated ringing answered completed">+12025550100</Number>
+             <Client statusCallback="https://x.example/status"><Identity>desk</Identity></Client>
+             <Client statusCallbackEvent="ringing">kitchen</Client>
+           </Dial></Response>"#,
+    )
+    .unwrap();
+    let [Verb::Dial(dial)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let callbacks: Vec<Option<&StatusCallback>> = dial
+        .targets
+        .iter()
+        .map(DialTarget::status_callback)
+        .collect();
+    assert_eq!(
+        callbacks,
+        [
+            Some(&StatusCallback {
+                url: "/status?leg=n".into(),
+                method: "GET".into(),
+                events: vec![
+                    CallProgress::Initiated,
+                    CallProgress::Ringing,
+                    CallProgress::Answered,
+                    CallProgress::Completed
+                ],
+            }),
+            Some(&StatusCallback {
+                url: "https://x.example/status".into(),
+                method: "POST".into(),
+                events: vec![CallProgress::Completed],
+            }),
+            // Events without a URL post nothing.
+            None,
+        ]
+    );
+    for doc in [
+        r#"<Response><Dial><Number statusCallback="/s" statusCallbackEvent="hungup">+1</Number></Dial></Response>"#,
+        r#"<Response><Dial><Client statusCallback="/s" statusCallbackMethod="PUT">a</Client></Dial></Response>"#,
     ] {
         assert_eq!(parse(doc).map_err(|e| e.code()), Err(12200), "{doc}");
     }

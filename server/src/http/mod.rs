@@ -4,7 +4,7 @@
 //! - [`token`] — `POST /api/token/generate`, and the HTTP Basic login every handset route
 //!   shares.
 //! - [`hooks`] — `POST /hooks/voice` and `POST /hooks/call/connect`.
-//! - [`voicemail`] — `POST /hooks/voicemail/{dial-ended,recorded,goodbye,menu}`.
+//! - [`voicemail`] — `POST /hooks/voicemail/{dial-ended,recorded,goodbye,menu,greeting}`.
 //! - [`handset`] — `GET /api/handset/events` (server-sent events), `GET /api/handset/voicemail`,
 //!   `GET`/`PUT /api/handset/settings`.
 //! - [`provisioning`] — `GET /api/handset/config` (`ETag`), `POST /api/handset/status`.
@@ -77,8 +77,10 @@ pub struct AppState {
     webhook_requests: Arc<Semaphore>,
     /// The database (`None`: no voicemail, forwarding or do-not-disturb; the handsets ring).
     pub store: Option<crate::store::Store>,
-    /// Twilio's REST API (deleting recordings).
+    /// Twilio's REST API (deleting recordings, ICE servers).
     pub twilio: crate::twilio_api::TwilioApi,
+    /// The ICE servers handed out with tokens (Twilio's Network Traversal Service).
+    pub ice: crate::ice::IceServers,
     /// Change notifications and the handsets' event streams.
     pub push: crate::push::Push,
     /// Messages whose callback came while the database was unreachable.
@@ -139,6 +141,7 @@ impl AppState {
         Arc::new(AppState {
             store,
             twilio: crate::twilio_api::TwilioApi::new(&config),
+            ice: crate::ice::IceServers::new(config.ice_servers),
             push: crate::push::Push::default(),
             pending: crate::worker::Pending::default(),
             handsets: RwLock::new(Arc::new(handsets)),
@@ -265,6 +268,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route(crate::voicemail::RECORDED_PATH, post(voicemail::recorded))
         .route(crate::voicemail::GOODBYE_PATH, post(voicemail::goodbye))
+        .route(crate::voicemail::GREETING_PATH, post(voicemail::greeting))
         .route(crate::voicemail::MENU_PATH, post(voicemail::menu))
         .route(crate::call_log::STATUS_PATH, post(hooks::status))
         .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::clone(
@@ -310,8 +314,21 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
             },
             "event_streams": state.push.open_streams(),
             "pending_messages": state.pending.len(),
+            "ice_servers": ice_health(&state),
         }),
     )
+}
+
+/// `"off"`, `"fresh"`, `"stale"` or `"none"`: whether the token answers carry ICE servers.
+fn ice_health(state: &AppState) -> &'static str {
+    match state.ice.status(state.now(), state.clock.unix_now()) {
+        None => "off",
+        Some(status) => match (&status.answer.servers, status.answer.stale) {
+            (Some(_), false) => "fresh",
+            (Some(_), true) => "stale",
+            (None, _) => "none",
+        },
+    }
 }
 
 async fn not_found() -> Response {

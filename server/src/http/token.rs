@@ -1,5 +1,8 @@
 //! `POST /api/token/generate`: a handset logs in with HTTP Basic (device id and secret)
-//! and gets a Voice Access Token for its identity.
+//! and gets a Voice Access Token for its identity, with the ICE servers its calls may use
+//! ([`crate::ice`]): `{"token", "identity", "ttl", "ice_servers": [{"urls", "username",
+//! "credential"}], "ice_servers_stale": bool, "ice_servers_error": {"code", "message"}}` (the
+//! last three as [`crate::ice::IceAnswer::fields`] has them).
 //!
 //! Refusals never say which part was wrong, nor whether the device id exists: known and
 //! unknown ids cost one Argon2 verification each (unknown ones against a dummy hash) and
@@ -180,11 +183,21 @@ pub(crate) async fn generate(State(state): State<Arc<AppState>>, request: Reques
     .to_jwt(now);
     match minted {
         Ok(token) => {
-            tracing::info!(%identity, ttl, "token issued");
-            json(
-                StatusCode::OK,
-                serde_json::json!({ "token": token, "identity": identity, "ttl": ttl }),
-            )
+            // Never a reason to refuse the token: without ICE servers the answer says why.
+            let ice = crate::ice::IceServers::for_token(&state).await;
+            tracing::info!(
+                %identity,
+                ttl,
+                ice_servers = ice.servers.as_ref().map_or(0, |s| s.len()),
+                ice_servers_stale = ice.stale,
+                "token issued"
+            );
+            let mut answer = serde_json::Map::new();
+            answer.insert("token".into(), token.into());
+            answer.insert("identity".into(), identity.into());
+            answer.insert("ttl".into(), ttl.into());
+            answer.extend(ice.fields());
+            json(StatusCode::OK, serde_json::Value::Object(answer))
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot sign a token");
@@ -351,7 +364,9 @@ mod tests {
     /// A server whose one handset has a full-cost hash (tens of ms: long enough to hang up
     /// in the middle of it).
     fn state() -> Arc<AppState> {
-        let settings = crate::config::tests::valid_settings();
+        let mut settings = crate::config::tests::valid_settings();
+        // No ICE servers: these tests are about logins, and must not reach Twilio.
+        settings.insert(crate::config::ICE_SERVERS.into(), "off".into());
         let config = Config::from_settings(|n| settings.get(n).cloned()).unwrap();
         let desk = Handset::with_secret("desk", "desk", "101", "Desk", "right").unwrap();
         AppState::new(config, Handsets::new(vec![desk]).unwrap())

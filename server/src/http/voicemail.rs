@@ -68,6 +68,57 @@ pub(crate) async fn goodbye(
     }
 }
 
+/// The greeting hook: `0` at an empty mailbox's offer records the greeting; a finished
+/// recording becomes the greeting of the caller's mailboxes.
+pub(crate) async fn greeting(
+    State(state): State<Arc<AppState>>,
+    uri: OriginalUri,
+    request: Request,
+) -> Response {
+    let params = match verified_params(&state, &uri.0, request).await {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
+    let mailboxes: Vec<MailboxId> = voicemail::query_values(&query_pairs(&uri.0), "mailbox")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let handsets = state.handsets();
+    if mailboxes.is_empty()
+        || !mailboxes
+            .iter()
+            .all(|m| voicemail::is_known_mailbox(&state.config, &handsets, m))
+    {
+        let plan = Plan {
+            twiml: menu::unavailable(),
+            outcome: Outcome::Refused("the greeting URL names no mailbox of this server"),
+        };
+        return respond(&state, "voicemail/greeting", &params, plan);
+    }
+    let asked = voicemail::greeting::Request::from_params(&params);
+    let mut saved = false;
+    if let (voicemail::greeting::Request::Recorded(Some(url)), Some(store)) = (&asked, &state.store)
+    {
+        let greeting = Greeting {
+            text: None,
+            recording_url: Some(url.clone()),
+        };
+        let kept = with_deadline(async {
+            for mailbox in &mailboxes {
+                store.set_greeting(mailbox, &greeting).await?;
+            }
+            Ok(())
+        })
+        .await;
+        match kept {
+            Ok(()) => saved = true,
+            Err(e) => tracing::warn!(error = %e, "database unavailable: the greeting is not kept"),
+        }
+    }
+    let plan = voicemail::greeting::after(&state.config, &mailboxes, &asked, saved);
+    respond(&state, "voicemail/greeting", &params, plan)
+}
+
 /// The recording status callback: a forged one is refused (403) and a malformed one or one
 /// for a mailbox this server does not have gets 400, both with nothing stored; a genuine one
 /// is stored once however often Twilio retries it, or held in memory and retried while the
@@ -223,6 +274,12 @@ async fn step(
         }
         (menu::Key::Other, Some(_)) => {
             return Ok(playing(menu::not_an_option(config, position)));
+        }
+        (menu::Key::Greeting, _) => {
+            return Ok(playing(voicemail::greeting::record(
+                config,
+                &position.mailboxes,
+            )));
         }
         (menu::Key::Delete, Some(message)) => match store.start_deleting(message.id).await? {
             Some(sid) => {

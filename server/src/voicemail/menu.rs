@@ -1,6 +1,7 @@
 //! The listening menu a handset reaches by dialling [`super::ACCESS_CODE`]: the counts, then
 //! each message (new ones first, each group oldest first) with its caller and date, and the
-//! keys: `7` delete, `9` save, `#` next, `*` repeat.
+//! keys: `7` delete, `9` save, `#` next, `*` repeat, `0` record the greeting
+//! ([`super::greeting`]).
 //!
 //! Every step is a `<Gather numDigits="1">` around the message, whose action carries where the
 //! caller is ([`Position`]: the mailboxes, the message, the ones still to come), followed by a
@@ -21,8 +22,8 @@ pub const MAX_SESSION_MESSAGES: usize = 100;
 /// Seconds the menu waits for a key after a message.
 pub const KEY_TIMEOUT_SECS: u32 = 5;
 
-pub const SAY_OPTIONS: &str =
-    "Press 7 to delete, 9 to save, pound for the next message, star to repeat.";
+pub const SAY_OPTIONS: &str = "Press 7 to delete, 9 to save, pound for the next message, \
+     star to repeat, 0 to record your greeting.";
 pub const SAY_NO_MORE: &str = "No more messages. Goodbye.";
 pub const SAY_DELETED: &str = "Message deleted.";
 pub const SAY_SAVED: &str = "Message saved.";
@@ -41,6 +42,8 @@ pub enum Key {
     /// `#`, or no key at all (the `<Redirect>` after the `<Gather>`).
     Next,
     Repeat,
+    /// `0`: record the mailbox's greeting.
+    Greeting,
     Other,
 }
 
@@ -51,6 +54,7 @@ impl Key {
             "9" => Key::Save,
             "" | "#" => Key::Next,
             "*" => Key::Repeat,
+            "0" => Key::Greeting,
             _ => Key::Other,
         }
     }
@@ -139,7 +143,14 @@ pub fn entry(
 ) -> Plan {
     let said = speech::counts(counts.new, counts.saved);
     let twiml = match messages.split_first() {
-        None => Response::new().say(said).say(SAY_NO_MORE).hangup(),
+        None => {
+            let offer = super::greeting::offer(config, mailboxes);
+            Response {
+                verbs: std::iter::once(crate::twiml::Verb::Say(said))
+                    .chain(offer.verbs)
+                    .collect(),
+            }
+        }
         Some((first, rest)) => {
             let queue: Vec<i64> = rest
                 .iter()
@@ -260,6 +271,7 @@ mod tests {
         assert_eq!(Key::parse(Some("")), Key::Next);
         assert_eq!(Key::parse(None), Key::Next);
         assert_eq!(Key::parse(Some("*")), Key::Repeat);
+        assert_eq!(Key::parse(Some("0")), Key::Greeting);
         assert_eq!(Key::parse(Some("1")), Key::Other);
         assert_eq!(Key::parse(Some("77")), Key::Other);
     }
@@ -312,7 +324,10 @@ mod tests {
             empty.twiml.to_xml(),
             format!(
                 "{DECL}<Response><Say>You have 0 new and 0 saved messages.</Say>\
-                 <Say>{SAY_NO_MORE}</Say><Hangup/></Response>"
+                 <Gather input=\"dtmf\" numDigits=\"1\" timeout=\"5\" \
+                 action=\"https://p.example/hooks/voicemail/greeting?mailbox=number%3A%2B447381234567\" \
+                 method=\"POST\"><Say>{}</Say></Gather><Say>Goodbye.</Say><Hangup/></Response>",
+                crate::voicemail::greeting::SAY_OFFER
             )
         );
     }

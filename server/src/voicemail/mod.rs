@@ -9,6 +9,7 @@
 //! - [`speech`] — how counts, callers and dates are spoken.
 
 pub mod deposit;
+pub mod greeting;
 pub mod menu;
 pub mod speech;
 
@@ -25,6 +26,7 @@ pub const DIAL_ENDED_PATH: &str = "/hooks/voicemail/dial-ended";
 pub const RECORDED_PATH: &str = "/hooks/voicemail/recorded";
 pub const GOODBYE_PATH: &str = "/hooks/voicemail/goodbye";
 pub const MENU_PATH: &str = "/hooks/voicemail/menu";
+pub const GREETING_PATH: &str = "/hooks/voicemail/greeting";
 
 /// The URL a TwiML attribute names for one of this server's hooks: absolute under
 /// `OFFHOOK_PUBLIC_URL` when set, else relative (Twilio resolves it against the document's

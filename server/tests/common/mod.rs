@@ -36,6 +36,9 @@ pub fn settings(extra: &[(&str, &str)]) -> HashMap<String, String> {
         ("TWILIO_API_SECRET", API_SECRET),
         ("TWILIO_APP_SID", APP_SID),
         ("TWILIO_PHONE_NUMBER", PHONE_NUMBER),
+        // Tests of the ICE servers turn the fetch on, against a FakeTwilio; the rest must
+        // not reach Twilio.
+        ("OFFHOOK_ICE_SERVERS", "off"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -347,6 +350,26 @@ pub async fn twilio(app: &Router, path_and_query: &str, params: &[(&str, &str)])
     .await
 }
 
+/// The same request signed with another key than the account's (a forgery).
+pub async fn twilio_forged(app: &Router, path_and_query: &str, params: &[(&str, &str)]) -> Reply {
+    let signature = offhook_server::signature::expected_signature(
+        "ffffffffffffffffffffffffffffffff",
+        &format!("{PUBLIC}{path_and_query}"),
+        &owned(params),
+    );
+    let mut request = webhook(
+        path_and_query,
+        "127.0.0.1:8080",
+        &format!("{PUBLIC}{path_and_query}"),
+        params,
+    );
+    request.headers_mut().insert(
+        "x-twilio-signature",
+        signature.parse().expect("a header value"),
+    );
+    send(app, request).await
+}
+
 /// The value of `attr` on the first `<element …>` of a TwiML document, unescaped, with the
 /// public URL taken off (what Twilio would request next).
 pub fn attr(xml: &str, element: &str, attr: &str) -> Option<String> {
@@ -554,20 +577,37 @@ impl Events {
     }
 }
 
-/// Twilio's REST API as far as recordings go: records each request; a `DELETE` is answered
-/// with the next queued status (204 when none is queued), a `GET` with 200 (the audio,
-/// [`FAKE_AUDIO`], for `….wav`), or 404 for a recording [`FakeTwilio::lose`] was told of.
-/// Stopped when dropped.
 /// The audio the fake serves for every recording.
 pub const FAKE_AUDIO: &[u8] = b"RIFF....WAVEfmt fake audio for the admin page";
 
+/// Twilio's REST API as far as the server uses it: records each request; a `DELETE` is
+/// answered with the next queued status (204 when none is queued), a `GET` with 200 (the audio,
+/// [`FAKE_AUDIO`], for `….wav`), or 404 for a recording [`FakeTwilio::lose`] was told of; a
+/// `POST …/Tokens.json` (the Network Traversal Service) with [`FakeTwilio::ice_servers`] and
+/// [`FakeTwilio::ice_ttl`] in Twilio's shape, or with the status [`FakeTwilio::fail_tokens`]
+/// set. Stopped when dropped.
 pub struct FakeTwilio {
     pub url: String,
     pub requests: Arc<Mutex<Vec<FakeRequest>>>,
     statuses: Arc<Mutex<std::collections::VecDeque<u16>>>,
     lost: Arc<Mutex<Vec<String>>>,
+    tokens: Arc<Mutex<FakeTokens>>,
     task: tokio::task::JoinHandle<()>,
 }
+
+/// What the fake's Tokens resource answers.
+#[derive(Debug, Clone)]
+struct FakeTokens {
+    /// `(url, username, credential)` entries, one URL each as Twilio sends them.
+    servers: Vec<(String, Option<String>, Option<String>)>,
+    ttl: u64,
+    fail: Option<u16>,
+}
+
+/// The fake's ICE servers until told otherwise: Twilio's STUN and a TURN with credential
+/// `cred-1`.
+pub const FAKE_TURN: &str = "turn:global.turn.twilio.com:3478?transport=udp";
+pub const FAKE_STUN: &str = "stun:global.stun.twilio.com:3478?transport=udp";
 
 #[derive(Debug, Clone)]
 pub struct FakeRequest {
@@ -575,6 +615,8 @@ pub struct FakeRequest {
     pub path: String,
     /// Whether it carried the account's API key and secret as HTTP Basic.
     pub authorized: bool,
+    /// The body (form parameters), as text.
+    pub body: String,
 }
 
 impl FakeTwilio {
@@ -586,24 +628,52 @@ impl FakeTwilio {
         let requests: Arc<Mutex<Vec<FakeRequest>>> = Arc::default();
         let statuses: Arc<Mutex<std::collections::VecDeque<u16>>> = Arc::default();
         let lost: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (seen, answers, gone) = (requests.clone(), statuses.clone(), lost.clone());
+        let tokens = Arc::new(Mutex::new(FakeTokens {
+            servers: vec![
+                (FAKE_STUN.into(), None, None),
+                (
+                    FAKE_TURN.into(),
+                    Some("user-1".into()),
+                    Some("cred-1".into()),
+                ),
+            ],
+            ttl: 86_400,
+            fail: None,
+        }));
+        let (seen, answers, gone, nts) = (
+            requests.clone(),
+            statuses.clone(),
+            lost.clone(),
+            tokens.clone(),
+        );
         let router = Router::new().fallback(move |request: Request<Body>| {
-            let (seen, answers, gone) = (seen.clone(), answers.clone(), gone.clone());
+            let (seen, answers, gone, nts) =
+                (seen.clone(), answers.clone(), gone.clone(), nts.clone());
             async move {
                 let authorized = request
                     .headers()
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
                     == Some(basic(API_KEY, API_SECRET).as_str());
+                let method = request.method().clone();
+                let path = request.uri().path().to_string();
+                let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
                 seen.lock().unwrap().push(FakeRequest {
-                    method: request.method().to_string(),
-                    path: request.uri().path().to_string(),
+                    method: method.to_string(),
+                    path: path.clone(),
                     authorized,
+                    body,
                 });
-                let path = request.uri().path();
+                let tokens_path = format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Tokens.json");
+                if authorized && method == axum::http::Method::POST && path == tokens_path {
+                    return fake_token_answer(&nts.lock().unwrap());
+                }
                 let status = if !authorized {
                     401
-                } else if request.method() == axum::http::Method::GET {
+                } else if method == axum::http::Method::GET {
                     let lost = gone.lock().unwrap();
                     if lost.iter().any(|sid| path.contains(sid.as_str())) {
                         404
@@ -640,6 +710,7 @@ impl FakeTwilio {
             requests,
             statuses,
             lost,
+            tokens,
             task,
         }
     }
@@ -664,6 +735,63 @@ impl FakeTwilio {
         requests.retain(|r| r.method == "DELETE");
         requests
     }
+
+    /// The requests to the Tokens resource.
+    pub fn token_requests(&self) -> Vec<FakeRequest> {
+        let mut requests = self.requests();
+        requests.retain(|r| r.path.ends_with("/Tokens.json"));
+        requests
+    }
+
+    /// From now on the Tokens resource hands out these `(url, username, credential)` entries.
+    pub fn ice_servers(&self, servers: &[(&str, Option<&str>, Option<&str>)]) {
+        self.tokens.lock().unwrap().servers = servers
+            .iter()
+            .map(|(u, n, c)| (u.to_string(), n.map(String::from), c.map(String::from)))
+            .collect();
+    }
+
+    /// From now on the credentials are good for `secs`.
+    pub fn ice_ttl(&self, secs: u64) {
+        self.tokens.lock().unwrap().ttl = secs;
+    }
+
+    /// From now on the Tokens resource answers with `status` (`None`: it works again).
+    pub fn fail_tokens(&self, status: Option<u16>) {
+        self.tokens.lock().unwrap().fail = status;
+    }
+}
+
+/// The Tokens resource's answer, in Twilio's shape (`url` and `urls` both strings).
+fn fake_token_answer(tokens: &FakeTokens) -> axum::response::Response {
+    if let Some(status) = tokens.fail {
+        return axum::response::IntoResponse::into_response((
+            StatusCode::from_u16(status).expect("a status"),
+            format!(r#"{{"code":20500,"message":"Internal Server Error","status":{status}}}"#),
+        ));
+    }
+    let entries: Vec<serde_json::Value> = tokens
+        .servers
+        .iter()
+        .map(|(url, username, credential)| {
+            let mut e = serde_json::json!({ "url": url, "urls": url });
+            if let (Some(u), Some(c)) = (username, credential) {
+                e["username"] = u.clone().into();
+                e["credential"] = c.clone().into();
+            }
+            e
+        })
+        .collect();
+    let body = serde_json::json!({
+        "account_sid": ACCOUNT_SID,
+        "date_created": "Sat, 21 Nov 2026 12:00:00 +0000",
+        "date_updated": "Sat, 21 Nov 2026 12:00:00 +0000",
+        "ice_servers": entries,
+        "password": "cred",
+        "ttl": tokens.ttl.to_string(),
+        "username": "user",
+    });
+    axum::response::IntoResponse::into_response((StatusCode::CREATED, axum::Json(body)))
 }
 
 impl Drop for FakeTwilio {

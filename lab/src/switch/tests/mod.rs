@@ -1,9 +1,11 @@
 //! The switch with a virtual clock and a scripted media layer: timers, TwiML flows, dialling.
 //!
 //! - `dial_status` — `<Dial action>`'s `DialCallStatus` when the dialled parties are clients.
+//! - `dial_progress` — the `statusCallback`s of `<Dial>`'s nouns.
 //! - `gather` — `<Gather>` and keypad input.
 //! - `record` — `<Record>`, its callbacks and the recordings it leaves.
 
+mod dial_progress;
 mod dial_status;
 mod gather;
 mod record;

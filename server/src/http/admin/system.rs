@@ -1,5 +1,6 @@
 //! `GET /admin/system`: the settings check ([`crate::check`], as `offhook-server check`), the
-//! webhook URLs for the Twilio console, and the database's health.
+//! webhook URLs for the Twilio console, the database's health, and the health of the ICE
+//! servers' fetch from Twilio's Network Traversal Service ([`crate::ice`]).
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::auth::Client;
-use super::views::SystemPage;
+use super::views::{IceView, SystemPage, time};
 use super::{SignedIn, render};
 use crate::check;
 use crate::http::AppState;
@@ -67,6 +68,44 @@ pub(crate) async fn page(
             pending: state.pending.len(),
             version: env!("CARGO_PKG_VERSION"),
             streams: state.push.open_streams(),
+            ice: ice_view(&state),
         },
     )
+}
+
+fn ice_view(state: &AppState) -> IceView {
+    let Some(status) = state.ice.status(state.now(), state.clock.unix_now()) else {
+        return IceView::default();
+    };
+    let answer = &status.answer;
+    let why = answer
+        .problem
+        .as_ref()
+        .map(|p| p.message())
+        .unwrap_or_default();
+    let state_words = match (&answer.servers, answer.stale) {
+        (Some(list), false) => format!("{} servers, fresh", list.len()),
+        (Some(list), true) => format!("{} servers, stale: {why}", list.len()),
+        (None, _) => format!("none yet: {why}"),
+    };
+    let next_fetch = match status.next_fetch_unix {
+        _ if status.fetching => "running now".to_string(),
+        at => time(at),
+    };
+    IceView {
+        enabled: true,
+        ok: answer.servers.is_some() && !answer.stale,
+        state: state_words,
+        fetched: time(status.fetched_unix),
+        expires: time(status.expires_unix),
+        next_fetch,
+        failures: status.failures,
+        last_failure: status.last_failure.map_or_else(
+            || "—".to_string(),
+            |f| {
+                let at = i64::try_from(f.at_unix).ok();
+                format!("{}: {}", time(at), f.message)
+            },
+        ),
+    }
 }

@@ -218,6 +218,24 @@ pub(crate) struct SystemPage {
     pub pending: usize,
     pub version: &'static str,
     pub streams: usize,
+    pub ice: IceView,
+}
+
+/// The ICE servers' fetch from Twilio's Network Traversal Service, as the System page shows it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IceView {
+    /// `OFFHOOK_ICE_SERVERS=twilio`.
+    pub enabled: bool,
+    /// Tokens go out with a list that is not stale.
+    pub ok: bool,
+    /// In words: `4 servers, fresh`, `4 servers, stale: …`, `none yet: …`.
+    pub state: String,
+    pub fetched: String,
+    pub expires: String,
+    pub next_fetch: String,
+    pub failures: u32,
+    /// `2026-11-21 12:00 UTC: the words` (`—` for none).
+    pub last_failure: String,
 }
 
 /// A time as the pages show it: `2026-11-21 12:00 UTC` (`—` for none).
