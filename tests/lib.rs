@@ -1,6 +1,8 @@
-//! Helpers shared by the end-to-end tests: a lab per test, Devices pointed at it, and
-//! waiting for events with deadlines (a test never hangs).
+//! Helpers shared by the end-to-end tests and benchmarks: a lab per test, Devices pointed at
+//! it, and waiting for events with deadlines (a test never hangs); [`coturn`], a TURN server
+//! started and reaped by a guard; [`real_handset`], the `offhook run` process.
 
+pub mod coturn;
 pub mod real_handset;
 
 use std::sync::Arc;
