@@ -15,11 +15,17 @@
 //! (`turnserver`, from `.ci/install-deps --test`) on loopback, so the figures are the
 //! protocols' own cost without network latency: on a real network each round trip to the
 //! TURN server adds to them (TCP, TLS, and the allocation's two). Not a test — run it
-//! explicitly (`scripts/turn-bench` builds and runs it):
+//! explicitly (`scripts/turn-bench` builds and runs it; `OFFHOOK_TEST_LOG=twilio_voice=info`
+//! shows each call's gathering):
 //!
 //! ```sh
 //! cargo run --release -p offhook-e2e --bin turn-setup-bench -- [--calls 10]
 //! ```
+//!
+//! Most of what TURN adds on loopback is `turn-client-proto`'s pacing: 50 ms at least
+//! between two requests to a server, so the allocation that carries our credentials follows
+//! the unauthenticated one (answered 401 with the realm and nonce) 50 ms later, and the
+//! channel binding its permission.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,6 +136,8 @@ async fn device(lab: &LabHandle, name: &str, options: DeviceOptions) -> (Device,
 }
 
 fn main() {
+    // OFFHOOK_TEST_LOG=twilio_voice=info shows each call's gathering.
+    offhook_e2e::init_logs();
     let mut calls = 10usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
