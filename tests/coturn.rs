@@ -1,10 +1,8 @@
-//! A real TURN server for the tests: Debian's coturn (`turnserver`, from `.ci/install-deps
-//! --test`), started on loopback (or another address of this namespace) with long-term
-//! credentials (`u`/`p`, realm `offhook`), on ports of its own, relaying to loopback peers (the
-//! lab), with a TLS listener whose certificate the test makes. Killed, reaped and its files
-//! removed when dropped. Shared by the test binaries that need one.
+//! coturn (Debian's `turnserver`), started on the addresses a test or benchmark names, with
+//! long-term credentials (`u`/`p`, realm `offhook`), relay ports of its own and a TLS
+//! listener whose certificate it makes; killed and reaped on drop.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,22 +13,30 @@ use twilio_voice::options::IceServer;
 
 /// A loopback port free for both TCP and UDP (coturn listens on both).
 pub fn free_port() -> u16 {
-    free_port_on(Ipv4Addr::LOCALHOST)
+    free_port_on(&[IpAddr::V4(Ipv4Addr::LOCALHOST)])
 }
 
-pub fn free_port_on(ip: Ipv4Addr) -> u16 {
+/// A port free for both TCP and UDP on every one of `ips`.
+pub fn free_port_on(ips: &[IpAddr]) -> u16 {
     loop {
-        let tcp = TcpListener::bind((ip, 0)).expect("a TCP port");
+        let Some(first) = ips.first() else {
+            panic!("no address to find a port on");
+        };
+        let tcp = TcpListener::bind((*first, 0)).expect("a TCP port");
         let port = tcp.local_addr().unwrap().port();
-        if UdpSocket::bind((ip, port)).is_ok() {
+        let free = ips.iter().all(|ip| {
+            UdpSocket::bind((*ip, port)).is_ok()
+                && (ip == first || TcpListener::bind((*ip, port)).is_ok())
+        });
+        if free {
             return port;
         }
     }
 }
 
-/// A CA and a certificate it signs for `127.0.0.1`, `localhost` and `ip`: (CA PEM, leaf
+/// A CA and a certificate it signs for `127.0.0.1`, `localhost` and `ips`: (CA PEM, leaf
 /// chain PEM, key PEM).
-fn certificate(ip: Ipv4Addr) -> (String, String, String) {
+pub fn certificate(ips: &[IpAddr]) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -42,8 +48,10 @@ fn certificate(ip: Ipv4Addr) -> (String, String, String) {
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().unwrap();
     let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
-    if !ip.is_loopback() {
-        names.push(ip.to_string());
+    for ip in ips {
+        if !ip.is_loopback() {
+            names.push(ip.to_string());
+        }
     }
     let params = CertificateParams::new(names).unwrap();
     let leaf = params.signed_by(&key, &issuer).unwrap();
@@ -54,11 +62,12 @@ fn certificate(ip: Ipv4Addr) -> (String, String, String) {
     )
 }
 
-/// A coturn on loopback (or another address of this namespace); killed and reaped on drop.
+/// A coturn on loopback (or other addresses of this namespace); killed and reaped on drop.
 pub struct Coturn {
     child: Child,
     dir: PathBuf,
-    pub ip: Ipv4Addr,
+    /// The first address it listens on (its URLs name it).
+    pub ip: IpAddr,
     pub port: u16,
     pub tls_port: u16,
     /// The ports its relayed addresses take.
@@ -78,22 +87,28 @@ impl Drop for Coturn {
 
 impl Coturn {
     pub fn start() -> Coturn {
-        Coturn::start_on(Ipv4Addr::LOCALHOST, None)
+        Coturn::start_on(IpAddr::V4(Ipv4Addr::LOCALHOST), None)
     }
 
-    /// On `ip`, with its TLS listener on `tls_port` (else a free port).
-    pub fn start_on(ip: Ipv4Addr, tls_port: Option<u16>) -> Coturn {
+    /// On `ip` (relaying from it too), with its TLS listener on `tls_port` (else a free port).
+    pub fn start_on(ip: IpAddr, tls_port: Option<u16>) -> Coturn {
+        Coturn::start_with(&[ip], ip, tls_port)
+    }
+
+    /// Listening on each of `listen` (the first names it in URLs), relaying from `relay`: an
+    /// IPv4 `relay` gives IPv4 relayed addresses to clients that come over IPv6 too.
+    pub fn start_with(listen: &[IpAddr], relay: IpAddr, tls_port: Option<u16>) -> Coturn {
         static NEXT: AtomicU16 = AtomicU16::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let dir = std::env::temp_dir().join(format!("offhook-coturn-{pid}-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (ca_pem, chain_pem, key_pem) = certificate(ip);
+        let (ca_pem, chain_pem, key_pem) = certificate(listen);
         std::fs::write(dir.join("cert.pem"), chain_pem).unwrap();
         std::fs::write(dir.join("key.pem"), key_pem).unwrap();
-        let port = free_port_on(ip);
-        let tls_port = tls_port.unwrap_or_else(|| free_port_on(ip));
+        let port = free_port_on(listen);
+        let tls_port = tls_port.unwrap_or_else(|| free_port_on(listen));
         // Relay ports above Linux's ephemeral range, twenty per coturn.
         let first = 61_000 + ((pid as u16).wrapping_mul(7).wrapping_add(n * 20) % 4400);
         let relay_ports = first..=first + 19;
@@ -103,13 +118,12 @@ impl Coturn {
         let mut command = Command::new("turnserver");
         command
             .args(["-n", "--no-cli", "--lt-cred-mech", "--user", "u:p"])
-            .args(["--realm", "offhook"])
-            .args([
-                "--listening-ip",
-                &ip.to_string(),
-                "--relay-ip",
-                &ip.to_string(),
-            ])
+            .args(["--realm", "offhook"]);
+        for ip in listen {
+            command.args(["--listening-ip", &ip.to_string()]);
+        }
+        command
+            .args(["--relay-ip", &relay.to_string()])
             .args(["--listening-port", &port.to_string()])
             .args(["--tls-listening-port", &tls_port.to_string()])
             .args(["--min-port", &relay_ports.start().to_string()])
@@ -140,31 +154,32 @@ impl Coturn {
         let mut coturn = Coturn {
             child,
             dir,
-            ip,
+            ip: listen[0],
             port,
             tls_port,
             relay_ports,
             ca_pem,
             log,
         };
-        coturn.wait_ready();
+        coturn.wait_ready(listen);
         coturn
     }
 
-    /// Until both TCP listeners take connections (the UDP one opens with them).
-    fn wait_ready(&mut self) {
+    /// Until both TCP listeners take connections on every address (the UDP ones open with
+    /// them).
+    fn wait_ready(&mut self, listen: &[IpAddr]) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let ip = self.ip;
-        let ready = |port: u16| {
-            TcpStream::connect_timeout(&SocketAddr::from((ip, port)), Duration::from_millis(200))
+        let ready = |ip: IpAddr, port: u16| {
+            TcpStream::connect_timeout(&SocketAddr::new(ip, port), Duration::from_millis(200))
                 .is_ok()
         };
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("turnserver exited ({status}):\n{}", self.log_text());
             }
-            if ready(self.port)
-                && ready(self.tls_port)
+            if listen
+                .iter()
+                .all(|ip| ready(*ip, self.port) && ready(*ip, self.tls_port))
                 && self.log_text().contains("UDP listener opened")
             {
                 return;
@@ -183,16 +198,19 @@ impl Coturn {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Its URL for `transport` (`udp`, `tcp`, else TLS).
     pub fn url(&self, transport: &str) -> String {
-        let ip = self.ip;
+        let host = match self.ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
         match transport {
-            "udp" => format!("turn:{ip}:{}?transport=udp", self.port),
-            "tcp" => format!("turn:{ip}:{}?transport=tcp", self.port),
-            _ => format!("turns:{ip}:{}?transport=tcp", self.tls_port),
+            "udp" => format!("turn:{host}:{}?transport=udp", self.port),
+            "tcp" => format!("turn:{host}:{}?transport=tcp", self.port),
+            _ => format!("turns:{host}:{}?transport=tcp", self.tls_port),
         }
     }
 
-    /// An entry of the Device's `ice_servers` with the user `u` and `credential`.
     pub fn ice_server(&self, urls: Vec<String>, credential: &str) -> IceServer {
         IceServer {
             urls,
@@ -200,21 +218,11 @@ impl Coturn {
             credential: Some(credential.into()),
         }
     }
-}
 
-/// Packets coturn relayed from and to peers in a session it closed (`peer usage: … rp=N, …
-/// sp=N`), for the user `u`.
-pub fn peer_usage(log: &str) -> Option<(u64, u64)> {
-    let line = log
-        .lines()
-        .find(|l| l.contains("peer usage:") && l.contains("username=<u>"))?;
-    let field = |name: &str| -> Option<u64> {
-        let at = line.find(&format!(" {name}="))? + name.len() + 2;
-        line[at..]
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    };
-    Some((field("rp")?, field("sp")?))
+    /// Allocations coturn made so far.
+    pub fn allocations(&self) -> usize {
+        self.log_text()
+            .matches("ALLOCATE processed, success")
+            .count()
+    }
 }

@@ -81,6 +81,9 @@ async fn reinvite_restarts_ice_and_media_continues() {
         })
         .await;
     let first_ufrag = ufrag(ringing["sdp"].as_str().unwrap());
+    let media = client_media(&lab, &sid).await;
+    assert_eq!(media.client_ice_ufrag, Some(ufrag(&phone.sdp)));
+    assert_eq!(media.ice_restarts, 0);
     let offer = phone.ice_restart().await;
     ws.send("reinvite", json!({ "callsid": sid, "sdp": offer }))
         .await;
@@ -104,6 +107,30 @@ async fn reinvite_restarts_ice_and_media_continues() {
     phone
         .wait("media after the restart", |h| h.packets_in > before + 50)
         .await;
+    // The control API tells the restart: the client's new credentials, counted once, also
+    // when the same offer comes again (a client resends it after its socket came back).
+    let media = client_media(&lab, &sid).await;
+    assert_eq!(media.client_ice_ufrag, Some(ufrag(&offer)));
+    assert_eq!(media.ice_restarts, 1);
+    ws.send("reinvite", json!({ "callsid": sid, "sdp": offer }))
+        .await;
+    let again = ws.expect("answer").await;
+    assert!(again["sdp"].as_str().is_some(), "{again}");
+    assert_eq!(client_media(&lab, &sid).await.ice_restarts, 1);
+}
+
+/// The media of the client's leg `sid`.
+async fn client_media(
+    lab: &offhook_lab::LabHandle,
+    sid: &str,
+) -> offhook_lab::control::types::MediaStats {
+    let calls = lab.control().calls().await.unwrap();
+    calls
+        .iter()
+        .flat_map(|c| c.legs.iter())
+        .find(|l| l.sid == sid)
+        .and_then(|l| l.media.clone())
+        .unwrap_or_else(|| panic!("no media for {sid} in {calls:#?}"))
 }
 
 fn ufrag(sdp: &str) -> String {

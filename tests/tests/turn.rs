@@ -18,16 +18,14 @@
 //!
 //! Every coturn is killed and reaped, and the namespace removed, by Drop guards, pass or fail.
 
-use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+mod turn_rig;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use offhook_e2e::coturn::{Coturn, free_port, peer_usage};
 use offhook_e2e::*;
-use offhook_lab::LabHandle;
-use offhook_lab::control::types::LegInfo;
+use turn_rig::*;
 use twilio_voice::options::{IceServer, IceTransportPolicy};
 use twilio_voice::{CallEvent, DeviceOptions};
 
@@ -35,70 +33,21 @@ const T: Duration = Duration::from_secs(15);
 const ECHO: &str = "+12025550100";
 const TONE_HZ: f64 = 700.0;
 
-/// What the Device logged (`twilio_voice` at info and above), for the tests that check a
-/// failure was reported with its reason. One subscriber for the test binary.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("twilio_voice=info")
-            .with_ansi(false)
-            .with_writer(move || LogWriter(sink.clone()))
-            .try_init();
-        buf
-    })
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut b) = self.0.lock() {
-            b.extend_from_slice(data);
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&logs().lock().map(|b| b.clone()).unwrap_or_default()).into_owned()
-}
-
-/// Device options for `lab`, trusting coturn's CA too.
-fn options(
-    lab: &LabHandle,
-    coturn: Option<&Coturn>,
-    servers: Vec<IceServer>,
-    policy: IceTransportPolicy,
-) -> DeviceOptions {
-    let mut options = lab_options(lab);
-    if let Some(c) = coturn {
-        let mut ca = lab.ca_cert_pem.clone();
-        ca.push_str(&c.ca_pem);
-        options.extra_ca_pem = Some(ca.into_bytes());
-    }
-    options.ice_servers = servers;
-    options.ice_transport_policy = policy;
-    options
-}
-
-async fn lab_leg(lab: &LabHandle, identity: &str) -> LegInfo {
-    let calls = lab.control().calls().await.unwrap();
-    calls
-        .iter()
-        .rev()
-        .find_map(|c| {
-            c.legs
-                .iter()
-                .find(|l| l.identity.as_deref() == Some(identity))
-                .cloned()
-        })
-        .unwrap_or_else(|| panic!("no leg for {identity} in {calls:#?}"))
+/// Packets coturn relayed from and to peers in a session it closed (`peer usage: … rp=N, …
+/// sp=N`), for the user `u`.
+fn peer_usage(log: &str) -> Option<(u64, u64)> {
+    let line = log
+        .lines()
+        .find(|l| l.contains("peer usage:") && l.contains("username=<u>"))?;
+    let field = |name: &str| -> Option<u64> {
+        let at = line.find(&format!(" {name}="))? + name.len() + 2;
+        line[at..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((field("rp")?, field("sp")?))
 }
 
 /// A relay-only call to the echo number over `transport`: our tone comes back, the lab got
@@ -323,178 +272,6 @@ async fn unreachable_and_silent_turn_servers() {
 }
 
 // ---- The handset behind firewalls, in a network namespace (root only) ----
-
-fn ip_cmd(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
-/// Why the namespace test cannot run here, if it cannot.
-fn netns_unsupported() -> Option<String> {
-    // SAFETY: no arguments, no side effects.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("network namespaces need root".into());
-    }
-    for (cmd, package) in [("ip", "iproute2"), ("nft", "nftables")] {
-        if Command::new(cmd).arg("-V").output().is_err() {
-            return Some(format!("`{cmd}` is missing (apt-get install {package})"));
-        }
-    }
-    None
-}
-
-/// A network namespace for the handset, joined to this one by a veth pair (`host_ip` here,
-/// `.2` there); removed on drop.
-struct HandsetNs {
-    name: String,
-    host_if: String,
-    host_ip: Ipv4Addr,
-}
-
-impl HandsetNs {
-    fn create() -> HandsetNs {
-        let pid = std::process::id();
-        let name = format!("offhook-turn-{pid}");
-        let host_if = format!("ot{}h", pid % 100_000);
-        let ns_if = format!("ot{}n", pid % 100_000);
-        let b = (pid % 250) as u8;
-        let host_ip = Ipv4Addr::new(10, 123, b, 1);
-        let ns_ip = Ipv4Addr::new(10, 123, b, 2);
-        // The guard exists before anything is made, so a failure half-way cleans up too.
-        let ns = HandsetNs {
-            name,
-            host_if,
-            host_ip,
-        };
-        let n = ns.name.clone();
-        let h = ns.host_if.clone();
-        let steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), n.clone()],
-            vec![
-                "link".into(),
-                "add".into(),
-                h.clone(),
-                "type".into(),
-                "veth".into(),
-                "peer".into(),
-                "name".into(),
-                ns_if.clone(),
-            ],
-            vec![
-                "link".into(),
-                "set".into(),
-                ns_if.clone(),
-                "netns".into(),
-                n.clone(),
-            ],
-            vec![
-                "addr".into(),
-                "add".into(),
-                format!("{host_ip}/24"),
-                "dev".into(),
-                h.clone(),
-            ],
-            vec!["link".into(), "set".into(), h, "up".into()],
-            vec![
-                "-n".into(),
-                n.clone(),
-                "addr".into(),
-                "add".into(),
-                format!("{ns_ip}/24"),
-                "dev".into(),
-                ns_if.clone(),
-            ],
-            vec![
-                "-n".into(),
-                n.clone(),
-                "link".into(),
-                "set".into(),
-                ns_if,
-                "up".into(),
-            ],
-            vec![
-                "-n".into(),
-                n,
-                "link".into(),
-                "set".into(),
-                "lo".into(),
-                "up".into(),
-            ],
-        ];
-        for step in steps {
-            let args: Vec<&str> = step.iter().map(String::as_str).collect();
-            ip_cmd(&args).unwrap_or_else(|e| panic!("setting up the namespace: {e}"));
-        }
-        ns
-    }
-
-    /// Replaces the namespace's nftables rules.
-    fn firewall(&self, rules: &str) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nft runs");
-        let ruleset = format!("flush ruleset\n{rules}\n");
-        child
-            .stdin
-            .take()
-            .expect("nft's stdin")
-            .write_all(ruleset.as_bytes())
-            .expect("rules written");
-        let out = child.wait_with_output().expect("nft ends");
-        assert!(
-            out.status.success(),
-            "nft: {}\n{ruleset}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs `f` on a thread of its own inside the namespace, on a runtime of its own: every
-    /// socket the Device opens is the namespace's.
-    fn run<T, F, Fut>(&self, f: F) -> std::thread::JoinHandle<T>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = T>,
-    {
-        use std::os::fd::AsRawFd;
-        let path = format!("/var/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let netns = std::fs::File::open(&path).expect("the namespace's file");
-            // SAFETY: moves this thread (only) into the namespace whose file descriptor is
-            // open for the duration of the call.
-            let rc = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(f())
-        })
-    }
-}
-
-impl Drop for HandsetNs {
-    fn drop(&mut self) {
-        // Deleting one end of a veth deletes both.
-        let _ = ip_cmd(&["link", "del", &self.host_if]);
-        let _ = ip_cmd(&["netns", "del", &self.name]);
-    }
-}
 
 /// What the handset thread tells the test.
 #[derive(Debug)]

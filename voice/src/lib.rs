@@ -6,7 +6,8 @@
 //! - [`core`] — the Device and its Calls, sans-IO (`device.ts` + `call.ts`): a Device engine that
 //!   owns and routes to one state machine per call, with an injected random source.
 //! - [`media`] — call media: WebRTC (str0m), ICE candidates (every interface, STUN, TURN
-//!   relays over UDP, TCP and TLS), codecs, jitter buffer, DTMF, audio traits.
+//!   relays over UDP, TCP and TLS, gathered again for each ICE restart), network changes
+//!   during a call, codecs, jitter buffer, DTMF, audio traits.
 //! - [`insights`] — events and samples posted to Twilio's event gateway.
 //! - [`liveness`] — heartbeats: whether a Device's task (or any loop) is still running.
 //! - [`logging`] — the `log_level` option: what a Device writes to `tracing`.

@@ -173,6 +173,12 @@ pub struct MediaStats {
     /// Times a `switch-ssrc` fault moved what the leg sends to a new SSRC.
     #[serde(default)]
     pub ssrc_switches: u32,
+    /// The client's ICE username fragment in its latest description (WebRTC legs).
+    #[serde(default)]
+    pub client_ice_ufrag: Option<String>,
+    /// `reinvite`s the leg answered that restarted ICE (the client's credentials changed).
+    #[serde(default)]
+    pub ice_restarts: u32,
     /// The leg's DTLS-SRTP handshake (WebRTC legs only).
     #[serde(default)]
     pub dtls: Option<DtlsStats>,

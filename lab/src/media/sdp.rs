@@ -26,6 +26,13 @@ pub struct SdpFacts {
     pub msid: Option<String>,
 }
 
+/// The ICE username fragment of a description (session or media level, the first one).
+pub fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .filter(|u| !u.is_empty())
+}
+
 /// Reads the facts from an SDP with exactly one audio m-line.
 pub fn facts(sdp: &str) -> Result<SdpFacts, LabError> {
     let mut f = SdpFacts {

@@ -76,6 +76,7 @@ pub(super) fn spawn(
     let socket = UdpSocket::from_std(std_socket)?;
     if let Ok(mut s) = stats.lock() {
         s.base.local_addr = Some(local.to_string());
+        s.base.client_ice_ufrag = offer.and_then(super::sdp::ice_ufrag).map(String::from);
     }
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (audio_tx, audio_rx) = bridge_channel();
@@ -492,14 +493,34 @@ impl WebrtcLeg {
             .take()
             .ok_or(LabError::Media("no offer is waiting for an answer"))?;
         let mid = self.mid.ok_or(LabError::Media("no media line"))?;
-        negotiate::apply_answer(&mut self.rtc, pending, mid, answer).inspect_err(|why| {
-            tracing::warn!(leg = %self.leg, "failing the leg: {why}");
-        })
+        negotiate::apply_answer(&mut self.rtc, pending, mid, answer)
+            .inspect_err(|why| {
+                tracing::warn!(leg = %self.leg, "failing the leg: {why}");
+            })
+            .inspect(|()| self.note_client_ufrag(answer, false))
     }
 
     /// An ICE-restart offer from the client: answer it.
     fn reinvite(&mut self, offer: &str) -> Result<String, LabError> {
-        negotiate::answer_offer(&mut self.rtc, &mut self.shaper, offer)
+        let answer = negotiate::answer_offer(&mut self.rtc, &mut self.shaper, offer)?;
+        self.note_client_ufrag(offer, true);
+        Ok(answer)
+    }
+
+    /// Records the client's ICE credentials from its description; a `reinvite` that
+    /// changed them restarted ICE.
+    fn note_client_ufrag(&mut self, sdp: &str, reinvite: bool) {
+        let Some(ufrag) = super::sdp::ice_ufrag(sdp) else {
+            return;
+        };
+        if let Ok(mut s) = self.stats.lock() {
+            let changed = s.base.client_ice_ufrag.as_deref() != Some(ufrag);
+            if reinvite && changed {
+                s.base.ice_restarts += 1;
+                tracing::info!(leg = %self.leg, ufrag, "the client restarted ICE");
+            }
+            s.base.client_ice_ufrag = Some(ufrag.to_string());
+        }
     }
 
     /// Every 20 ms: one frame of audio (and any due DTMF event) to the client.

@@ -64,6 +64,11 @@ pub enum MediaEvent {
     IceDisconnected,
     /// ICE gave up (end of an ICE cycle: no connectivity after a restart, or none at all).
     IceFailed,
+    /// The network changed under the call (an address came or went, the default route
+    /// moved): worth an ICE restart; with `path_lost`, the media has no way through until one.
+    NetworkChanged {
+        path_lost: bool,
+    },
     /// One second of counters.
     Stats(RawStats),
     /// A 50 ms level reading, 0–32767 each.

@@ -5,6 +5,9 @@
 //! closes a socket whose server stops reading), and a server that sends faster than the
 //! Device handles its reports finds the report queue full and gets its socket closed (1008),
 //! after which the Device reconnects.
+//!
+//! Once a second it checks that its local address is still this host's: after a network
+//! change the socket is closed at once (1006) instead of waiting for the heartbeat.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,6 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream};
 
+use crate::media::interfaces;
+use crate::media::netwatch::{POLL_INTERVAL, address_gone};
 use crate::protocol::frame::MAX_FRAME_BYTES;
 use crate::signaling::SocketId;
 
@@ -105,11 +110,20 @@ pub async fn run(
             return;
         }
     };
-    let peer = match ws.get_ref() {
-        MaybeTlsStream::Rustls(tls) => tls.get_ref().0.peer_addr().ok().map(|a| a.ip()),
-        MaybeTlsStream::Plain(tcp) => tcp.peer_addr().ok().map(|a| a.ip()),
-        _ => None,
+    let (peer, local) = match ws.get_ref() {
+        MaybeTlsStream::Rustls(tls) => {
+            let tcp = tls.get_ref().0;
+            (tcp.peer_addr().ok(), tcp.local_addr().ok())
+        }
+        MaybeTlsStream::Plain(tcp) => (tcp.peer_addr().ok(), tcp.local_addr().ok()),
+        _ => (None, None),
     };
+    let peer = peer.map(|a| a.ip());
+    // A socket whose address is gone (the network changed) is dead, though TCP would take
+    // minutes to say so and the heartbeat 15 s: it is closed as soon as a look at the
+    // interfaces shows it, and the Device reconnects on the new network at once.
+    let mut look = tokio::time::interval(POLL_INTERVAL);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     if reports
         .send(SocketReport::Open { socket, peer })
         .await
@@ -119,6 +133,17 @@ pub async fn run(
     }
     loop {
         tokio::select! {
+            _ = look.tick() => {
+                if let Some(local) = local
+                    && interfaces::all_addresses().is_ok_and(|all| address_gone(local.ip(), &all))
+                {
+                    let message = format!("the network changed: this host no longer has {}", local.ip());
+                    tracing::info!(socket, "{message}; the signaling socket is closed");
+                    let _ = reports.send(SocketReport::Error { socket, message }).await;
+                    let _ = reports.send(SocketReport::Closed { socket, code: 1006, reason: String::new() }).await;
+                    return;
+                }
+            }
             incoming = ws.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
                     let report = SocketReport::Message { socket, text: text.to_string() };

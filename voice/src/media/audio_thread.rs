@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use super::audio::AudioPort;
-use super::rtc::Transmit;
+use super::rtc::{LocalCandidate, Transmit};
 use super::session::MediaSession;
 use crate::core::{MediaEvent, MediaRequest};
 
@@ -63,10 +63,19 @@ pub enum Outbound {
     Event(MediaEvent),
 }
 
+/// What the tokio side asks of the session.
+#[derive(Debug)]
+pub enum Request {
+    /// The engine's request.
+    Engine(MediaRequest),
+    /// The candidates gathered again (before an ICE restart's offer).
+    Candidates(Vec<LocalCandidate>),
+}
+
 /// The thread's ends of the queues to the tokio side.
 pub struct Links {
     pub inbound: rtrb::Consumer<Datagram>,
-    pub requests: rtrb::Consumer<MediaRequest>,
+    pub requests: rtrb::Consumer<Request>,
     pub outbound: mpsc::Sender<Outbound>,
 }
 
@@ -107,7 +116,10 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
             session.receive(now, d.from, d.to, d.data());
         }
         while let Ok(r) = links.requests.pop() {
-            session.handle_request(r, now);
+            match r {
+                Request::Engine(r) => session.handle_request(r, now),
+                Request::Candidates(c) => session.replace_candidates(c, now),
+            }
         }
         if session.poll_timeout() <= now {
             session.handle_timeout(now);

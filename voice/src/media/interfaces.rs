@@ -54,21 +54,8 @@ pub fn select(addrs: impl IntoIterator<Item = (IpAddr, bool)>, peer: IpAddr) -> 
 /// This host's usable addresses toward `peer`. If the interfaces cannot be listed, the one
 /// address the kernel would use to reach `peer`.
 pub fn host_addresses(peer: IpAddr) -> Vec<IpAddr> {
-    match if_addrs::get_if_addrs() {
-        Ok(list) => {
-            let addrs = list.into_iter().map(|i| {
-                // Loopback reports "unknown", as do some drivers: only a known "down" (or
-                // a lower layer down, or absent) is down.
-                let up = !matches!(
-                    i.oper_status,
-                    if_addrs::IfOperStatus::Down
-                        | if_addrs::IfOperStatus::LowerLayerDown
-                        | if_addrs::IfOperStatus::NotPresent
-                );
-                (i.ip(), up)
-            });
-            select(addrs, peer)
-        }
+    match usable_addresses(peer) {
+        Ok(addrs) => addrs,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list the network interfaces; offering the route's address only");
             vec![local_ip_towards(peer)]
@@ -76,9 +63,37 @@ pub fn host_addresses(peer: IpAddr) -> Vec<IpAddr> {
     }
 }
 
+/// This host's usable addresses toward `peer` ([`select`] on the interface list).
+pub fn usable_addresses(peer: IpAddr) -> std::io::Result<Vec<IpAddr>> {
+    let list = if_addrs::get_if_addrs()?;
+    let addrs = list.into_iter().map(|i| {
+        // Loopback reports "unknown", as do some drivers: only a known "down" (or a lower
+        // layer down, or absent) is down.
+        let up = !matches!(
+            i.oper_status,
+            if_addrs::IfOperStatus::Down
+                | if_addrs::IfOperStatus::LowerLayerDown
+                | if_addrs::IfOperStatus::NotPresent
+        );
+        (i.ip(), up)
+    });
+    Ok(select(addrs, peer))
+}
+
+/// Every address of every interface, whatever its state or scope.
+pub fn all_addresses() -> std::io::Result<Vec<IpAddr>> {
+    Ok(if_addrs::get_if_addrs()?.iter().map(|i| i.ip()).collect())
+}
+
 /// Which of our addresses the kernel would use to reach `target` (no packet is sent);
 /// loopback if there is no route.
 pub fn local_ip_towards(target: IpAddr) -> IpAddr {
+    route_source(target).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Which of our addresses the kernel would use to reach `target` (no packet is sent), or
+/// `None` without a route.
+pub fn route_source(target: IpAddr) -> Option<IpAddr> {
     let probe = || -> std::io::Result<IpAddr> {
         let bind: IpAddr = if target.is_ipv4() {
             Ipv4Addr::UNSPECIFIED.into()
@@ -89,7 +104,7 @@ pub fn local_ip_towards(target: IpAddr) -> IpAddr {
         s.connect((target, 9))?;
         Ok(s.local_addr()?.ip())
     };
-    probe().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    probe().ok()
 }
 
 #[cfg(test)]

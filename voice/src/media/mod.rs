@@ -16,6 +16,8 @@
 //! - [`analysis`] — level and dominant-frequency measurements (from `offhook-dsp`).
 //! - [`rtc`] — the str0m boundary (SDP, ICE, DTLS-SRTP, RTP, RFC 4733).
 //! - [`interfaces`] — host candidates: every usable interface address, IPv4 and IPv6.
+//! - [`netwatch`] — network changes during a call, sans-IO: when to gather again and restart
+//!   ICE, and whether the media's path is lost.
 //! - [`stun`] — server-reflexive candidates from `stun:` servers.
 //! - [`turn`] — relay candidates, sans-IO: TURN allocations, permissions, channels and
 //!   stream framing (`turn-client-proto`), and `turn:`/`turns:` URLs.
@@ -24,7 +26,8 @@
 //! - [`states`] — the peer's WebRTC states as the session observes them.
 //! - [`audio_thread`] — the call's audio/codec thread, driven by the card's periods.
 //! - [`task`] — the tokio side: gathering (host sockets, STUN, TURN), then packets in and
-//!   out through the socket or relay each datagram's source names.
+//!   out through the socket or relay each datagram's source names; a look at the network
+//!   every second, and gathering again for each ICE restart.
 
 pub mod analysis;
 pub mod audio;
@@ -34,6 +37,7 @@ pub mod dtmf;
 pub mod echo;
 pub mod interfaces;
 pub mod jitter;
+pub mod netwatch;
 pub mod playout;
 pub mod relays;
 pub mod resample;

@@ -224,6 +224,14 @@ impl Relays {
             .collect()
     }
 
+    /// Our end of the connection to the TURN server whose relayed address is `relayed`.
+    pub fn local_of(&self, relayed: SocketAddr) -> Option<SocketAddr> {
+        self.links
+            .iter()
+            .find(|l| l.relay.relayed() == Some(relayed))
+            .map(|l| l.relay.local())
+    }
+
     /// Sends `data` from the relayed address `from` to `to`; `false` if `from` is no relay's.
     pub fn send(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8], now: Instant) -> bool {
         let Some(idx) = self

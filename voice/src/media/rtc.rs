@@ -209,6 +209,17 @@ fn audio_mid_of(sdp: &str) -> Option<String> {
     None
 }
 
+fn str0m_candidate(c: LocalCandidate) -> Result<Candidate, RtcFailure> {
+    match c {
+        LocalCandidate::Host(addr) => Candidate::host(addr, "udp"),
+        LocalCandidate::Reflexive { mapped, base } => {
+            Candidate::server_reflexive(mapped, base, "udp")
+        }
+        LocalCandidate::Relayed { relayed, local } => Candidate::relayed(relayed, local, "udp"),
+    }
+    .map_err(|e| RtcFailure::Engine(e.to_string()))
+}
+
 pub struct Peer {
     rtc: Rtc,
     mid: Option<Mid>,
@@ -280,19 +291,35 @@ impl Peer {
     /// Adds one of our candidates (before the description that carries them: there is no
     /// trickle). `false` if str0m found it redundant (the same address and base as one it has).
     pub fn add_candidate(&mut self, c: LocalCandidate) -> Result<bool, RtcFailure> {
-        let candidate = match c {
-            LocalCandidate::Host(addr) => Candidate::host(addr, "udp"),
-            LocalCandidate::Reflexive { mapped, base } => {
-                Candidate::server_reflexive(mapped, base, "udp")
-            }
-            LocalCandidate::Relayed { relayed, local } => Candidate::relayed(relayed, local, "udp"),
-        }
-        .map_err(|e| RtcFailure::Engine(e.to_string()))?;
-        let added = self.rtc.add_local_candidate(candidate).is_some();
+        let added = self.rtc.add_local_candidate(str0m_candidate(c)?).is_some();
         if added {
             self.candidates.push(c);
         }
         Ok(added)
+    }
+
+    /// Our candidates become `fresh` (gathered again, for an ICE restart): the others are
+    /// discarded with their pairs (their addresses may be gone), the new ones added. The
+    /// next offer carries exactly these (less any str0m finds redundant).
+    pub fn replace_candidates(&mut self, fresh: &[LocalCandidate]) -> Result<(), RtcFailure> {
+        let stale: Vec<LocalCandidate> = self
+            .candidates
+            .iter()
+            .filter(|c| !fresh.contains(c))
+            .copied()
+            .collect();
+        for c in stale {
+            self.rtc
+                .direct_api()
+                .invalidate_candidate(&str0m_candidate(c)?);
+            self.candidates.retain(|x| *x != c);
+        }
+        for c in fresh {
+            if !self.candidates.contains(c) && !self.add_candidate(*c)? {
+                tracing::debug!(candidate = ?c, "redundant candidate left out");
+            }
+        }
+        Ok(())
     }
 
     /// Our offer for an outgoing call.

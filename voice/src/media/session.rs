@@ -194,6 +194,20 @@ impl MediaSession {
         self.drain_peer(now);
     }
 
+    /// Our candidates become `fresh`, gathered again for an ICE restart (the next
+    /// [`MediaRequest::RestartIce`] offers them): the others are discarded.
+    pub fn replace_candidates(&mut self, fresh: Vec<LocalCandidate>, now: Instant) {
+        let fresh: Vec<LocalCandidate> = fresh
+            .into_iter()
+            .filter(|c| !matches!(c, LocalCandidate::Reflexive { mapped, base } if mapped == base))
+            .collect();
+        if let Err(e) = self.peer.replace_candidates(&fresh) {
+            tracing::warn!(error = %e, "candidates refused");
+        }
+        tracing::info!(candidates = ?self.peer.candidates(), "call media gathered its candidates again");
+        self.drain_peer(now);
+    }
+
     /// The candidates offered.
     pub fn candidates(&self) -> &[LocalCandidate] {
         self.peer.candidates()

@@ -7,6 +7,13 @@
 //! of the socket or the relay its source address names. No timer here paces audio; the
 //! relays' own timers (refreshes, permissions, channels) run here. When the call ends, the
 //! allocations are released.
+//!
+//! Every second it looks at the interfaces and the default route ([`super::netwatch`]
+//! decides whether that is a change worth an ICE restart), and reports changes to the
+//! engine. Each ICE restart the engine asks for is gathered again from scratch on the
+//! network as it is then — new host sockets, STUN, new TURN allocations — before the
+//! session makes its offer with exactly those candidates; the old sockets close and the old
+//! allocations are released.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -18,7 +25,9 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::audio::AudioPort;
-use super::audio_thread::{self, Datagram, Links, Outbound};
+use super::audio_thread::{self, Datagram, Links, Outbound, Request};
+use super::interfaces;
+use super::netwatch::{NetWatch, NetworkChange, Snapshot};
 use super::relays::{Relays, TurnServer};
 use super::rtc::{LocalCandidate, Transmit};
 use super::session::MediaSession;
@@ -38,6 +47,9 @@ const OUTBOUND_SLOTS: usize = 256;
 /// How long gathering may hold a call up: the TURN connections (DNS, TCP, TLS) and their
 /// allocations. An unanswered allocation over UDP gives up by itself after 3.75 s.
 pub const GATHER_TIMEOUT: Duration = Duration::from_secs(4);
+/// How long gathering again for an ICE restart may take: audio is meant to be back within
+/// 3 s of a new network (a TURN server that no longer answers is left out after this).
+pub const RESTART_GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a STUN server gets to answer.
 const STUN_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the release of the allocations may take at the end of a call.
@@ -66,6 +78,7 @@ pub fn set_dscp_ef(socket: &impl std::os::fd::AsRawFd) -> std::io::Result<()> {
 }
 
 /// What a call's media needs to start.
+#[derive(Clone)]
 pub struct MediaConfig {
     pub call: CallId,
     /// An address on the route to Twilio (the signaling server's): host candidates include
@@ -97,8 +110,8 @@ pub fn spawn(
     let (tx, rx) = mpsc::unbounded_channel();
     let call = config.call;
     tokio::spawn(async move {
-        match start(config, port).await {
-            Ok((net, queues)) => run(call, net, rx, queues, events).await,
+        match start(&config, port).await {
+            Ok((net, queues)) => run(config, net, rx, queues, events).await,
             Err(e) => {
                 let _ = events.send((
                     call,
@@ -113,21 +126,53 @@ pub fn spawn(
     tx
 }
 
-/// The call's network ends: host sockets and relays.
-struct Net {
+/// The candidates' network ends, gathered: host sockets, what STUN saw of them, relays.
+struct Gathered {
     hosts: Vec<UdpSocket>,
+    /// (mapped, base) for each host socket a STUN server answered for.
+    reflexive: Vec<(SocketAddr, SocketAddr)>,
     relays: Relays,
-    /// The host socket polled first next time (so that none starves the others).
-    first: usize,
+    /// The network they were gathered on.
+    network: Snapshot,
 }
 
-/// One UDP socket per usable interface address (none for a relay-only call).
-async fn bind_hosts(config: &MediaConfig) -> Vec<UdpSocket> {
+impl Gathered {
+    fn candidates(&self) -> Vec<LocalCandidate> {
+        let hosts = self
+            .hosts
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(LocalCandidate::Host);
+        let reflexive = self
+            .reflexive
+            .iter()
+            .map(|&(mapped, base)| LocalCandidate::Reflexive { mapped, base });
+        let relayed = self
+            .relays
+            .candidates()
+            .into_iter()
+            .map(|(relayed, local)| LocalCandidate::Relayed { relayed, local });
+        hosts.chain(reflexive).chain(relayed).collect()
+    }
+}
+
+/// The network as the call sees it: the usable addresses, and the default route's source
+/// address (toward the signaling server).
+fn snapshot(route_hint: IpAddr) -> std::io::Result<Snapshot> {
+    let addresses = interfaces::usable_addresses(route_hint)?;
+    Ok(Snapshot::new(
+        addresses,
+        interfaces::route_source(route_hint),
+    ))
+}
+
+/// One UDP socket on each address (none for a relay-only call).
+async fn bind_hosts(config: &MediaConfig, addresses: &[IpAddr]) -> Vec<UdpSocket> {
     if config.relay_only {
         return Vec::new();
     }
     let mut hosts = Vec::new();
-    for ip in super::interfaces::host_addresses(config.route_hint) {
+    for &ip in addresses {
         match UdpSocket::bind(SocketAddr::new(ip, 0)).await {
             Ok(socket) => {
                 if config.dscp
@@ -144,11 +189,22 @@ async fn bind_hosts(config: &MediaConfig) -> Vec<UdpSocket> {
     hosts
 }
 
-/// Gathers the candidates, and starts the audio thread with a session that offers them.
-async fn start(config: MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result<(Net, Queues)> {
-    let started = tokio::time::Instant::now();
-    let deadline = started + GATHER_TIMEOUT;
-    let hosts = bind_hosts(&config).await;
+/// Gathers on the network as it is now, `within` at most: a socket on every usable
+/// interface address, our public address from STUN for each, an allocation on every TURN
+/// server.
+async fn gather(config: &MediaConfig, within: Duration) -> Gathered {
+    let deadline = tokio::time::Instant::now() + within;
+    let (addresses, network) = match snapshot(config.route_hint) {
+        Ok(network) => (network.addresses.clone(), network),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the network interfaces; offering the route's address only");
+            (
+                vec![interfaces::local_ip_towards(config.route_hint)],
+                Snapshot::default(),
+            )
+        }
+    };
+    let hosts = bind_hosts(config, &addresses).await;
     let stun = async {
         if config.stun_urls.is_empty() || config.relay_only {
             return Vec::new();
@@ -172,7 +228,18 @@ async fn start(config: MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result
         deadline,
     );
     let (reflexive, relays) = tokio::join!(stun, turn);
+    Gathered {
+        hosts,
+        reflexive,
+        relays,
+        network,
+    }
+}
 
+/// Gathers the candidates, and starts the audio thread with a session that offers them.
+async fn start(config: &MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result<(Net, Queues)> {
+    let started = Instant::now();
+    let gathered = gather(config, GATHER_TIMEOUT).await;
     let now = Instant::now();
     let mut session = MediaSession::new(
         now,
@@ -181,16 +248,8 @@ async fn start(config: MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result
         port.sample_rate(),
     )
     .map_err(|e| std::io::Error::other(e.to_string()))?;
-    for socket in &hosts {
-        if let Ok(addr) = socket.local_addr() {
-            session.add_candidate(LocalCandidate::Host(addr), now);
-        }
-    }
-    for (mapped, base) in reflexive {
-        session.add_candidate(LocalCandidate::Reflexive { mapped, base }, now);
-    }
-    for (relayed, local) in relays.candidates() {
-        session.add_candidate(LocalCandidate::Relayed { relayed, local }, now);
+    for candidate in gathered.candidates() {
+        session.add_candidate(candidate, now);
     }
     tracing::info!(
         candidates = ?session.candidates(),
@@ -213,11 +272,22 @@ async fn start(config: MediaConfig, port: Box<dyn AudioPort>) -> std::io::Result
         outbound,
     };
     let net = Net {
-        hosts,
-        relays,
+        watch: NetWatch::new(gathered.network, Instant::now()),
+        hosts: gathered.hosts,
+        relays: gathered.relays,
         first: 0,
     };
     Ok((net, queues))
+}
+
+/// The call's network ends (host sockets and relays), and the watch on the network they
+/// were gathered on.
+struct Net {
+    hosts: Vec<UdpSocket>,
+    relays: Relays,
+    /// The host socket polled first next time (so that none starves the others).
+    first: usize,
+    watch: NetWatch,
 }
 
 /// The tokio side's ends of the queues to the audio thread.
@@ -225,7 +295,7 @@ struct Queues {
     inbound: rtrb::Producer<Datagram>,
     /// `None` once the engine has let go of the call: the audio thread sees the ring
     /// abandoned and ends after sending what its last requests (a close) produced.
-    requests: Option<rtrb::Producer<MediaRequest>>,
+    requests: Option<rtrb::Producer<Request>>,
     outbound: mpsc::Receiver<Outbound>,
 }
 
@@ -241,6 +311,15 @@ impl Queues {
                     "media datagram dropped (queue full or too long)"
                 );
             }
+        }
+    }
+
+    /// Hands a request to the audio thread (which takes them every period).
+    fn request(&mut self, request: Request) {
+        if let Some(requests) = &mut self.requests
+            && let Err(rtrb::PushError::Full(r)) = requests.push(request)
+        {
+            tracing::warn!(request = ?r, "media request dropped: the audio thread is not taking them");
         }
     }
 }
@@ -270,6 +349,7 @@ async fn recv_host(
 impl Net {
     /// Sends a datagram from the candidate base its source names.
     async fn send(&mut self, t: Transmit) {
+        self.note_path(&t);
         if self.relays.send(t.from, t.to, &t.data, Instant::now()) {
             return;
         }
@@ -290,22 +370,76 @@ impl Net {
             tracing::debug!(error = %e, to = %t.to, "media send failed");
         }
     }
+
+    /// DTLS and RTP go only over the selected pair: their source is the media's path (for a
+    /// relayed address, our end of the connection to its TURN server).
+    fn note_path(&mut self, t: &Transmit) {
+        if t.data.first().is_none_or(|b| *b < 20) {
+            return;
+        }
+        let local = self.relays.local_of(t.from).unwrap_or(t.from).ip();
+        if self.watch.path() != Some(local) {
+            tracing::debug!(%local, "the media's path leaves from here");
+            self.watch.set_path(Some(local));
+        }
+    }
+
+    /// Takes a look at the network when due; a change worth an ICE restart is reported.
+    fn look(&mut self, route_hint: IpAddr) -> Option<NetworkChange> {
+        let now = Instant::now();
+        match snapshot(route_hint) {
+            Ok(s) => {
+                let change = self.watch.observe(s.clone(), now);
+                if let Some(c) = change {
+                    tracing::info!(addresses = ?s.addresses, route = ?s.route, path_lost = c.path_lost, "the network changed under the call");
+                }
+                change
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the network interfaces");
+                // As if no network: nothing is decided until the list can be read.
+                self.watch.observe(Snapshot::default(), now)
+            }
+        }
+    }
+
+    /// The candidates gathered again take the old ones' place: the session gets them and
+    /// makes its ICE-restart offer; the old sockets close and the old allocations are
+    /// released.
+    fn adopt(&mut self, gathered: Gathered, queues: &mut Queues) {
+        let candidates = gathered.candidates();
+        tracing::info!(?candidates, "candidates gathered again for the ICE restart");
+        queues.request(Request::Candidates(candidates));
+        queues.request(Request::Engine(MediaRequest::RestartIce));
+        self.hosts = gathered.hosts;
+        self.first = 0;
+        let mut old = std::mem::replace(&mut self.relays, gathered.relays);
+        tokio::spawn(async move { old.release(RELEASE_TIMEOUT).await });
+        self.watch.rebase(gathered.network, Instant::now());
+    }
 }
 
+/// A gathering under way for an ICE restart.
+type Regather = std::pin::Pin<Box<dyn Future<Output = Gathered> + Send>>;
+
 async fn run(
-    call: CallId,
+    config: MediaConfig,
     mut net: Net,
     mut engine: mpsc::UnboundedReceiver<MediaRequest>,
     mut queues: Queues,
     events: mpsc::UnboundedSender<(CallId, MediaEvent)>,
 ) {
+    let call = config.call;
+    let config = Arc::new(config);
     let mut buf = vec![0u8; audio_thread::MAX_DATAGRAM + 1];
     let mut dropped = 0u64;
+    let mut regather: Option<Regather> = None;
     loop {
         let relay_timer = net
             .relays
             .next_timeout()
             .map(tokio::time::Instant::from_std);
+        let look_at = tokio::time::Instant::from_std(net.watch.poll_timeout());
         tokio::select! {
             (i, received) = recv_host(&net.hosts, net.first, &mut buf) => match received {
                 Ok((n, from)) => {
@@ -322,16 +456,41 @@ async fn run(
                 });
             }
             _ = sleep_until(relay_timer) => net.relays.on_timeout(Instant::now()),
-            request = engine.recv(), if queues.requests.is_some() => match (request, &mut queues.requests) {
-                (Some(r), Some(requests)) => {
-                    if let Err(rtrb::PushError::Full(r)) = requests.push(r) {
-                        tracing::warn!(request = ?r, "media request dropped: the audio thread is not taking them");
+            _ = tokio::time::sleep_until(look_at) => {
+                if let Some(change) = net.look(config.route_hint) {
+                    let event = MediaEvent::NetworkChanged { path_lost: change.path_lost };
+                    if events.send((call, event)).is_err() {
+                        break;
                     }
+                }
+            }
+            gathered = next_of(&mut regather) => {
+                regather = None;
+                net.adopt(gathered, &mut queues);
+            }
+            request = engine.recv(), if queues.requests.is_some() => match request {
+                // Gathered again first; the offer follows (see `Net::adopt`).
+                Some(MediaRequest::RestartIce) => {
+                    if regather.is_none() {
+                        let config = config.clone();
+                        regather = Some(Box::pin(async move {
+                            gather(&config, RESTART_GATHER_TIMEOUT).await
+                        }));
+                    }
+                }
+                Some(r) => {
+                    if r == MediaRequest::Close {
+                        regather = None;
+                    }
+                    queues.request(Request::Engine(r));
                 }
                 // The call is gone. Its last request (a close) may still be in the ring:
                 // abandoning the ring ends the audio thread once it has sent the close's
                 // events (the closed states), which still go to the engine below.
-                _ => queues.requests = None,
+                None => {
+                    regather = None;
+                    queues.requests = None;
+                }
             },
             out = queues.outbound.recv() => match out {
                 Some(Outbound::Transmit(t)) => net.send(t).await,
@@ -347,6 +506,14 @@ async fn run(
     }
     // The allocations live as long as the call.
     net.relays.release(RELEASE_TIMEOUT).await;
+}
+
+/// The output of the gathering under way, or never without one.
+async fn next_of(regather: &mut Option<Regather>) -> Gathered {
+    match regather {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `t`, or forever without one.

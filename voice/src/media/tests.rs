@@ -174,6 +174,8 @@ struct Pair {
     hop: Option<Hop>,
     /// What a sent from an address other than its relayed one.
     a_direct: u64,
+    /// a's first offer.
+    a_offer: String,
 }
 
 fn local_description(events: &mut Vec<MediaEvent>) -> String {
@@ -263,10 +265,12 @@ impl Pair {
             b_events: vec![],
             hop,
             a_direct: 0,
+            a_offer: String::new(),
         };
         p.a.handle_request(MediaRequest::CreateOffer, now);
         p.collect();
         let offer = local_description(&mut p.a_events);
+        p.a_offer = offer.clone();
         p.b.handle_request(MediaRequest::AnswerOffer { offer }, now);
         p.collect();
         let answer = local_description(&mut p.b_events);
@@ -300,7 +304,8 @@ impl Pair {
                         }
                         _ => {
                             self.a_direct += 1;
-                            if t.to == self.b_addr {
+                            // From a's address only (an address a no longer has sends nothing).
+                            if t.to == self.b_addr && t.from == self.a_addr {
                                 self.b.receive(self.now, t.from, t.to, &t.data);
                             }
                         }
@@ -451,6 +456,70 @@ fn no_candidate_at_all_fails_ice_at_once() {
     a.handle_timeout(now);
     a_events.extend(std::iter::from_fn(|| a.poll_event()));
     assert!(a_events.contains(&MediaEvent::IceFailed), "{a_events:?}");
+}
+
+fn ice_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .map(str::trim)
+}
+
+/// a's address changes mid-call: the old one is gone (what a sends from it goes nowhere,
+/// what b sends to it arrives nowhere). a gathers again on its new address; its ICE-restart
+/// offer carries that one only, with new credentials; b answers, ICE connects on the new
+/// address and the audio comes back both ways.
+#[test]
+fn an_ice_restart_on_candidates_gathered_again_brings_the_audio_back() {
+    let a_sink = RecordingSink::new(16_000);
+    let b_sink = RecordingSink::new(48_000);
+    let mut p = Pair::new(
+        &[Codec::Pcmu],
+        &[Codec::Pcmu],
+        700.0,
+        1100.0,
+        a_sink.clone(),
+        b_sink.clone(),
+    );
+    p.run(Duration::from_secs(2));
+    assert!(p.a_events.contains(&MediaEvent::IceConnected));
+    let old = p.a_addr;
+    let first_ufrag = ice_ufrag(&p.a_offer).map(String::from);
+    // The network changes: a's address is gone.
+    p.a_addr = "127.0.0.1:40003".parse().unwrap();
+    p.run(Duration::from_millis(500));
+    a_sink.clear();
+    b_sink.clear();
+    p.a_events.clear();
+    p.a.replace_candidates(vec![LocalCandidate::Host(p.a_addr)], p.now);
+    assert_eq!(p.a.candidates(), &[LocalCandidate::Host(p.a_addr)]);
+    p.a.handle_request(MediaRequest::RestartIce, p.now);
+    p.collect();
+    let offer = local_description(&mut p.a_events);
+    let candidates: Vec<&str> = offer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert_eq!(candidates.len(), 1, "{offer}");
+    assert!(candidates[0].contains(" 40003 typ host"), "{offer}");
+    assert!(!offer.contains(&format!(" {} typ", old.port())), "{offer}");
+    assert_ne!(ice_ufrag(&offer), first_ufrag.as_deref(), "new credentials");
+    p.b.handle_request(MediaRequest::AnswerOffer { offer }, p.now);
+    p.collect();
+    let answer = local_description(&mut p.b_events);
+    p.a.handle_request(MediaRequest::ApplyAnswer { answer }, p.now);
+    p.run(Duration::from_millis(1500));
+    assert!(
+        p.a_events.contains(&MediaEvent::IceConnected),
+        "{:?}",
+        p.a_events
+    );
+    assert!(!p.a_events.contains(&MediaEvent::IceFailed));
+    let heard_by_b = b_sink.last_ms(500);
+    let heard_by_a = a_sink.last_ms(500);
+    assert!(rms(&heard_by_b) > 2000.0, "b hears {}", rms(&heard_by_b));
+    assert!((dominant_frequency(&heard_by_b, 48_000) - 700.0).abs() < 10.0);
+    assert!(rms(&heard_by_a) > 2000.0, "a hears {}", rms(&heard_by_a));
+    assert!((dominant_frequency(&heard_by_a, 16_000) - 1100.0).abs() < 10.0);
 }
 
 #[test]

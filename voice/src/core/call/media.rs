@@ -43,6 +43,9 @@ impl CallCore {
                     self.media = MediaLeg::Open;
                     self.maybe_transition_to_open();
                 }
+                if self.restart_wanted && self.is_live() {
+                    self.begin_ice_restart();
+                }
             }
             MediaEvent::DescriptionFailed { remote, message } => {
                 let code = if remote { 53402 } else { 53400 };
@@ -114,6 +117,7 @@ impl CallCore {
                     output: level_to_volume(output_level),
                 });
             }
+            MediaEvent::NetworkChanged { path_lost } => self.on_network_changed(path_lost, now),
             MediaEvent::PeerState(_) => {}
         }
     }
@@ -129,11 +133,7 @@ impl CallCore {
         self.local_sdp = Some(local.clone());
         if purpose == Offer::IceRestart {
             self.negotiation = MediaPhase::HaveLocalOffer { purpose };
-            let callsid = self.wire_sid().to_string();
-            self.send(ClientMessage::Reinvite {
-                callsid,
-                sdp: local,
-            });
+            self.send_reinvite();
             return;
         }
         match self.direction {
@@ -196,17 +196,59 @@ impl CallCore {
     }
 
     pub(super) fn start_ice_restart(&mut self) {
-        let MediaLeg::Reconnecting { started, .. } = self.media else {
-            return;
-        };
-        self.media = MediaLeg::Reconnecting {
-            started,
-            restart_at: None,
-        };
+        if matches!(self.media, MediaLeg::Reconnecting { .. }) {
+            self.begin_ice_restart();
+        }
+    }
+
+    /// Asks the media for an ICE-restart offer (it gathers its candidates again first).
+    fn begin_ice_restart(&mut self) {
+        if let MediaLeg::Reconnecting { started, .. } = self.media {
+            self.media = MediaLeg::Reconnecting {
+                started,
+                restart_at: None,
+            };
+        }
+        self.restart_wanted = false;
         self.negotiation = MediaPhase::CreatingLocal {
             purpose: Offer::IceRestart,
         };
         self.push(CallOutput::Media(MediaRequest::RestartIce));
+    }
+
+    /// Sends our ICE-restart offer (`reinvite`).
+    pub(super) fn send_reinvite(&mut self) {
+        let Some(sdp) = self.local_sdp.clone() else {
+            return;
+        };
+        let callsid = self.wire_sid().to_string();
+        self.send(ClientMessage::Reinvite { callsid, sdp });
+    }
+
+    /// The network changed under a connected call (`MediaEvent::NetworkChanged`): an ICE
+    /// restart gathers the candidates again and offers what works now, at once, or as soon
+    /// as an offer/answer under way is done. The SDK leaves this to the browser, which
+    /// closes its sockets on a network change, and then restarts ICE on the failure; here
+    /// the restart comes without waiting for ICE to notice. With the path lost, media is
+    /// reconnecting from now on (`reconnecting`, 53405, as after an ICE failure, and the
+    /// same window); otherwise the call goes on over its pair until the restart moves it.
+    fn on_network_changed(&mut self, path_lost: bool, now: Instant) {
+        if self.phase != super::Phase::Open {
+            return;
+        }
+        if path_lost && self.media == MediaLeg::Open {
+            self.media = MediaLeg::Reconnecting {
+                started: now,
+                restart_at: None,
+            };
+            let e = TwilioError::new(53405, "Media connection failed.");
+            self.emit(CallEvent::Reconnecting(e));
+        }
+        if self.negotiation == MediaPhase::Stable {
+            self.begin_ice_restart();
+        } else {
+            self.restart_wanted = true;
+        }
     }
 
     pub(super) fn media_fatal(&mut self, link: Link) {

@@ -101,6 +101,9 @@ pub struct CallCore {
     media: MediaLeg,
     negotiation: MediaPhase,
     ice: Ice,
+    /// The network changed while an offer/answer was under way: an ICE restart follows as
+    /// soon as it is done.
+    restart_wanted: bool,
     invite: Invite,
     messages: HashMap<String, CallMessage>,
     monitor: StatsMonitor,
@@ -181,6 +184,7 @@ impl CallCore {
             media: MediaLeg::Pending,
             negotiation: MediaPhase::Idle,
             ice: Ice::Connected,
+            restart_wanted: false,
             invite: Invite::NotReady,
             messages: HashMap::new(),
             monitor: StatsMonitor::new(now),
@@ -347,6 +351,14 @@ impl CallCore {
             self.signaling = SignalingLeg::Open;
             if self.media == MediaLeg::Open && self.phase == Phase::Open {
                 self.emit(CallEvent::Reconnected);
+            }
+            // An ICE-restart offer still unanswered went out while the socket was down, or
+            // on the socket that died: it is sent again on this one.
+            if let MediaPhase::HaveLocalOffer {
+                purpose: Offer::IceRestart,
+            } = self.negotiation
+            {
+                self.send_reinvite();
             }
         }
         self.signaling = SignalingLeg::Open;

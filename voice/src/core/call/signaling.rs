@@ -55,14 +55,14 @@ impl CallCore {
         if let Some(token) = reconnect {
             self.reconnect_token = Some(token);
         }
-        // The answer to an ICE-restart reinvite.
+        // The answer to an ICE-restart reinvite. One without SDP is the answer to the
+        // reconnect invite of a call whose signaling came back meanwhile.
         if let MediaPhase::HaveLocalOffer {
             purpose: Offer::IceRestart,
         } = self.negotiation
+            && let Some(answer) = &sdp
         {
-            if let Some(answer) = sdp {
-                self.apply_answer(&answer);
-            }
+            self.apply_answer(answer);
             return;
         }
         let answered = self.phase.answer() == Some(Answer::Received);
