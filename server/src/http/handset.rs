@@ -145,6 +145,49 @@ pub(crate) async fn settings(State(state): State<Arc<AppState>>, request: Reques
     }
 }
 
+/// A handset's JSON request body, read within the body deadline: at most `limit` bytes and
+/// `application/json`, or the answer that says what was wrong with it (`what` names it).
+pub(crate) async fn json_body(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+    what: &str,
+) -> Result<axum::body::Bytes, Response> {
+    let body = match read_body(body, limit, state.config.limits.body_timeout).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return Err(api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                &format!("{what}: at most {} KiB.", limit / 1024),
+            ));
+        }
+        Err(BodyError::TimedOut) => {
+            return Err(api_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "The request body did not arrive in time.",
+            ));
+        }
+        Err(BodyError::Unreadable) => {
+            return Err(api_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request body could not be read.",
+            ));
+        }
+    };
+    match media_type(headers) {
+        Some((media, true)) if media == "application/json" => Ok(body),
+        _ => Err(api_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            &format!("{what}: application/json only."),
+        )),
+    }
+}
+
 pub(crate) async fn change_settings(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -154,40 +197,10 @@ pub(crate) async fn change_settings(
         Ok(found) => found,
         Err(response) => return response,
     };
-    let body = match read_body(body, SETTINGS_BODY_LIMIT, state.config.limits.body_timeout).await {
+    let body = match json_body(&state, &headers, body, SETTINGS_BODY_LIMIT, "The settings").await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => {
-            return api_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The settings are at most 4 KiB.",
-            );
-        }
-        Err(BodyError::TimedOut) => {
-            return api_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "The request body did not arrive in time.",
-            );
-        }
-        Err(BodyError::Unreadable) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The request body could not be read.",
-            );
-        }
+        Err(refusal) => return refusal,
     };
-    match media_type(&headers) {
-        Some((media, true)) if media == "application/json" => {}
-        _ => {
-            return api_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "The settings must be application/json.",
-            );
-        }
-    }
     let change = match forwarding::parse_change(&body) {
         Ok(change) => change,
         Err(e) => {

@@ -17,8 +17,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::handset::{bounded, handset_and_store};
-use super::{AppState, BodyError, api_error, media_type, read_body};
+use super::handset::{bounded, handset_and_store, json_body};
+use super::{AppState, api_error};
 use crate::provisioning::{self, HandsetConfig};
 use crate::store::Store;
 use crate::store::handsets::HandsetStatus;
@@ -151,40 +151,10 @@ pub(crate) async fn status(State(state): State<Arc<AppState>>, request: Request)
         Ok(found) => found,
         Err(response) => return response,
     };
-    let body = match read_body(body, STATUS_BODY_LIMIT, state.config.limits.body_timeout).await {
+    let body = match json_body(&state, &headers, body, STATUS_BODY_LIMIT, "A status report").await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => {
-            return api_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "A status report is at most 4 KiB.",
-            );
-        }
-        Err(BodyError::TimedOut) => {
-            return api_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "The request body did not arrive in time.",
-            );
-        }
-        Err(BodyError::Unreadable) => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The request body could not be read.",
-            );
-        }
+        Err(refusal) => return refusal,
     };
-    match media_type(&headers) {
-        Some((media, true)) if media == "application/json" => {}
-        _ => {
-            return api_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "A status report must be application/json.",
-            );
-        }
-    }
     let report: StatusReport = match serde_json::from_slice(&body) {
         Ok(report) => report,
         Err(e) => {
