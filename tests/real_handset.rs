@@ -480,20 +480,7 @@ impl HandsetProcess {
             .unwrap_or_else(|p| p.into_inner())
             .take();
         let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        // SAFETY: signals our own child, which has not been reaped yet.
-        unsafe { libc::kill(self.pid as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        child.wait().ok()
+        terminate(&mut child, grace)
     }
 }
 
@@ -501,4 +488,36 @@ impl Drop for HandsetProcess {
     fn drop(&mut self) {
         self.stop(Duration::from_secs(5));
     }
+}
+
+/// Ends a child process the test started: SIGTERM (a clean shutdown), then SIGKILL after
+/// `grace`; reaped either way. Its exit status.
+pub fn terminate(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
+    if let Ok(Some(status)) = child.try_wait() {
+        return Some(status);
+    }
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: signals our own child, which has not been reaped yet.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    wait_or_kill(child, grace)
+}
+
+/// Waits up to `grace` for a child to exit on its own, then kills it; reaped either way.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    grace: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait().ok()
 }

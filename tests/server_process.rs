@@ -165,21 +165,7 @@ impl ServerProcess {
 
     /// SIGTERM (a clean shutdown), then SIGKILL after `grace`; the exit status.
     pub fn stop(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
-        }
-        let pid = i32::try_from(self.child.id()).ok()?;
-        // SAFETY: signals our own child, which has not been reaped yet.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        self.child.wait().ok()
+        crate::real_handset::terminate(&mut self.child, grace)
     }
 }
 

@@ -24,7 +24,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use offhook_e2e::real_handset::{HandsetProcess, RATE, VirtualAudioRig, write_profile};
 use offhook_e2e::server_process::{ServerProcess, free_loopback_addr};
@@ -145,15 +145,7 @@ impl Drop for AdminBrowser {
     fn drop(&mut self) {
         // End of input: the script closes the browser and exits.
         self.input.take();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        offhook_e2e::real_handset::wait_or_kill(&mut self.child, Duration::from_secs(10));
     }
 }
 

@@ -19,13 +19,8 @@ pub const MAX_FORM_FIELDS: usize = 256;
 
 pub(crate) async fn voice(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, .. }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
     let handsets = state.handsets();
     let (config, handsets) = (&state.config, &*handsets);
     let plan = match &state.store {
@@ -60,13 +55,8 @@ pub(crate) async fn voice(
 
 pub(crate) async fn call_connect(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, .. }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
     let handsets = state.handsets();
     let plan = match calls::voicemail_access(&handsets, &params) {
         Some(handset) => super::voicemail::mailbox_entry(&state, handset).await,
@@ -80,16 +70,11 @@ pub(crate) async fn call_connect(
 /// keep then).
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, uri }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
     let record = match crate::call_log::record(
         &state.handsets(),
-        &query_pairs(&uri.0),
+        &query_pairs(&uri),
         &params,
         state.unix_now(),
     ) {
@@ -187,11 +172,31 @@ pub(crate) fn refuse(status: StatusCode, reason: &'static str) -> Response {
     response
 }
 
+/// A genuine Twilio request, as a handler's last argument: its form parameters and the URI
+/// it was sent to (as the client sent it: the request's own URI is relative to this router,
+/// which differs when the router is nested under a prefix). Anything else is answered with
+/// the refusal [`verified_params`] gives.
+pub(crate) struct Signed {
+    pub params: Vec<(String, String)>,
+    pub uri: Uri,
+}
+
+impl axum::extract::FromRequest<Arc<AppState>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Signed, Response> {
+        let uri = request
+            .extensions()
+            .get::<OriginalUri>()
+            .map(|original| original.0.clone())
+            .unwrap_or_else(|| request.uri().clone());
+        let params = verified_params(state, &uri, request).await?;
+        Ok(Signed { params, uri })
+    }
+}
+
 /// The form parameters of a genuine Twilio request, or the refusal to send.
-///
-/// `original` is the URI as the client sent it; the request's own URI is relative to this
-/// router, which differs when the router is nested under a prefix.
-pub(crate) async fn verified_params(
+async fn verified_params(
     state: &AppState,
     original: &Uri,
     request: Request,

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::hooks::{query_pairs, refuse, respond, verified_params, with_deadline};
+use super::hooks::{Signed, query_pairs, refuse, respond, with_deadline};
 use crate::calls::{Outcome, Plan, param};
 use crate::handsets::Handset;
 use crate::store::Store;
@@ -20,14 +20,9 @@ use crate::voicemail::{self, deposit, menu};
 
 pub(crate) async fn dial_ended(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, uri }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
-    let after = deposit::AfterDial::from_query(&query_pairs(&uri.0));
+    let after = deposit::AfterDial::from_query(&query_pairs(&uri));
     let greeting = match (&state.store, &after) {
         (Some(store), Some(after)) if !deposit::answered(&params) => {
             with_deadline(store.greeting(&after.mailbox))
@@ -51,35 +46,26 @@ pub(crate) async fn dial_ended(
 
 pub(crate) async fn goodbye(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, .. }: Signed,
 ) -> Response {
-    match verified_params(&state, &uri.0, request).await {
-        Ok(params) => respond(
-            &state,
-            "voicemail/goodbye",
-            &params,
-            Plan {
-                twiml: deposit::goodbye(),
-                outcome: Outcome::Hangup("the message was recorded"),
-            },
-        ),
-        Err(refusal) => refusal,
-    }
+    respond(
+        &state,
+        "voicemail/goodbye",
+        &params,
+        Plan {
+            twiml: deposit::goodbye(),
+            outcome: Outcome::Hangup("the message was recorded"),
+        },
+    )
 }
 
 /// The greeting hook: `0` at an empty mailbox's offer records the greeting; a finished
 /// recording becomes the greeting of the caller's mailboxes.
 pub(crate) async fn greeting(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, uri }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
-    let mailboxes: Vec<MailboxId> = voicemail::query_values(&query_pairs(&uri.0), "mailbox")
+    let mailboxes: Vec<MailboxId> = voicemail::query_values(&query_pairs(&uri), "mailbox")
         .into_iter()
         .map(str::to_string)
         .collect();
@@ -125,13 +111,8 @@ pub(crate) async fn greeting(
 /// database is away.
 pub(crate) async fn recorded(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, uri }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
     let Some(store) = &state.store else {
         return refuse(StatusCode::BAD_REQUEST, "this server keeps no voicemail");
     };
@@ -139,7 +120,7 @@ pub(crate) async fn recorded(
     let message = match deposit::recording(
         &state.config,
         &state.handsets(),
-        &query_pairs(&uri.0),
+        &query_pairs(&uri),
         &params,
         now,
     ) {
@@ -223,14 +204,9 @@ fn unavailable() -> Plan {
 /// key) keeps a new message as saved and plays the next, `*` replays.
 pub(crate) async fn menu(
     State(state): State<Arc<AppState>>,
-    uri: OriginalUri,
-    request: Request,
+    Signed { params, uri }: Signed,
 ) -> Response {
-    let params = match verified_params(&state, &uri.0, request).await {
-        Ok(params) => params,
-        Err(refusal) => return refusal,
-    };
-    let Some(position) = menu::Position::from_query(&query_pairs(&uri.0)) else {
+    let Some(position) = menu::Position::from_query(&query_pairs(&uri)) else {
         let plan = Plan {
             twiml: menu::unavailable(),
             outcome: Outcome::Refused("the menu URL is malformed"),

@@ -458,6 +458,24 @@ fn not_found(state: &AppState, session: &SignedIn) -> Response {
     )
 }
 
+/// The handset's page again, with what was wrong with the form (400).
+async fn refused(
+    state: &AppState,
+    session: &SignedIn,
+    id: &str,
+    problem: impl Into<String>,
+) -> Response {
+    detail_page(
+        state,
+        session,
+        id,
+        StatusCode::BAD_REQUEST,
+        None,
+        Some(problem.into()),
+    )
+    .await
+}
+
 async fn detail_page(
     state: &AppState,
     session: &SignedIn,
@@ -633,15 +651,7 @@ pub(crate) async fn identity(
             saved(&state, &handset.id, "identity")
         }
         Ok(Err(DirectoryError::Invalid(problem))) => {
-            detail_page(
-                &state,
-                &session,
-                &handset.id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(problem),
-            )
-            .await
+            refused(&state, &session, &handset.id, problem).await
         }
         Ok(Err(DirectoryError::NotFound)) => not_found(&state, &session),
         Ok(Err(DirectoryError::Store(e))) | Err(crate::http::hooks::Unavailable::Failed(e)) => {
@@ -668,13 +678,11 @@ pub(crate) async fn calls(
         match after_secs.parse::<u64>() {
             Ok(secs) => Some(secs),
             Err(_) => {
-                return detail_page(
+                return refused(
                     &state,
                     &session,
                     &handset.id,
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some("The ring time must be whole seconds from 5 to 600.".into()),
+                    "The ring time must be whole seconds from 5 to 600.",
                 )
                 .await;
             }
@@ -698,15 +706,7 @@ pub(crate) async fn calls(
     {
         Ok(next) => next,
         Err(refusal) => {
-            return detail_page(
-                &state,
-                &session,
-                &handset.id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(refusal.message),
-            )
-            .await;
+            return refused(&state, &session, &handset.id, refusal.message).await;
         }
     };
     if let Err(e) = with_deadline(store.set_handset_settings(&handset.id, &next)).await {
@@ -743,15 +743,7 @@ pub(crate) async fn phone(
     let checked = match provisioning::check_provisioning(&typed) {
         Ok(checked) => checked,
         Err(problem) => {
-            return detail_page(
-                &state,
-                &session,
-                &handset.id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(problem),
-            )
-            .await;
+            return refused(&state, &session, &handset.id, problem).await;
         }
     };
     if let Err(e) = with_deadline(session.store.set_provisioning(&handset.id, &checked)).await {
@@ -778,15 +770,7 @@ pub(crate) async fn speed_dials(
     let dials = match provisioning::check_speed_dials(&state.config, &state.handsets(), &rows) {
         Ok(dials) => dials,
         Err(problem) => {
-            return detail_page(
-                &state,
-                &session,
-                &handset.id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(problem),
-            )
-            .await;
+            return refused(&state, &session, &handset.id, problem).await;
         }
     };
     if let Err(e) = with_deadline(session.store.set_speed_dials(&handset.id, &dials)).await {
@@ -810,13 +794,11 @@ pub(crate) async fn contacts(
     let names = fields(&form, "contact_name");
     let numbers = fields(&form, "contact_number");
     if names.len() != numbers.len() {
-        return detail_page(
+        return refused(
             &state,
             &session,
             &handset.id,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Each contact needs a name and a number field.".into()),
+            "Each contact needs a name and a number field.",
         )
         .await;
     }
@@ -828,15 +810,7 @@ pub(crate) async fn contacts(
     let list = match provisioning::check_contacts(&state.config, &state.handsets(), &rows) {
         Ok(list) => list,
         Err(problem) => {
-            return detail_page(
-                &state,
-                &session,
-                &handset.id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(problem),
-            )
-            .await;
+            return refused(&state, &session, &handset.id, problem).await;
         }
     };
     if let Err(e) = with_deadline(session.store.set_contacts(&handset.id, &list)).await {
