@@ -24,6 +24,10 @@ use offhook_dsp::analysis::{dominant_frequency, rms};
 
 /// The virtual devices' sample rate.
 pub const RATE: u32 = 16_000;
+/// SCHED_FIFO priority of the handset's and the test's audio threads: the product's default
+/// (`offhook_board::audio::AudioConfig`), so a loaded machine delays them as little as it
+/// would a phone's. Without the privilege they run normally (the board says so once).
+const REALTIME: u8 = 40;
 
 /// The `offhook` binary under test: `$OFFHOOK_BIN`, else the one cargo built beside this
 /// executable (`target/<profile>/offhook`; `cargo build -p offhook` makes it, and
@@ -110,7 +114,7 @@ rate = {RATE}
 period_ms = 10
 playback_periods = 6
 capture_periods = 12
-realtime_priority = 0
+realtime_priority = {REALTIME}
 handset = {{ capture = "mic_monitor", playback = "ear" }}
 speaker = {{ capture = "mic_monitor", playback = "ear" }}
 "#
@@ -143,7 +147,7 @@ impl Mouth {
             rate: RATE,
             playback_periods: 6,
             capture_periods: 12,
-            realtime_priority: 0,
+            realtime_priority: REALTIME,
             handset: DevicePair {
                 capture: "ear_monitor".into(),
                 playback: "mic".into(),
@@ -163,11 +167,14 @@ impl Mouth {
         let stop = Arc::new(AtomicBool::new(false));
         let (h, s) = (heard.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
+            // The test's ear and mouth must not be what breaks under load.
+            offhook_board::audio::set_realtime(REALTIME, "mouth");
             let mut tone = offhook_dsp::ToneGenerator::sine(RATE, hz, 8000.0);
             let period = capture.period_frames();
             let mut buf = vec![0i16; period];
             while !s.load(Ordering::Relaxed) {
-                while playback.free() >= period && playback.queued() < period * 4 {
+                // A continuous tone: queue deep (150 ms) so a late wake-up never starves it.
+                while playback.free() >= period && playback.queued() < period * 15 {
                     let mut frame = vec![0i16; period];
                     tone.fill(&mut frame);
                     playback.write(&frame);

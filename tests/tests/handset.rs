@@ -187,9 +187,11 @@ async fn a_token_expiring_during_a_call_is_renewed_without_a_break_in_audio() {
         renewals >= 5,
         "the token was renewed during the call ({renewals} listens)"
     );
-    if let Some((at_ms, level)) =
-        first_break(&mouth, from + Duration::from_millis(500), to, MOUTH_HZ)
-    {
+    let broke = first_break(&mouth, from + Duration::from_millis(500), to, MOUTH_HZ);
+    // Hung up before judging, so the call's audio summary is logged either way.
+    handset.cmd("hook down");
+    handset.wait_screen("Ready", T).await;
+    if let Some((at_ms, level)) = broke {
         // When the renewals happened, to tell a break they caused from one they did not.
         let renewed_at: Vec<i64> = listen_times(&handset)
             .await
@@ -201,8 +203,6 @@ async fn a_token_expiring_during_a_call_is_renewed_without_a_break_in_audio() {
             "audio broke {at_ms} ms into the window (rms {level}); the token was renewed at {renewed_at:?} ms"
         );
     }
-    handset.cmd("hook down");
-    handset.wait_screen("Ready", T).await;
     drop(mouth);
     handset.finish(false).await;
 }

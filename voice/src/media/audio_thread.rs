@@ -89,11 +89,36 @@ pub fn spawn(
         .name("call-audio".into())
         .spawn(move || {
             set_realtime(REALTIME_PRIORITY);
-            run(session, port, links);
+            let session = run(session, port, links);
+            report(&session);
         })
 }
 
-fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links) {
+/// One line per call on how its audio went, to tell a network's gaps from a card's.
+fn report(session: &MediaSession) {
+    let card = session.card_stats();
+    match session.playout_stats() {
+        Some(p) => tracing::info!(
+            card_periods = card.periods,
+            card_stalls = card.stalls,
+            frames = p.frames,
+            silent_frames = p.silent_frames,
+            dry_runs = p.dry_runs,
+            received = p.jitter.received,
+            lost = p.jitter.lost,
+            late = p.jitter.late,
+            underruns = p.jitter.underruns,
+            dropped = p.jitter.dropped,
+            skipped = p.jitter.skipped,
+            stretch = ?p.stretch,
+            "call audio ended"
+        ),
+        None => tracing::info!(card_periods = card.periods, "call audio ended before media"),
+    }
+}
+
+/// Runs the call until it closes or the tokio side goes away; gives the session back.
+fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links) -> MediaSession {
     let max = (port.sample_rate() as u128 * MAX_PERIOD.as_millis() / 1000) as usize;
     let mut mic = vec![0i16; max.max(1)];
     let mut out = vec![0i16; max.max(1)];
@@ -133,7 +158,7 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
                         tracing::warn!(dropped_datagrams, "media send queue full");
                     }
                 }
-                Err(TrySendError::Closed(_)) => return,
+                Err(TrySendError::Closed(_)) => return session,
             }
         }
         backlog.extend(std::iter::from_fn(|| session.poll_event()));
@@ -144,14 +169,11 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
                     backlog.push_front(e);
                     break;
                 }
-                Err(_) => return,
+                Err(_) => return session,
             }
         }
-        if session.is_closed() && backlog.is_empty() {
-            return;
-        }
-        if links.requests.is_abandoned() {
-            return;
+        if (session.is_closed() && backlog.is_empty()) || links.requests.is_abandoned() {
+            return session;
         }
     }
 }
