@@ -52,20 +52,24 @@ async fn echo_number_returns_our_tone_and_hangs_up_both_ways() {
         "echo comes back at 700 Hz, got {f}"
     );
     // The lab's leg statistics are refreshed as it goes: wait for them to show the echo.
-    wait_until(T, "the lab's leg counts the echo both ways at 700 Hz", || async {
-        let leg = lab_leg(&lab, "alice").await;
-        match leg.media {
-            Some(m)
-                if m.packets_in > 10
-                    && m.packets_out > 10
-                    && m.loudest_dominant_hz
-                        .is_some_and(|hz| (hz - 700.0).abs() < 20.0) =>
-            {
-                Ok(())
+    wait_until(
+        T,
+        "the lab's leg counts the echo both ways at 700 Hz",
+        || async {
+            let leg = lab_leg(&lab, "alice").await;
+            match leg.media {
+                Some(m)
+                    if m.packets_in > 10
+                        && m.packets_out > 10
+                        && m.loudest_dominant_hz
+                            .is_some_and(|hz| (hz - 700.0).abs() < 20.0) =>
+                {
+                    Ok(())
+                }
+                other => Err(format!("{other:?}")),
             }
-            other => Err(format!("{other:?}")),
-        }
-    })
+        },
+    )
     .await;
     // Local hang-up.
     call.disconnect();
