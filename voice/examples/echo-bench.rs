@@ -5,20 +5,9 @@
 //! Needs espeak-ng and sox. Under qemu-user the CPU figure is the emulator's, not a Pi's.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use twilio_voice::media::echo::sim::{self, Scene, SceneSpec};
 use twilio_voice::media::echo::{SpeechOptions, SpeechProcessor};
-
-fn thread_cpu() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec through a valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
 
 fn main() -> ExitCode {
     let rate: u32 = match std::env::args().nth(1).map(|a| a.parse()) {
@@ -75,7 +64,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let started = thread_cpu();
+        let started = sim::thread_cpu_time();
         let out = match scene.run(&mut processor) {
             Ok(out) => out,
             Err(e) => {
@@ -83,7 +72,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let cpu = thread_cpu() - started;
+        let cpu = sim::thread_cpu_time() - started;
         let per_second: Vec<String> = (0..8)
             .map(|s| format!("{:.0}", scene.erle_db(&out, s as f64..s as f64 + 1.0)))
             .collect();

@@ -1,8 +1,11 @@
 //! Speech processing for the uplink, sans-IO: acoustic echo cancellation (WebRTC's AEC3),
 //! noise suppression and automatic gain control (AGC2), from `sonora`, the pure-Rust port of
-//! WebRTC's audio processing module (chosen over the C++ `webrtc-audio-processing` by the
-//! figures of `cargo run -p twilio-voice --release --example echo-bench`; it also cross-builds
-//! for the Pi with no C++ toolchain).
+//! WebRTC's audio processing module. Chosen over the C++ `webrtc-audio-processing` 2.x by the
+//! figures of `--example aec-compare` (feature `aec-compare`) on the same simulated room: at
+//! 48 kHz with every stage on, its worst 1 s window after convergence was 28.2 dB ERLE
+//! against 23.2 dB, converging in 1.2 s against 3.1 s, at about 2.5 % of an x86 core against
+//! 2.0 %, and 0.7x the C++ module's CPU on aarch64 under qemu. It also cross-builds for the
+//! Pi with no C++ toolchain and no abseil newer than Debian 12's.
 //!
 //! One [`SpeechProcessor`] per call, fed in 10 ms frames of mono 16-bit PCM at the device's
 //! rate: [`SpeechProcessor::process_render`] with exactly what the playback period wrote to the

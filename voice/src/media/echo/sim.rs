@@ -44,7 +44,10 @@ pub fn speak(text: &str, voice: &str, rate: u32, dir: &Path) -> Result<Vec<f32>,
         return Err(VoiceError::Io(format!("espeak-ng exited with {status}")));
     }
     let rate_arg = rate.to_string();
+    // -R: sox dithers when it requantizes, from a random seed unless told to repeat; the same
+    // talkers every run keep the figures comparable from one run to the next.
     let out = Command::new("sox")
+        .arg("-R")
         .arg(&wav)
         .args([
             "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-r", &rate_arg, "-",
@@ -166,15 +169,27 @@ impl Scene {
     pub fn run(&self, processor: &mut SpeechProcessor) -> Result<Vec<i16>, VoiceError> {
         processor.set_device_latency(self.spec.delay, Duration::ZERO);
         let n = processor.frame_len();
+        self.run_frames(n, |played, mic, cleaned| {
+            processor.process_render(played)?;
+            processor.process_capture(mic, cleaned)
+        })
+    }
+
+    /// The same framing for any processor: `frame` gets, per `frame_len` samples in order, the
+    /// played frame, the captured frame and where its output goes.
+    pub fn run_frames<E>(
+        &self,
+        frame_len: usize,
+        mut frame: impl FnMut(&[i16], &[i16], &mut [i16]) -> Result<(), E>,
+    ) -> Result<Vec<i16>, E> {
         let mut out = vec![0i16; self.mic.len()];
         for ((played, mic), cleaned) in self
             .far
-            .chunks_exact(n)
-            .zip(self.mic.chunks_exact(n))
-            .zip(out.chunks_exact_mut(n))
+            .chunks_exact(frame_len)
+            .zip(self.mic.chunks_exact(frame_len))
+            .zip(out.chunks_exact_mut(frame_len))
         {
-            processor.process_render(played)?;
-            processor.process_capture(mic, cleaned)?;
+            frame(played, mic, cleaned)?;
         }
         Ok(out)
     }
@@ -189,6 +204,42 @@ impl Scene {
     pub fn erle_db(&self, out: &[i16], seconds: Range<f64>) -> f64 {
         let r = self.span(&seconds);
         power_ratio_db(energy(&self.echo[r.clone()]), energy_i16(&out[r]))
+    }
+
+    /// The 1 s windows over which the echo must be cancelled once converged: every second from
+    /// 2 s on while the far end talks alone, and after double talk.
+    pub fn converged_windows() -> impl Iterator<Item = Range<f64>> {
+        let alone = (FAR_ONLY.start as usize + 2..FAR_ONLY.end as usize).map(|s| s as f64);
+        let after = (FAR_AGAIN.start as usize..FAR_AGAIN.end as usize).map(|s| s as f64);
+        alone.chain(after).map(|s| s..s + 1.0)
+    }
+
+    /// When the echo canceller has converged: the start of the first 200 ms window (in 50 ms
+    /// steps over the far end alone) from which every window with echo in it has an ERLE of
+    /// at least `threshold_db`. Windows whose echo is 10 dB below the loudest one's (pauses)
+    /// are skipped. `None`: not converged by the end of the far end alone.
+    pub fn convergence_s(&self, out: &[i16], threshold_db: f64) -> Option<f64> {
+        let windows: Vec<Range<f64>> = (0..)
+            .map(|i| FAR_ONLY.start + i as f64 * 0.05)
+            .take_while(|&s| s + 0.2 <= FAR_ONLY.end + 1e-9)
+            .map(|s| s..s + 0.2)
+            .collect();
+        let echo: Vec<f64> = windows
+            .iter()
+            .map(|w| energy(&self.echo[self.span(w)]))
+            .collect();
+        let loudest = echo.iter().fold(0f64, |m, &e| m.max(e));
+        let mut converged = None;
+        for (w, &e) in windows.iter().zip(&echo).rev() {
+            if e < loudest * 0.1 {
+                continue;
+            }
+            if self.erle_db(out, w.clone()) < threshold_db {
+                break;
+            }
+            converged = Some(w.start);
+        }
+        converged
     }
 
     /// What went out over what the near-end talker said, in dB (0: the same level).
@@ -215,6 +266,18 @@ impl Scene {
             .fold(f64::MIN, f64::max);
         20.0 * (best.max(1e-12) / near_energy.max(1e-20)).log10()
     }
+}
+
+/// CPU time this thread has used so far (`CLOCK_THREAD_CPUTIME_ID`): what processing a scene
+/// cost, whatever else the machine runs.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A short room impulse response (40 ms): the direct path after 1 ms, five early reflections
@@ -264,7 +327,8 @@ fn db_to_gain(db: f64) -> f32 {
     10f64.powf(db / 20.0) as f32
 }
 
-fn to_i16(v: f32) -> i16 {
+/// A sample in [-1, 1] as 16-bit PCM (rounded, clipped).
+pub fn to_i16(v: f32) -> i16 {
     (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16
 }
 
