@@ -98,6 +98,17 @@ impl VirtualAudioRig {
 /// A board profile like `simulated`, with the virtual devices and deeper buffers (PulseAudio's
 /// protocol thread is not real-time on a shared machine).
 pub fn write_profile(dir: &Path) -> PathBuf {
+    write_profile_with(dir, 6, 12)
+}
+
+/// The same with the buffer depths of the reference builds (`board/profiles/*.toml`), for
+/// measuring the product's latency.
+pub fn write_product_profile(dir: &Path) -> PathBuf {
+    let product = offhook_board::audio::AudioConfig::default();
+    write_profile_with(dir, product.playback_periods, product.capture_periods)
+}
+
+fn write_profile_with(dir: &Path, playback_periods: u32, capture_periods: u32) -> PathBuf {
     let text = format!(
         r#"name = "simulated-virtual-audio"
 description = "Simulated board on PulseAudio null sinks"
@@ -112,8 +123,8 @@ color = false
 [audio]
 rate = {RATE}
 period_ms = 10
-playback_periods = 6
-capture_periods = 12
+playback_periods = {playback_periods}
+capture_periods = {capture_periods}
 realtime_priority = {REALTIME}
 handset = {{ capture = "mic_monitor", playback = "ear" }}
 speaker = {{ capture = "mic_monitor", playback = "ear" }}

@@ -334,6 +334,9 @@ fn load(
             length_ms as f64 / 1000.0,
             own.len()
         );
+        if let Some(audio) = phone.call_audio(usize::from(stressed)) {
+            println!("    the phone's account: {audio}");
+        }
     }
     drop(probe);
     phone.shutdown(runtime);

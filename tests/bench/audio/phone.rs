@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use offhook::demo::{DemoEnv, DemoOptions};
-use offhook_e2e::real_handset::{HandsetProcess, RATE, VirtualAudioRig, write_profile};
+use offhook_e2e::real_handset::{HandsetProcess, RATE, VirtualAudioRig, write_product_profile};
 
 /// The idle screen, shown only while registered.
 const IDLE: &str = "Idle desk";
@@ -33,7 +33,7 @@ impl Phone {
             capture: "mic_monitor".into(),
             playback: "ear".into(),
             sample_rate: RATE,
-            board_profile: write_profile(dir).display().to_string(),
+            board_profile: write_product_profile(dir).display().to_string(),
             codecs: codecs.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };
@@ -60,6 +60,26 @@ impl Phone {
     pub fn hang_up(&self) -> Result<(), String> {
         self.handset.cmd("hook down")?;
         self.handset.wait_screen(IDLE, T)
+    }
+
+    /// The phone's own account of its `n`-th call's audio (0-based; the `call audio ended`
+    /// log line: card periods and stalls, jitter buffer and time-stretch counts), once written.
+    pub fn call_audio(&self, n: usize) -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = std::fs::read_to_string(&self.handset.stderr).unwrap_or_default();
+            let line = log
+                .lines()
+                .filter_map(|l| l.split_once("call audio ended"))
+                .nth(n);
+            if let Some((_, fields)) = line {
+                return Some(fields.trim().to_string());
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// The codec of the phone's last call, as the lab saw it.
