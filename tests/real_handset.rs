@@ -98,17 +98,27 @@ impl VirtualAudioRig {
 /// A board profile like `simulated`, with the virtual devices and deeper buffers (PulseAudio's
 /// protocol thread is not real-time on a shared machine).
 pub fn write_profile(dir: &Path) -> PathBuf {
-    write_profile_with(dir, 6, 12)
+    write_profile_with(dir, 10, 6, 12)
 }
 
-/// The same with the buffer depths of the reference builds (`board/profiles/*.toml`), for
-/// measuring the product's latency.
-pub fn write_product_profile(dir: &Path) -> PathBuf {
+/// The same with the reference builds' buffers (`board/profiles/*.toml`: 10 ms periods, 3
+/// queued for playback), for measuring the product. `period_ms` other than 10 keeps about
+/// as much queued for playback (at least 2 periods).
+pub fn write_product_profile(dir: &Path, period_ms: u32) -> PathBuf {
     let product = offhook_board::audio::AudioConfig::default();
-    write_profile_with(dir, product.playback_periods, product.capture_periods)
+    let product_ms = product.period.as_millis() as u32;
+    let playback = (product.playback_periods * product_ms)
+        .div_ceil(period_ms.max(1))
+        .max(2);
+    write_profile_with(dir, period_ms, playback, product.capture_periods)
 }
 
-fn write_profile_with(dir: &Path, playback_periods: u32, capture_periods: u32) -> PathBuf {
+fn write_profile_with(
+    dir: &Path,
+    period_ms: u32,
+    playback_periods: u32,
+    capture_periods: u32,
+) -> PathBuf {
     let text = format!(
         r#"name = "simulated-virtual-audio"
 description = "Simulated board on PulseAudio null sinks"
@@ -122,7 +132,7 @@ height = 64
 color = false
 [audio]
 rate = {RATE}
-period_ms = 10
+period_ms = {period_ms}
 playback_periods = {playback_periods}
 capture_periods = {capture_periods}
 realtime_priority = {REALTIME}

@@ -105,7 +105,12 @@ pub fn init_logging(default_filter: &str) {
     let result = match journald {
         Some(layer) => registry.with(layer).try_init(),
         None => registry
-            .with(tracing_subscriber::fmt::layer().with_writer(io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(io::stderr)
+                    // Colour only for a person at a terminal, never into a file or a pipe.
+                    .with_ansi(io::IsTerminal::is_terminal(&io::stderr())),
+            )
             .try_init(),
     };
     // Already initialised (tests, embedding): keep the existing subscriber.

@@ -10,6 +10,7 @@
 //!                                                     CPU per call-second against baresip
 //! audio-bench all     (the three, with their defaults)
 //! common: [--offhook PATH] [--dir DIR] [--wrap "qemu-aarch64 -L /"]
+//!         [--period-ms N]  the phone's ALSA period (default 10, the reference builds')
 //! ```
 //!
 //! Modules:
@@ -41,7 +42,7 @@ use crate::probe::{Probe, Signal, percentile};
 
 const USAGE: &str = "usage: audio-bench latency|load|cpu|all [--seconds N] [--no-browser] \
     [--stress-cpus N] [--codecs pcmu,opus] [--no-baresip] [--offhook PATH] [--dir DIR] \
-    [--wrap \"PROGRAM ARGS\"]";
+    [--wrap \"PROGRAM ARGS\"] [--period-ms N]";
 const MOUTH_HZ: f64 = 700.0;
 /// The jitter buffer settles before a window is measured.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -56,6 +57,8 @@ struct Args {
     codecs: Vec<String>,
     dir: PathBuf,
     wrap: Vec<String>,
+    /// The phone's ALSA period.
+    period_ms: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
         codecs: vec!["pcmu".into(), "opus".into()],
         dir: std::env::temp_dir().join(format!("offhook-audio-bench-{}", std::process::id())),
         wrap: Vec::new(),
+        period_ms: 10,
     };
     let number = |v: Option<String>, what: &str| -> Result<u64, String> {
         v.and_then(|s| s.parse().ok())
@@ -80,6 +84,7 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--seconds" => args.seconds = Some(number(it.next(), "--seconds")?),
             "--stress-cpus" => args.stress_cpus = number(it.next(), "--stress-cpus")? as u32,
+            "--period-ms" => args.period_ms = number(it.next(), "--period-ms")?.min(100) as u32,
             "--no-browser" => args.browser = false,
             "--no-baresip" => args.baresip = false,
             "--codecs" => {
@@ -152,13 +157,14 @@ fn run(args: &Args) -> Result<(), String> {
         .build()
         .map_err(|e| format!("the runtime: {e}"))?;
     println!(
-        "audio-bench: offhook {}{}",
+        "audio-bench: offhook {}{}, {} ms ALSA periods",
         offhook_e2e::real_handset::offhook_binary()?.display(),
         if args.wrap.is_empty() {
             String::new()
         } else {
             format!(" through `{}`", args.wrap.join(" "))
-        }
+        },
+        args.period_ms
     );
     let all = args.command == "all";
     if all || args.command == "latency" {
@@ -181,7 +187,14 @@ fn start_phone(
     codecs: &[&str],
 ) -> Result<Phone, String> {
     let wrap: Vec<&str> = args.wrap.iter().map(String::as_str).collect();
-    Phone::start(runtime, rig, &args.dir.join(name), codecs, &wrap)
+    Phone::start(
+        runtime,
+        rig,
+        &args.dir.join(name),
+        codecs,
+        &wrap,
+        args.period_ms,
+    )
 }
 
 fn summary(label: &str, delays: &probe::Delays) -> Option<f64> {

@@ -27,13 +27,14 @@ impl Phone {
         dir: &Path,
         codecs: &[&str],
         wrap: &[&str],
+        period_ms: u32,
     ) -> Result<Phone, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let options = DemoOptions {
             capture: "mic_monitor".into(),
             playback: "ear".into(),
             sample_rate: RATE,
-            board_profile: write_product_profile(dir).display().to_string(),
+            board_profile: write_product_profile(dir, period_ms).display().to_string(),
             codecs: codecs.iter().map(|c| c.to_string()).collect(),
             ..Default::default()
         };

@@ -5,11 +5,28 @@ use crate::model::Codec;
 /// Every frame is 20 ms (`a=ptime:20`, the gateway's `maxptime:20`).
 pub const FRAME_MS: u32 = 20;
 
-/// The codec's sample rate for our PCM (PCMU 8 kHz; Opus 48 kHz).
+/// The codec's RTP clock (PCMU 8 kHz; Opus always 48 kHz, RFC 7587).
 pub fn codec_rate(codec: Codec) -> u32 {
     match codec {
         Codec::Pcmu => 8000,
         Codec::Opus => 48_000,
+    }
+}
+
+/// The rates Opus takes PCM at.
+const OPUS_PCM_RATES: [u32; 5] = [8000, 12_000, 16_000, 24_000, 48_000];
+
+/// The rate our PCM meets the codec at, for a sound card at `card_rate`. PCMU is 8 kHz. Opus
+/// works at the lowest of its rates that carries all the card has: a 16 kHz card is encoded
+/// as wideband speech (SILK alone, not SILK and CELT together), with no resampling either
+/// way, which is most of an Opus call's CPU. The RTP clock stays 48 kHz ([`codec_rate`]).
+pub fn pcm_rate(codec: Codec, card_rate: u32) -> u32 {
+    match codec {
+        Codec::Pcmu => 8000,
+        Codec::Opus => OPUS_PCM_RATES
+            .into_iter()
+            .find(|r| *r >= card_rate)
+            .unwrap_or(48_000),
     }
 }
 
@@ -30,29 +47,35 @@ pub enum CodecError {
     FrameSize { got: usize, expected: usize },
 }
 
-/// Encodes 20 ms of PCM at the codec's rate.
+/// Encodes 20 ms of PCM at its [`pcm_rate`].
 pub enum Encoder {
     Pcmu,
-    Opus(Box<opus::Encoder>),
+    Opus {
+        encoder: Box<opus::Encoder>,
+        rate: u32,
+    },
 }
 
 impl Encoder {
     /// `bitrate` applies to Opus (the `maxaveragebitrate` option; default 32 kbit/s, the
-    /// browsers' default for voice). Opus gets in-band FEC.
-    pub fn new(codec: Codec, bitrate: Option<u32>) -> Result<Self, CodecError> {
+    /// browsers' default for voice). Opus gets in-band FEC. `pcm_rate` as [`pcm_rate`] gives.
+    pub fn new(codec: Codec, bitrate: Option<u32>, pcm_rate: u32) -> Result<Self, CodecError> {
         match codec {
             Codec::Pcmu => Ok(Encoder::Pcmu),
             Codec::Opus => {
                 let e = |x: opus::Error| CodecError::Opus(x.to_string());
                 let mut enc =
-                    opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip)
+                    opus::Encoder::new(pcm_rate, opus::Channels::Mono, opus::Application::Voip)
                         .map_err(e)?;
                 enc.set_bitrate(opus::Bitrate::Bits(bitrate.unwrap_or(32_000) as i32))
                     .map_err(e)?;
                 enc.set_inband_fec(true).map_err(e)?;
                 enc.set_packet_loss_perc(10).map_err(e)?;
                 enc.set_complexity(5).map_err(e)?;
-                Ok(Encoder::Opus(Box::new(enc)))
+                Ok(Encoder::Opus {
+                    encoder: Box::new(enc),
+                    rate: pcm_rate,
+                })
             }
         }
     }
@@ -60,12 +83,20 @@ impl Encoder {
     pub fn codec(&self) -> Codec {
         match self {
             Encoder::Pcmu => Codec::Pcmu,
-            Encoder::Opus(_) => Codec::Opus,
+            Encoder::Opus { .. } => Codec::Opus,
+        }
+    }
+
+    /// The rate it takes PCM at.
+    pub fn pcm_rate(&self) -> u32 {
+        match self {
+            Encoder::Pcmu => 8000,
+            Encoder::Opus { rate, .. } => *rate,
         }
     }
 
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
-        let expected = frame_samples(codec_rate(self.codec()));
+        let expected = frame_samples(self.pcm_rate());
         if pcm.len() != expected {
             return Err(CodecError::FrameSize {
                 got: pcm.len(),
@@ -74,32 +105,36 @@ impl Encoder {
         }
         match self {
             Encoder::Pcmu => Ok(pcm.iter().map(|s| ulaw_encode(*s)).collect()),
-            Encoder::Opus(enc) => enc
+            Encoder::Opus { encoder, .. } => encoder
                 .encode_vec(pcm, 1275)
                 .map_err(|x| CodecError::Opus(x.to_string())),
         }
     }
 }
 
-/// Decodes to 20 ms of PCM at the codec's rate, with concealment for lost frames.
+/// Decodes to 20 ms of PCM at its [`pcm_rate`], with concealment for lost frames.
 pub enum Decoder {
     /// PCMU keeps the last frame to repeat it, fading, when one is lost.
-    Pcmu {
-        last: Vec<i16>,
-        concealed: u32,
+    Pcmu { last: Vec<i16>, concealed: u32 },
+    Opus {
+        decoder: Box<opus::Decoder>,
+        rate: u32,
     },
-    Opus(Box<opus::Decoder>),
 }
 
 impl Decoder {
-    pub fn new(codec: Codec) -> Result<Self, CodecError> {
+    /// `pcm_rate` as [`pcm_rate`] gives.
+    pub fn new(codec: Codec, pcm_rate: u32) -> Result<Self, CodecError> {
         match codec {
             Codec::Pcmu => Ok(Decoder::Pcmu {
                 last: vec![0; frame_samples(8000)],
                 concealed: 0,
             }),
-            Codec::Opus => opus::Decoder::new(48_000, opus::Channels::Mono)
-                .map(|d| Decoder::Opus(Box::new(d)))
+            Codec::Opus => opus::Decoder::new(pcm_rate, opus::Channels::Mono)
+                .map(|d| Decoder::Opus {
+                    decoder: Box::new(d),
+                    rate: pcm_rate,
+                })
                 .map_err(|x| CodecError::Opus(x.to_string())),
         }
     }
@@ -107,13 +142,21 @@ impl Decoder {
     pub fn codec(&self) -> Codec {
         match self {
             Decoder::Pcmu { .. } => Codec::Pcmu,
-            Decoder::Opus(_) => Codec::Opus,
+            Decoder::Opus { .. } => Codec::Opus,
+        }
+    }
+
+    /// The rate it gives PCM at.
+    pub fn pcm_rate(&self) -> u32 {
+        match self {
+            Decoder::Pcmu { .. } => 8000,
+            Decoder::Opus { rate, .. } => *rate,
         }
     }
 
     /// Decodes one received payload. Opus payloads longer than 20 ms are cut to 20 ms.
     pub fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError> {
-        let n = frame_samples(codec_rate(self.codec()));
+        let n = frame_samples(self.pcm_rate());
         match self {
             Decoder::Pcmu { last, concealed } => {
                 let mut out: Vec<i16> = payload.iter().map(|b| ulaw_decode(*b)).collect();
@@ -122,8 +165,9 @@ impl Decoder {
                 *concealed = 0;
                 Ok(out)
             }
-            Decoder::Opus(dec) => {
-                let mut out = vec![0i16; 48 * 120];
+            Decoder::Opus { decoder: dec, rate } => {
+                // Room for Opus's longest packet (120 ms).
+                let mut out = vec![0i16; (*rate / 1000 * 120) as usize];
                 let got = dec
                     .decode(payload, &mut out, false)
                     .map_err(|x| CodecError::Opus(x.to_string()))?;
@@ -138,7 +182,7 @@ impl Decoder {
     /// frame from its in-band FEC; otherwise Opus runs its PLC and PCMU repeats the last
     /// frame at falling volume (silent after 60 ms).
     pub fn conceal(&mut self, next_payload: Option<&[u8]>) -> Vec<i16> {
-        let n = frame_samples(codec_rate(self.codec()));
+        let n = frame_samples(self.pcm_rate());
         match self {
             Decoder::Pcmu { last, concealed } => {
                 *concealed += 1;
@@ -152,7 +196,7 @@ impl Decoder {
                 *last = out.clone();
                 out
             }
-            Decoder::Opus(dec) => {
+            Decoder::Opus { decoder: dec, .. } => {
                 let mut out = vec![0i16; n];
                 let result = match next_payload {
                     Some(p) => dec.decode(p, &mut out, true),
@@ -174,8 +218,8 @@ mod tests {
 
     #[test]
     fn opus_round_trip_keeps_a_tone() {
-        let mut enc = Encoder::new(Codec::Opus, Some(24_000)).unwrap();
-        let mut dec = Decoder::new(Codec::Opus).unwrap();
+        let mut enc = Encoder::new(Codec::Opus, Some(24_000), 48_000).unwrap();
+        let mut dec = Decoder::new(Codec::Opus, 48_000).unwrap();
         let pcm = sine(48_000, 1000.0, 8000.0, 960 * 10);
         let mut out = Vec::new();
         for frame in pcm.chunks(960) {
@@ -195,8 +239,39 @@ mod tests {
     }
 
     #[test]
+    fn opus_meets_the_card_at_the_lowest_rate_that_carries_it() {
+        assert_eq!(pcm_rate(Codec::Opus, 16_000), 16_000);
+        assert_eq!(pcm_rate(Codec::Opus, 8000), 8000);
+        assert_eq!(pcm_rate(Codec::Opus, 22_050), 24_000);
+        assert_eq!(pcm_rate(Codec::Opus, 44_100), 48_000);
+        assert_eq!(pcm_rate(Codec::Opus, 96_000), 48_000);
+        assert_eq!(pcm_rate(Codec::Pcmu, 48_000), 8000);
+        // The RTP clock does not follow.
+        assert_eq!(codec_rate(Codec::Opus), 48_000);
+    }
+
+    #[test]
+    fn opus_at_16khz_carries_a_tone_in_320_sample_frames() {
+        let mut enc = Encoder::new(Codec::Opus, None, 16_000).unwrap();
+        let mut dec = Decoder::new(Codec::Opus, 16_000).unwrap();
+        let pcm = sine(16_000, 1000.0, 8000.0, 320 * 10);
+        let mut out = Vec::new();
+        for frame in pcm.chunks(320) {
+            out.extend(dec.decode(&enc.encode(frame).unwrap()).unwrap());
+        }
+        assert_eq!(out.len(), 320 * 10);
+        let tail = &out[320 * 5..];
+        let rms =
+            (tail.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
+        assert!(rms > 3000.0, "rms {rms}");
+        assert_eq!(dec.conceal(None).len(), 320);
+        // A 48 kHz frame is the wrong size at 16 kHz.
+        assert!(enc.encode(&sine(48_000, 1000.0, 8000.0, 960)).is_err());
+    }
+
+    #[test]
     fn pcmu_concealment_fades_out() {
-        let mut dec = Decoder::new(Codec::Pcmu).unwrap();
+        let mut dec = Decoder::new(Codec::Pcmu, 8000).unwrap();
         let pcm = sine(8000, 440.0, 10_000.0, 160);
         let bytes: Vec<u8> = pcm.iter().map(|s| ulaw_encode(*s)).collect();
         dec.decode(&bytes).unwrap();

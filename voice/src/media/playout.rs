@@ -79,12 +79,13 @@ pub struct Downlink<D> {
 }
 
 impl<D: FrameDecoder> Downlink<D> {
-    /// `codec_rate`: the decoder's; `card_rate`: the playback period's.
-    pub fn new(decoder: D, codec_rate: u32, card_rate: u32) -> Self {
+    /// `codec_rate`: the rate the decoder gives PCM at; `clock_rate`: the RTP clock's;
+    /// `card_rate`: the playback period's.
+    pub fn new(decoder: D, codec_rate: u32, clock_rate: u32, card_rate: u32) -> Self {
         let stretch = TimeStretch::new(codec_rate);
         let frame_len = stretch.frame_len();
         Downlink {
-            jitter: JitterBuffer::for_time_stretch(codec_rate),
+            jitter: JitterBuffer::for_time_stretch(clock_rate),
             decoder,
             stretch,
             control: DriftControl::new(),

@@ -308,11 +308,15 @@ impl MediaSession {
         let changed = self.negotiated.map(|o| o.codec) != Some(n.codec);
         self.negotiated = Some(n);
         if changed {
-            let rate = codec::codec_rate(n.codec);
-            match (Encoder::new(n.codec, self.bitrate), Decoder::new(n.codec)) {
+            let rate = codec::pcm_rate(n.codec, self.card_rate);
+            let clock = codec::codec_rate(n.codec);
+            match (
+                Encoder::new(n.codec, self.bitrate, rate),
+                Decoder::new(n.codec, rate),
+            ) {
                 (Ok(e), Ok(d)) => {
                     self.encoder = Some(e);
-                    self.downlink = Some(Downlink::new(d, rate, self.card_rate));
+                    self.downlink = Some(Downlink::new(d, rate, clock, self.card_rate));
                 }
                 (Err(e), _) | (_, Err(e)) => {
                     self.events.push_back(MediaEvent::DescriptionFailed {
@@ -501,7 +505,8 @@ impl MediaSession {
         let (Some(n), Some(enc)) = (self.negotiated, self.encoder.as_mut()) else {
             return;
         };
-        let frame_len = self.frame.len();
+        // The RTP clock's ticks per frame, whatever rate the codec takes PCM at.
+        let frame_ticks = u64::from(codec::codec_rate(n.codec) / 50);
         if let (Some(tone), Some(te)) = (self.dtmf.poll(now), n.telephone_event) {
             // The event's RTP time is this frame's, counted at the event's own clock.
             let codec_rate = u64::from(codec::codec_rate(n.codec));
@@ -541,7 +546,7 @@ impl MediaSession {
                 Err(e) => tracing::warn!(error = %e, "encode failed"),
             }
         }
-        self.rtp_time += frame_len as u64;
+        self.rtp_time += frame_ticks;
     }
 
     fn drain_peer(&mut self, now: Instant) {

@@ -150,7 +150,7 @@ fn run(s: Scenario) -> Report {
         table: signal_table(),
         next: 0,
     };
-    let mut downlink = Downlink::new(codec, RATE, RATE);
+    let mut downlink = Downlink::new(codec, RATE, RATE, RATE);
     let mut out = [0i16; FRAME_LEN];
     let mut prev: Option<i16> = None;
     let mut report = Report::default();
