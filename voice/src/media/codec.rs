@@ -13,6 +13,9 @@ pub fn codec_rate(codec: Codec) -> u32 {
     }
 }
 
+/// The longest Opus packet (RFC 6716, 3.4).
+const MAX_OPUS_PACKET: usize = 1275;
+
 /// The rates Opus takes PCM at.
 const OPUS_PCM_RATES: [u32; 5] = [8000, 12_000, 16_000, 24_000, 48_000];
 
@@ -96,6 +99,14 @@ impl Encoder {
     }
 
     pub fn encode(&mut self, pcm: &[i16]) -> Result<Vec<u8>, CodecError> {
+        let mut out = Vec::new();
+        self.encode_into(pcm, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Encoder::encode`] into `out` (replaced), which keeps its allocation from frame to
+    /// frame: the call's thread allocates nothing per frame.
+    pub fn encode_into(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
         let expected = frame_samples(self.pcm_rate());
         if pcm.len() != expected {
             return Err(CodecError::FrameSize {
@@ -103,11 +114,20 @@ impl Encoder {
                 expected,
             });
         }
+        out.clear();
         match self {
-            Encoder::Pcmu => Ok(pcm.iter().map(|s| ulaw_encode(*s)).collect()),
-            Encoder::Opus { encoder, .. } => encoder
-                .encode_vec(pcm, 1275)
-                .map_err(|x| CodecError::Opus(x.to_string())),
+            Encoder::Pcmu => {
+                out.extend(pcm.iter().map(|s| ulaw_encode(*s)));
+                Ok(())
+            }
+            Encoder::Opus { encoder, .. } => {
+                out.resize(MAX_OPUS_PACKET, 0);
+                let result = encoder.encode(pcm, out);
+                out.truncate(*result.as_ref().unwrap_or(&0));
+                result
+                    .map(|_| ())
+                    .map_err(|x| CodecError::Opus(x.to_string()))
+            }
         }
     }
 }
@@ -156,24 +176,33 @@ impl Decoder {
 
     /// Decodes one received payload. Opus payloads longer than 20 ms are cut to 20 ms.
     pub fn decode(&mut self, payload: &[u8]) -> Result<Vec<i16>, CodecError> {
+        let mut out = Vec::new();
+        self.decode_into(payload, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Decoder::decode`] into `out` (replaced), which keeps its allocation from frame to
+    /// frame.
+    pub fn decode_into(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<(), CodecError> {
         let n = frame_samples(self.pcm_rate());
+        out.clear();
         match self {
             Decoder::Pcmu { last, concealed } => {
-                let mut out: Vec<i16> = payload.iter().map(|b| ulaw_decode(*b)).collect();
+                out.extend(payload.iter().take(n).map(|b| ulaw_decode(*b)));
                 out.resize(n, 0);
-                *last = out.clone();
+                last.copy_from_slice(out);
                 *concealed = 0;
-                Ok(out)
+                Ok(())
             }
             Decoder::Opus { decoder: dec, rate } => {
                 // Room for Opus's longest packet (120 ms).
-                let mut out = vec![0i16; (*rate / 1000 * 120) as usize];
-                let got = dec
-                    .decode(payload, &mut out, false)
-                    .map_err(|x| CodecError::Opus(x.to_string()))?;
-                out.truncate(got);
+                out.resize((*rate / 1000 * 120) as usize, 0);
+                let result = dec.decode(payload, out, false);
+                out.truncate(*result.as_ref().unwrap_or(&0));
                 out.resize(n, 0);
-                Ok(out)
+                result
+                    .map(|_| ())
+                    .map_err(|x| CodecError::Opus(x.to_string()))
             }
         }
     }
@@ -182,7 +211,16 @@ impl Decoder {
     /// frame from its in-band FEC; otherwise Opus runs its PLC and PCMU repeats the last
     /// frame at falling volume (silent after 60 ms).
     pub fn conceal(&mut self, next_payload: Option<&[u8]>) -> Vec<i16> {
+        let mut out = Vec::new();
+        self.conceal_into(next_payload, &mut out);
+        out
+    }
+
+    /// [`Decoder::conceal`] into `out` (replaced), which keeps its allocation.
+    pub fn conceal_into(&mut self, next_payload: Option<&[u8]>, out: &mut Vec<i16>) {
         let n = frame_samples(self.pcm_rate());
+        out.clear();
+        out.resize(n, 0);
         match self {
             Decoder::Pcmu { last, concealed } => {
                 *concealed += 1;
@@ -192,20 +230,19 @@ impl Decoder {
                     3 => 0.2,
                     _ => 0.0,
                 };
-                let out: Vec<i16> = last.iter().map(|s| (*s as f32 * gain) as i16).collect();
-                *last = out.clone();
-                out
+                for (o, s) in out.iter_mut().zip(last.iter_mut()) {
+                    *s = (*s as f32 * gain) as i16;
+                    *o = *s;
+                }
             }
             Decoder::Opus { decoder: dec, .. } => {
-                let mut out = vec![0i16; n];
                 let result = match next_payload {
-                    Some(p) => dec.decode(p, &mut out, true),
-                    None => dec.decode(&[], &mut out, false),
+                    Some(p) => dec.decode(p, out, true),
+                    None => dec.decode(&[], out, false),
                 };
                 if result.is_err() {
                     out.fill(0);
                 }
-                out
             }
         }
     }

@@ -29,11 +29,13 @@ pub trait FrameDecoder {
 
 impl FrameDecoder for Decoder {
     fn decode(&mut self, payload: &[u8], out: &mut Vec<i16>) {
-        *out = Decoder::decode(self, payload).unwrap_or_else(|_| Decoder::conceal(self, None));
+        if self.decode_into(payload, out).is_err() {
+            self.conceal_into(None, out);
+        }
     }
 
     fn conceal(&mut self, next: Option<&[u8]>, out: &mut Vec<i16>) {
-        *out = Decoder::conceal(self, next);
+        self.conceal_into(next, out);
     }
 }
 
@@ -139,10 +141,7 @@ impl<D: FrameDecoder> Downlink<D> {
             match self.resampler.as_mut() {
                 Some(r) => {
                     r.push(&self.frame);
-                    let n = r.available();
-                    if let Some(samples) = r.take(n) {
-                        self.ready.extend(samples);
-                    }
+                    r.drain_into(&mut self.ready);
                 }
                 None => self.ready.extend(&self.frame),
             }

@@ -45,7 +45,25 @@ impl Resampler {
 
     /// Takes exactly `n` output samples if that many are ready.
     pub fn take(&mut self, n: usize) -> Option<Vec<i16>> {
-        (self.pending.len() >= n).then(|| self.pending.drain(..n).collect())
+        let mut out = vec![0; n];
+        self.take_into(&mut out).then_some(out)
+    }
+
+    /// Fills `out` with the next `out.len()` output samples if that many are ready (no
+    /// allocation: the queue keeps its own).
+    pub fn take_into(&mut self, out: &mut [i16]) -> bool {
+        let n = out.len();
+        if self.pending.len() < n {
+            return false;
+        }
+        out.copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        true
+    }
+
+    /// Moves every ready output sample to the back of `out`.
+    pub fn drain_into(&mut self, out: &mut std::collections::VecDeque<i16>) {
+        out.extend(self.pending.drain(..));
     }
 }
 

@@ -79,6 +79,8 @@ pub struct MediaSession {
     up: Option<Resampler>,
     /// One codec frame of microphone, reused.
     frame: Vec<i16>,
+    /// Its encoded payload, reused (room for the longest Opus packet).
+    payload: Vec<u8>,
     downlink: Option<Downlink<Decoder>>,
     dtmf: DtmfScheduler,
     /// The RFC 4733 event being sent, with its RTP time at the telephone-event's clock.
@@ -131,6 +133,7 @@ impl MediaSession {
             encoder: None,
             up: None,
             frame: Vec::new(),
+            payload: Vec::with_capacity(1275),
             downlink: None,
             dtmf: DtmfScheduler::new(),
             sounding: None,
@@ -462,12 +465,13 @@ impl MediaSession {
         };
         self.input_peak = self.input_peak.max(super::analysis::peak(mic));
         up.push(mic);
-        let frame_len = self.frame.len();
-        while let Some(pcm) = self.up.as_mut().and_then(|u| u.take(frame_len)) {
+        while self
+            .up
+            .as_mut()
+            .is_some_and(|u| u.take_into(&mut self.frame))
+        {
             if self.muted {
                 self.frame.fill(0);
-            } else {
-                self.frame.copy_from_slice(&pcm);
             }
             self.send_frame(now);
         }
@@ -532,15 +536,15 @@ impl MediaSession {
             }
         }
         if self.peer.is_connected() && !sending_event {
-            match enc.encode(&self.frame) {
-                Ok(payload) => {
+            match enc.encode_into(&self.frame, &mut self.payload) {
+                Ok(()) => {
                     if self
                         .peer
-                        .write_audio(now, n.pt, self.rtp_time, &payload)
+                        .write_audio(now, n.pt, self.rtp_time, &self.payload)
                         .is_ok()
                     {
                         self.counters.packets_sent += 1;
-                        self.counters.bytes_sent += payload.len() as u64;
+                        self.counters.bytes_sent += self.payload.len() as u64;
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "encode failed"),
