@@ -53,7 +53,8 @@ impl VirtualAudio {
         let log_path = dir.join("pulseaudio.log");
         let log = std::fs::File::create(&log_path)
             .map_err(|e| BoardError::io(format!("creating {}", log_path.display()), e))?;
-        let child = Command::new("pulseaudio")
+        let mut command = Command::new("pulseaudio");
+        command
             .args([
                 "-n",
                 "--daemonize=no",
@@ -78,8 +79,8 @@ impl VirtualAudio {
             .env_remove("PULSE_SERVER")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
+            .stderr(log);
+        let child = spawn_tied(command)
             .map_err(|e| err(format!("cannot run pulseaudio (is it installed?): {e}")))?;
         let mut va = VirtualAudio {
             child,
@@ -161,7 +162,8 @@ impl VirtualAudio {
         let index = index
             .parse()
             .map_err(|_| err(format!("pactl gave module index {index:?}")))?;
-        let keeper = Command::new("pacat")
+        let mut command = Command::new("pacat");
+        command
             .arg(format!("--server={}", self.server()))
             .arg(format!("--device={name}"))
             .args([
@@ -174,9 +176,8 @@ impl VirtualAudio {
             .arg("/dev/zero")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| err(format!("cannot run pacat: {e}")))?;
+            .stderr(Stdio::null());
+        let keeper = spawn_tied(command).map_err(|e| err(format!("cannot run pacat: {e}")))?;
         self.sinks.push((name.to_owned(), index, keeper));
         self.settle(name)
     }
@@ -269,6 +270,44 @@ impl VirtualAudio {
         }
         text
     }
+}
+
+/// Spawns `command` so that the child is killed when this process dies, however it dies (a
+/// test binary killed outright runs no `Drop` and no exit handler). `PR_SET_PDEATHSIG` fires
+/// when the spawning *thread* ends, so every spawn happens on one thread that lives as long
+/// as the process, not on a test's thread.
+fn spawn_tied(command: Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    use std::sync::mpsc;
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let _ = std::thread::Builder::new()
+            .name("pulse-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    // SAFETY: only async-signal-safe calls between fork and exec.
+                    unsafe {
+                        command.pre_exec(|| {
+                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                            Ok(())
+                        });
+                    }
+                    let _ = reply.send(command.spawn());
+                }
+            });
+        std::sync::Mutex::new(jobs)
+    });
+    let (reply, result) = mpsc::channel();
+    let gone = || std::io::Error::other("the spawner thread is gone");
+    spawner
+        .lock()
+        .map_err(|_| gone())?
+        .send((command, reply))
+        .map_err(|_| gone())?;
+    result.recv().map_err(|_| gone())?
 }
 
 /// Processes to kill when this process exits (see [`VirtualAudio::end_at_exit`]).

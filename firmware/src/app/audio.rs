@@ -66,6 +66,33 @@ struct CallEnds {
     downlink: rtrb::Consumer<i16>,
     /// The call's audio thread, woken when a period is pushed.
     reader: Arc<OnceLock<Thread>>,
+    handoff: Handoff,
+}
+
+/// How the call's thread kept up with the card, told once when the call ends.
+#[derive(Default)]
+struct Handoff {
+    /// The call's audio has started arriving.
+    flowing: bool,
+    /// Periods the call's thread had not filled in time (played partly as silence).
+    short_periods: u64,
+    /// Samples skipped because they came too late.
+    skipped: u64,
+}
+
+impl Handoff {
+    fn report(&self, rate: usize) {
+        let skipped_ms = self.skipped * 1000 / rate.max(1) as u64;
+        if self.short_periods > 0 || self.skipped > 0 {
+            tracing::warn!(
+                short_periods = self.short_periods,
+                skipped_ms,
+                "the call's audio thread fell behind the sound card"
+            );
+        } else {
+            tracing::debug!("the call's audio thread kept up with the sound card");
+        }
+    }
 }
 
 /// Everything the mixer thread owns.
@@ -76,6 +103,8 @@ pub struct Mixer {
     handset_gain: f32,
     speaker_gain: f32,
     call: Option<CallEnds>,
+    /// Samples per second at the card.
+    rate: usize,
     /// One period of tone and one of call audio, reused.
     tone_scratch: Vec<i16>,
     call_scratch: Vec<i16>,
@@ -185,7 +214,9 @@ impl Mixer {
         }
         if self.call.as_ref().is_some_and(|c| c.uplink.is_abandoned()) {
             // The call's media ended.
-            self.call = None;
+            if let Some(ends) = self.call.take() {
+                ends.handoff.report(self.rate);
+            }
         }
         let n = out.len().min(self.tone_scratch.len());
         let (out, mic) = (&mut out[..n], &mic[..n.min(mic.len())]);
@@ -206,8 +237,14 @@ impl Mixer {
                 .saturating_sub(MAX_DOWNLINK_PERIODS * n);
             if late > 0 {
                 let _ = ends.downlink.read_chunk(late).map(|c| c.commit_all());
+                ends.handoff.skipped += late as u64;
             }
-            let _ = ends.downlink.pop_partial_slice(call);
+            let (popped, _) = ends.downlink.pop_partial_slice(call);
+            if popped.len() == n {
+                ends.handoff.flowing = true;
+            } else if ends.handoff.flowing {
+                ends.handoff.short_periods += 1;
+            }
         }
         let (gain, uplink) = match self.route {
             AudioRoute::Handset => (self.handset_gain, &mut self.handset_uplink),
@@ -272,6 +309,7 @@ impl AudioPath {
             handset_gain: gain_for(7),
             speaker_gain: gain_for(7),
             call: None,
+            rate: rate as usize,
             tone_scratch: vec![0; max_period],
             call_scratch: vec![0; max_period],
             out_peak: out_peak.clone(),
@@ -526,6 +564,7 @@ impl AudioDevice for CallAudio {
             uplink: uplink_tx,
             downlink: downlink_rx,
             reader: reader.clone(),
+            handoff: Handoff::default(),
         }));
         Ok(Box::new(RingPort {
             rate,

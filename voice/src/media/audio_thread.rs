@@ -94,26 +94,35 @@ pub fn spawn(
         })
 }
 
-/// One line per call on how its audio went, to tell a network's gaps from a card's.
+/// One line per call on how its audio went, to tell a network's gaps from a card's: a
+/// warning when there were gaps.
 fn report(session: &MediaSession) {
     let card = session.card_stats();
-    match session.playout_stats() {
-        Some(p) => tracing::info!(
-            card_periods = card.periods,
-            card_stalls = card.stalls,
-            frames = p.frames,
-            silent_frames = p.silent_frames,
-            dry_runs = p.dry_runs,
-            received = p.jitter.received,
-            lost = p.jitter.lost,
-            late = p.jitter.late,
-            underruns = p.jitter.underruns,
-            dropped = p.jitter.dropped,
-            skipped = p.jitter.skipped,
-            stretch = ?p.stretch,
-            "call audio ended"
-        ),
-        None => tracing::info!(card_periods = card.periods, "call audio ended before media"),
+    let Some(p) = session.playout_stats() else {
+        tracing::info!(card_periods = card.periods, "call audio ended before media");
+        return;
+    };
+    let j = p.jitter;
+    let summary = format!(
+        "card_periods={} card_stalls={} frames={} silent_frames={} dry_runs={} received={} \
+         lost={} late={} underruns={} dropped={} skipped={} stretch={:?}",
+        card.periods,
+        card.stalls,
+        p.frames,
+        p.silent_frames,
+        p.dry_runs,
+        j.received,
+        j.lost,
+        j.late,
+        j.underruns,
+        j.dropped,
+        j.skipped,
+        p.stretch
+    );
+    if p.dry_runs > 0 || card.stalls > 0 {
+        tracing::warn!("call audio ended, with gaps: {summary}");
+    } else {
+        tracing::info!("call audio ended: {summary}");
     }
 }
 
