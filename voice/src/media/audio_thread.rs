@@ -88,7 +88,7 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("call-audio".into())
         .spawn(move || {
-            set_realtime(REALTIME_PRIORITY);
+            set_realtime(REALTIME_PRIORITY, "call audio");
             let session = run(session, port, links);
             report(&session);
         })
@@ -189,17 +189,17 @@ fn run(mut session: MediaSession, mut port: Box<dyn AudioPort>, mut links: Links
 
 /// Moves the calling thread to SCHED_FIFO so UI work and builds cannot delay a period;
 /// without the right (CAP_SYS_NICE) it keeps normal scheduling and says so once.
-fn set_realtime(priority: u8) {
+pub(crate) fn set_realtime(priority: u8, what: &str) {
     let param = libc::sched_param {
         sched_priority: i32::from(priority.min(99)),
     };
     // SAFETY: plain syscall on the current thread with a valid sched_param.
     let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
     if rc == 0 {
-        tracing::debug!("call audio thread at SCHED_FIFO priority {priority}");
+        tracing::debug!("{what} thread at SCHED_FIFO priority {priority}");
     } else {
         tracing::debug!(
-            "call audio thread keeps normal scheduling (SCHED_FIFO {priority}: {})",
+            "{what} thread keeps normal scheduling (SCHED_FIFO {priority}: {})",
             std::io::Error::from_raw_os_error(rc)
         );
     }

@@ -1,4 +1,5 @@
-//! The tokio side of a call's media. It gathers the candidates — a UDP socket on every usable
+//! The tokio side of a call's media, on a thread and a runtime of the call's own. It gathers
+//! the candidates — a UDP socket on every usable
 //! interface address ([`super::interfaces`]), our public address from STUN for each, and an
 //! allocation on every TURN server ([`super::relays`]) — then only moves packets: the
 //! datagrams received (on the host sockets, or through a relay) and the engine's requests go
@@ -52,6 +53,9 @@ pub const GATHER_TIMEOUT: Duration = Duration::from_secs(4);
 pub const RESTART_GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a STUN server gets to answer.
 const STUN_TIMEOUT: Duration = Duration::from_millis(500);
+/// SCHED_FIFO priority of the call's network thread, where allowed: below the call's audio
+/// thread ([`audio_thread::REALTIME_PRIORITY`]), above everything that is not audio.
+const NET_PRIORITY: u8 = 20;
 /// How long the release of the allocations may take at the end of a call.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -98,7 +102,7 @@ pub struct MediaConfig {
 }
 
 /// Starts the call's media: returns at once with the sender its requests go in on, while a
-/// task of its own gathers the candidates (sockets, STUN, TURN; [`GATHER_TIMEOUT`] at most)
+/// thread of its own gathers the candidates (sockets, STUN, TURN; [`GATHER_TIMEOUT`] at most)
 /// and starts the audio thread. So the Device's loop never waits on the network before a
 /// call. Requests sent meanwhile wait in the channel; if the media cannot start, a
 /// `DescriptionFailed` event says why. Events come out on `events`.
@@ -109,20 +113,39 @@ pub fn spawn(
 ) -> mpsc::UnboundedSender<MediaRequest> {
     let (tx, rx) = mpsc::unbounded_channel();
     let call = config.call;
-    tokio::spawn(async move {
+    let failed = events.clone();
+    let fail = move |e: std::io::Error| {
+        let _ = failed.send((
+            call,
+            MediaEvent::DescriptionFailed {
+                remote: false,
+                message: format!("cannot start the call's media: {e}"),
+            },
+        ));
+    };
+    let media = async move {
         match start(&config, port).await {
             Ok((net, queues)) => run(config, net, rx, queues, events).await,
-            Err(e) => {
-                let _ = events.send((
-                    call,
-                    MediaEvent::DescriptionFailed {
-                        remote: false,
-                        message: format!("cannot start the call's media: {e}"),
-                    },
-                ));
-            }
+            Err(e) => fail(e),
         }
-    });
+    };
+    // A thread and a runtime of the call's own: whatever else the application's runtime is
+    // busy with (screens, files, HTTP) never holds a packet up.
+    let thread = std::thread::Builder::new()
+        .name("call-net".into())
+        .spawn(move || {
+            audio_thread::set_realtime(NET_PRIORITY, "call network");
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(media),
+                Err(e) => tracing::error!(%e, "cannot start the call's network runtime"),
+            }
+        });
+    if let Err(e) = thread {
+        tracing::error!(%e, "cannot start the call's network thread");
+    }
     tx
 }
 
