@@ -74,7 +74,7 @@ impl Phone {
                 .filter_map(|l| l.split_once("call audio ended"))
                 .nth(n);
             if let Some((_, fields)) = line {
-                return Some(fields.trim().to_string());
+                return Some(fields.trim_start_matches([':', ',', ' ']).to_string());
             }
             if std::time::Instant::now() > deadline {
                 return None;
