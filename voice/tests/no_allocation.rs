@@ -117,7 +117,7 @@ fn the_microphone_side_allocates_nothing_per_period() {
         let mut tone = ToneGenerator::sine(CARD, 700.0, 8000.0);
         let mut mic = vec![0i16; PERIOD];
         let mut frame = vec![0i16; frame_samples(rate)];
-        let mut payload = Vec::with_capacity(1275);
+        let mut payload = Vec::with_capacity(codec::MAX_OPUS_PACKET);
         let (mut counted, mut frames, mut bytes) = (0, 0, 0);
         for period in 0..PERIODS {
             tone.fill(&mut mic);

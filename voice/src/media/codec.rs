@@ -13,8 +13,8 @@ pub fn codec_rate(codec: Codec) -> u32 {
     }
 }
 
-/// The longest Opus packet (RFC 6716, 3.4).
-const MAX_OPUS_PACKET: usize = 1275;
+/// The longest Opus packet (RFC 6716, 3.4): room for any encoded frame.
+pub const MAX_OPUS_PACKET: usize = 1275;
 
 /// The rates Opus takes PCM at.
 const OPUS_PCM_RATES: [u32; 5] = [8000, 12_000, 16_000, 24_000, 48_000];

@@ -30,7 +30,7 @@ impl Resampler {
         (self.in_rate, self.out_rate)
     }
 
-    /// Feeds input; resampled output accumulates for [`Resampler::take`].
+    /// Feeds input; resampled output accumulates for [`Resampler::take_into`].
     pub fn push(&mut self, input: &[i16]) {
         match &mut self.inner {
             Some(inner) => inner.process(input, &mut self.pending),
@@ -41,12 +41,6 @@ impl Resampler {
     /// Number of output samples ready.
     pub fn available(&self) -> usize {
         self.pending.len()
-    }
-
-    /// Takes exactly `n` output samples if that many are ready.
-    pub fn take(&mut self, n: usize) -> Option<Vec<i16>> {
-        let mut out = vec![0; n];
-        self.take_into(&mut out).then_some(out)
     }
 
     /// Fills `out` with the next `out.len()` output samples if that many are ready (no
@@ -80,7 +74,8 @@ mod tests {
         let mut out = Vec::new();
         for frame in input.chunks(960) {
             r.push(frame);
-            while let Some(frame) = r.take(160) {
+            let mut frame = [0i16; 160];
+            while r.take_into(&mut frame) {
                 out.extend(frame);
             }
         }
@@ -95,8 +90,10 @@ mod tests {
     fn equal_rates_pass_through() {
         let mut r = Resampler::new(16_000, 16_000);
         r.push(&[1, 2, 3]);
-        assert_eq!(r.take(4), None);
-        assert_eq!(r.take(2), Some(vec![1, 2]));
+        assert!(!r.take_into(&mut [0; 4]));
+        let mut two = [0; 2];
+        assert!(r.take_into(&mut two));
+        assert_eq!(two, [1, 2]);
         assert_eq!(r.available(), 1);
     }
 }

@@ -133,7 +133,7 @@ impl MediaSession {
             encoder: None,
             up: None,
             frame: Vec::new(),
-            payload: Vec::with_capacity(1275),
+            payload: Vec::with_capacity(codec::MAX_OPUS_PACKET),
             downlink: None,
             dtmf: DtmfScheduler::new(),
             sounding: None,
