@@ -98,6 +98,25 @@ impl Coturn {
     /// Listening on each of `listen` (the first names it in URLs), relaying from `relay`: an
     /// IPv4 `relay` gives IPv4 relayed addresses to clients that come over IPv6 too.
     pub fn start_with(listen: &[IpAddr], relay: IpAddr, tls_port: Option<u16>) -> Coturn {
+        // A port found free can be taken by another process before coturn binds it; coturn
+        // then retries the bind for ever. Such a start is ended and made again on new ports.
+        const ATTEMPTS: usize = 3;
+        let mut last_log = String::new();
+        for _ in 0..ATTEMPTS {
+            match Coturn::try_start(listen, relay, tls_port) {
+                Ok(coturn) => return coturn,
+                Err(log) => last_log = log,
+            }
+        }
+        panic!("turnserver did not start in {ATTEMPTS} attempts; the last one printed:\n{last_log}")
+    }
+
+    /// One start: `Err` with its log when a port it was given turned out to be taken.
+    fn try_start(
+        listen: &[IpAddr],
+        relay: IpAddr,
+        tls_port: Option<u16>,
+    ) -> Result<Coturn, String> {
         static NEXT: AtomicU16 = AtomicU16::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
@@ -132,6 +151,9 @@ impl Coturn {
             .arg(dir.join("cert.pem"))
             .arg("--pkey")
             .arg(dir.join("key.pem"))
+            // Without it coturn also listens on each port plus one (RFC 5780's alternate
+            // ports), which nobody checked were free.
+            .arg("--no-rfc5780")
             .args([
                 "--no-dtls",
                 "--allow-loopback-peers",
@@ -161,13 +183,16 @@ impl Coturn {
             ca_pem,
             log,
         };
-        coturn.wait_ready(listen);
-        coturn
+        match coturn.wait_ready(listen) {
+            Ok(()) => Ok(coturn),
+            // Dropping it kills and reaps it.
+            Err(()) => Err(coturn.log_text()),
+        }
     }
 
     /// Until both TCP listeners take connections on every address (the UDP ones open with
-    /// them).
-    fn wait_ready(&mut self, listen: &[IpAddr]) {
+    /// them); `Err` as soon as coturn says a port it was given is taken.
+    fn wait_ready(&mut self, listen: &[IpAddr]) -> Result<(), ()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let ready = |ip: IpAddr, port: u16| {
             TcpStream::connect_timeout(&SocketAddr::new(ip, port), Duration::from_millis(200))
@@ -177,18 +202,19 @@ impl Coturn {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("turnserver exited ({status}):\n{}", self.log_text());
             }
+            let log = self.log_text();
+            if log.contains("Cannot bind") {
+                return Err(());
+            }
             if listen
                 .iter()
                 .all(|ip| ready(*ip, self.port) && ready(*ip, self.tls_port))
-                && self.log_text().contains("UDP listener opened")
+                && log.contains("UDP listener opened")
             {
-                return;
+                return Ok(());
             }
             if Instant::now() > deadline {
-                panic!(
-                    "turnserver is not listening after 10 s:\n{}",
-                    self.log_text()
-                );
+                panic!("turnserver is not listening after 10 s:\n{log}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
