@@ -4,6 +4,7 @@ use embedded_graphics::mono_font::MonoFont;
 use embedded_graphics::mono_font::iso_8859_1::{FONT_5X8, FONT_6X10, FONT_10X20};
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
 use profont::PROFONT_14_POINT;
 
 use super::painter::{Align, Painter};
@@ -22,6 +23,11 @@ const BIG: &MonoFont<'static> = &PROFONT_14_POINT;
 const HUGE: &MonoFont<'static> = &FONT_10X20;
 /// Top of the area below the status bar.
 const TOP: i32 = 11;
+/// Where the in-call timer is drawn (a `HUGE` line, at most "9:59:59"), clear of the MUTE box.
+/// It changes every second, so golden-image tests leave it out.
+pub const CALL_TIMER_AREA: Rectangle = Rectangle::new(Point::new(24, 31), Size::new(80, 20));
+/// Where an ended call's duration is drawn (a `SMALL` line across the screen); as above.
+pub const CALL_DURATION_AREA: Rectangle = Rectangle::new(Point::new(0, 52), Size::new(WIDTH, 8));
 /// Lines of the About page on screen at once (the volume keys scroll the rest).
 const ABOUT_LINES: usize = 5;
 const W: u32 = WIDTH;
@@ -323,7 +329,12 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
                     Align::Left,
                 )?;
             }
-            centered(p, &words::call_timer(*elapsed_secs), HUGE, 31)?;
+            centered(
+                p,
+                &words::call_timer(*elapsed_secs),
+                HUGE,
+                CALL_TIMER_AREA.top_left.y,
+            )?;
             if *muted {
                 p.fill(W as i32 - 23, 36, 23, 10, ON)?;
                 p.text(
@@ -367,7 +378,7 @@ fn screen<D: DrawTarget<Color = BinaryColor>>(
                 (None, None) => String::new(),
             };
             if !bottom.is_empty() {
-                centered(p, &bottom, SMALL, 52)?;
+                centered(p, &bottom, SMALL, CALL_DURATION_AREA.top_left.y)?;
             }
             Ok(())
         }
@@ -601,5 +612,70 @@ fn draw_overlay<D: DrawTarget<Color = BinaryColor>>(
             p.paragraph(text, BODY, ON, 11, 21, W - 22, 3, 10, Align::Center)?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screens::framebuffer::Framebuffer;
+
+    fn drawn(view: &View) -> Framebuffer<BinaryColor> {
+        let mut fb = Framebuffer::new(Size::new(WIDTH, HEIGHT), OFF);
+        let Ok(()) = render(view, &mut fb);
+        fb
+    }
+
+    /// The pixels where two renderings differ, all inside `area`; and at least one differs.
+    fn differs_only_inside(a: &View, b: &View, area: &Rectangle) -> Result<(), String> {
+        let (a, b) = (drawn(a), drawn(b));
+        let mut changed = 0;
+        for y in 0..HEIGHT {
+            for x in 0..WIDTH {
+                if a.pixel(x, y) != b.pixel(x, y) {
+                    changed += 1;
+                    if !area.contains(Point::new(x as i32, y as i32)) {
+                        return Err(format!("({x}, {y}) changed outside {area:?}"));
+                    }
+                }
+            }
+        }
+        if changed == 0 {
+            return Err("nothing changed".into());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_call_time_changes_only_the_pixels_of_its_area() {
+        let mut checked = 0;
+        for (name, view) in crate::screens::catalog::catalog() {
+            if view.overlay.is_some() {
+                // An overlay covers the time.
+                continue;
+            }
+            let mut other = view.clone();
+            let area = match &mut other.screen {
+                Screen::InCall { elapsed_secs, .. } => {
+                    // From the shortest time to the widest the timer shows.
+                    *elapsed_secs = if *elapsed_secs == 0 { 35_999 } else { 0 };
+                    CALL_TIMER_AREA
+                }
+                Screen::CallEnded {
+                    duration_secs: Some(secs),
+                    waiting: None,
+                    ..
+                } => {
+                    *secs = if *secs == 0 { 35_999 } else { 0 };
+                    CALL_DURATION_AREA
+                }
+                _ => continue,
+            };
+            differs_only_inside(&view, &other, &area)
+                .map_err(|e| format!("{name}: {e}"))
+                .unwrap();
+            checked += 1;
+        }
+        assert!(checked >= 4, "only {checked} screens with a call time");
     }
 }
