@@ -53,6 +53,99 @@ pub struct Handset {
     pub sim: SimHandle,
     stop: tokio::sync::watch::Sender<bool>,
     app: tokio::task::JoinHandle<Result<(), AppError>>,
+    /// When the test's runtime or the machine held things up.
+    pub stalls: StallWatch,
+}
+
+/// Notes when a 10 ms sleep on the test's tokio runtime, and one on a plain thread, took far
+/// longer: a runtime stall alone is work blocking the runtime the in-process lab, server and
+/// handset share; both at once is the machine. Tells a test's audio break from its cause.
+pub struct StallWatch {
+    seen: std::sync::Arc<Mutex<Vec<Stall>>>,
+    task: tokio::task::JoinHandle<()>,
+    thread_stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stall {
+    pub at: Instant,
+    pub on_runtime: bool,
+    pub late: Duration,
+}
+
+impl StallWatch {
+    const TICK: Duration = Duration::from_millis(10);
+    const NOTABLE: Duration = Duration::from_millis(50);
+
+    fn start() -> StallWatch {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let thread_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let note = |seen: &Mutex<Vec<Stall>>, began: Instant, on_runtime: bool| {
+            let late = began.elapsed().saturating_sub(Self::TICK);
+            if late > Self::NOTABLE {
+                seen.lock().unwrap().push(Stall {
+                    at: began,
+                    on_runtime,
+                    late,
+                });
+            }
+        };
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                loop {
+                    let began = Instant::now();
+                    tokio::time::sleep(Self::TICK).await;
+                    note(&seen, began, true);
+                }
+            }
+        });
+        std::thread::spawn({
+            let (seen, stop) = (seen.clone(), thread_stop.clone());
+            move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let began = Instant::now();
+                    std::thread::sleep(Self::TICK);
+                    note(&seen, began, false);
+                }
+            }
+        });
+        StallWatch {
+            seen,
+            task,
+            thread_stop,
+        }
+    }
+
+    /// The stalls seen between `from` and `to`, as text relative to `from`.
+    pub fn between(&self, from: Instant, to: Instant) -> String {
+        let seen = self.seen.lock().unwrap();
+        let list: Vec<String> = seen
+            .iter()
+            .filter(|s| s.at >= from && s.at <= to)
+            .map(|s| {
+                format!(
+                    "{} ms: {} {} ms late",
+                    s.at.duration_since(from).as_millis(),
+                    if s.on_runtime { "runtime" } else { "thread" },
+                    s.late.as_millis()
+                )
+            })
+            .collect();
+        if list.is_empty() {
+            "none".into()
+        } else {
+            list.join(", ")
+        }
+    }
+}
+
+impl Drop for StallWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.thread_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 pub async fn start_handset(dir: &Path, tweak: impl FnOnce(&mut DemoOptions)) -> Handset {
@@ -97,6 +190,7 @@ pub async fn start_handset_at(
             .then(|| SimPins::from_profile(&profile).expect("the profile wires the pins")),
         ..SimOptions::from_profile(&profile)
     };
+    let stalls = StallWatch::start();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let (handle_tx, handle_rx) = tokio::sync::oneshot::channel();
     let app = tokio::spawn(offhook::app::run(
@@ -117,6 +211,7 @@ pub async fn start_handset_at(
         sim,
         stop,
         app,
+        stalls,
     }
 }
 
