@@ -65,12 +65,19 @@ impl ActiveCall {
     }
 }
 
+/// The SDK's error for media that never came back (`ConnectionError`).
+const MEDIA_LOST: u32 = 31003;
+
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum EndCause {
     /// We hung up (or cancelled before the answer).
     LocalHangup,
     RemoteHangup,
+    /// Ended while reconnecting, with no error given yet: the SDK emits the media's fatal
+    /// error (31003) just after `disconnect`, and the screen must not say "They hung up"
+    /// in between.
+    ConnectionLost,
     Busy,
     Declined,
     Unavailable,
@@ -99,6 +106,7 @@ impl EndCause {
             EndCause::LocalHangup if !answered && outgoing => "Cancelled".into(),
             EndCause::LocalHangup => "Call ended".into(),
             EndCause::RemoteHangup => "They hung up".into(),
+            EndCause::ConnectionLost => advice(MEDIA_LOST).title.into(),
             EndCause::Busy => "Busy".into(),
             EndCause::Declined => "Declined".into(),
             EndCause::Unavailable => "Not available".into(),
@@ -117,9 +125,10 @@ impl EndCause {
             EndCause::Busy => CallResult::Busy,
             EndCause::Declined => CallResult::Declined,
             EndCause::Unavailable => CallResult::Unavailable,
-            EndCause::NotFound | EndCause::NoResponse | EndCause::NotConnected => {
-                CallResult::Failed { code: None }
-            }
+            EndCause::NotFound
+            | EndCause::NoResponse
+            | EndCause::NotConnected
+            | EndCause::ConnectionLost => CallResult::Failed { code: None },
             EndCause::Failed(e) => CallResult::Failed { code: Some(e.code) },
         }
     }
@@ -462,6 +471,9 @@ impl Phone {
             CallEvent::Cancel | CallEvent::Disconnect => {
                 let cause = match (&call.pending_error, call.is_open()) {
                     (Some(error), _) => EndCause::from_error(error),
+                    (None, true) if matches!(call.stage, Stage::Reconnecting { .. }) => {
+                        EndCause::ConnectionLost
+                    }
                     (None, true) => EndCause::RemoteHangup,
                     (None, false) if call.outgoing => EndCause::NotConnected,
                     (None, false) => EndCause::RemoteHangup,

@@ -206,6 +206,29 @@ fn media_lost_after_disconnect_says_so_not_they_hung_up() {
 }
 
 #[test]
+fn a_disconnect_while_reconnecting_says_connection_lost_before_the_error_comes() {
+    let mut rig = Rig::registered();
+    let call = rig.place("4155550100");
+    rig.call(call, CallEvent::Accept);
+    rig.advance(secs(5));
+    rig.call(
+        call,
+        CallEvent::Reconnecting(TwilioError::new(53405, "Media connection failed.")),
+    );
+    rig.advance(secs(30));
+    rig.call(call, CallEvent::Disconnect);
+    let Screen::CallEnded { cause, .. } = rig.screen() else {
+        panic!("expected call ended");
+    };
+    assert_eq!(cause, "Connection lost");
+    rig.call(call, error(31003));
+    let Screen::CallEnded { cause, .. } = rig.screen() else {
+        panic!("expected call ended");
+    };
+    assert_eq!(cause, "Connection lost (31003)");
+}
+
+#[test]
 fn far_end_hangs_up_while_off_hook_reorder_after_delay_then_silence() {
     let mut rig = Rig::registered();
     let call = rig.place("4155550100");
