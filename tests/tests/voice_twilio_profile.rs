@@ -67,7 +67,7 @@ async fn calls_both_ways_in_both_codecs_with_audio_both_ways() {
             (f - 700.0).abs() < 15.0,
             "{codec:?}: the echo of our 700 Hz, got {f}"
         );
-        let leg = wait_leg(&lab, &who, |l| {
+        wait_leg(&lab, &who, |l| {
             l.media.as_ref().is_some_and(|m| {
                 m.codec_in.as_deref() == Some(codec_name(codec))
                     && m.loudest_dominant_hz
