@@ -193,15 +193,11 @@ fn media_lost_after_disconnect_says_so_not_they_hung_up() {
     rig.advance(secs(30));
     rig.call(call, CallEvent::Disconnect);
     rig.call(call, error(31003));
-    let Screen::CallEnded { cause, .. } = rig.screen() else {
-        panic!("expected call ended");
-    };
+    let cause = ended_cause(&rig);
     assert!(cause.starts_with("Connection lost"), "{cause}");
     // A late error for another call leaves the screen alone.
     rig.call(CallId(call.0 + 100), error(31486));
-    let Screen::CallEnded { cause, .. } = rig.screen() else {
-        panic!("expected call ended");
-    };
+    let cause = ended_cause(&rig);
     assert!(cause.starts_with("Connection lost"), "{cause}");
 }
 
@@ -217,14 +213,10 @@ fn a_disconnect_while_reconnecting_says_connection_lost_before_the_error_comes()
     );
     rig.advance(secs(30));
     rig.call(call, CallEvent::Disconnect);
-    let Screen::CallEnded { cause, .. } = rig.screen() else {
-        panic!("expected call ended");
-    };
+    let cause = ended_cause(&rig);
     assert_eq!(cause, "Connection lost");
     rig.call(call, error(31003));
-    let Screen::CallEnded { cause, .. } = rig.screen() else {
-        panic!("expected call ended");
-    };
+    let cause = ended_cause(&rig);
     assert_eq!(cause, "Connection lost (31003)");
 }
 
@@ -269,4 +261,12 @@ fn reject_key_ends_the_call_and_gives_dial_tone() {
     let out = rig.key(Key::Reject);
     assert!(has(&out, &PhoneOutput::Hangup { call }));
     assert_eq!(tones(&out).last(), Some(&Some(Tone::Dial)));
+}
+
+/// The call-ended screen's cause line.
+fn ended_cause(rig: &Rig) -> String {
+    let Screen::CallEnded { cause, .. } = rig.screen() else {
+        panic!("expected call ended, got {:?}", rig.screen());
+    };
+    cause
 }
